@@ -1,0 +1,1 @@
+libmvq_core_la_SOURCES += common/error.c

@@ -1,0 +1,14 @@
+/* mvquant: quantize GGUF language models, protecting the massive values
+ * of attention queries and keys.  One include for the whole public API. */
+#ifndef MVQUANT_H
+#define MVQUANT_H
+
+#include <mvquant/common.h>
+#include <mvquant/types.h>
+#include <mvquant/kernels.h>
+#include <mvquant/gguf.h>
+#include <mvquant/model.h>
+#include <mvquant/tokenizer.h>
+#include <mvquant/quantize.h>
+
+#endif

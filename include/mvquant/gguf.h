@@ -1,0 +1,153 @@
+/* mvquant: GGUF v3 reader (v2 read too) and streaming writer.
+ *
+ * The reader memory-maps the file and checks every count, length, size and
+ * offset before use.  The writer streams: header, metadata and tensor infos
+ * first, then each tensor's data in order, into a temporary file beside the
+ * destination that is renamed into place only when complete. */
+#ifndef MVQUANT_GGUF_H
+#define MVQUANT_GGUF_H
+
+#include <mvquant/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MVQ_GGUF_MAGIC 0x46554747u /* "GGUF" */
+#define MVQ_GGUF_DEFAULT_ALIGNMENT 32
+#define MVQ_GGUF_MAX_DIMS 4
+#define MVQ_GGUF_MAX_NAME 63 /* llama.cpp's limit on tensor names */
+
+typedef enum mvq_gguf_vtype {
+    MVQ_GGUF_UINT8 = 0,
+    MVQ_GGUF_INT8 = 1,
+    MVQ_GGUF_UINT16 = 2,
+    MVQ_GGUF_INT16 = 3,
+    MVQ_GGUF_UINT32 = 4,
+    MVQ_GGUF_INT32 = 5,
+    MVQ_GGUF_FLOAT32 = 6,
+    MVQ_GGUF_BOOL = 7,
+    MVQ_GGUF_STRING = 8,
+    MVQ_GGUF_ARRAY = 9,
+    MVQ_GGUF_UINT64 = 10,
+    MVQ_GGUF_INT64 = 11,
+    MVQ_GGUF_FLOAT64 = 12,
+    MVQ_GGUF_VTYPE_COUNT = 13
+} mvq_gguf_vtype;
+
+/* A string as stored: not NUL-terminated in the file; the reader's copies
+ * are NUL-terminated for convenience (len excludes the NUL). */
+typedef struct mvq_gguf_str {
+    uint64_t len;
+    const char *data;
+} mvq_gguf_str;
+
+/* One metadata pair.  Scalars are in the union; arrays point at their
+ * elements (arr: packed little-endian scalars of arr_type, strs: strings). */
+typedef struct mvq_gguf_kv {
+    mvq_gguf_str key;
+    mvq_gguf_vtype type;
+    mvq_gguf_vtype arr_type; /* when type == ARRAY */
+    uint64_t arr_n;          /* when type == ARRAY */
+    union {
+        uint64_t u64; /* UINT8..UINT64, BOOL (0/1) */
+        int64_t i64;  /* INT8..INT64 */
+        double f64;   /* FLOAT32, FLOAT64 */
+        mvq_gguf_str str;
+        const void *arr;          /* scalar arrays */
+        const mvq_gguf_str *strs; /* string arrays */
+    } v;
+} mvq_gguf_kv;
+
+typedef struct mvq_gguf_tensor {
+    mvq_gguf_str name;
+    uint32_t n_dims;
+    int64_t ne[MVQ_GGUF_MAX_DIMS]; /* ne[0] = input columns; unused dims are 1 */
+    uint32_t type;                 /* ggml type id; may be one mvquant does not know */
+    uint64_t offset;               /* relative to the start of the data section */
+    uint64_t size;                 /* bytes of data */
+    const void *data;              /* into the mapping */
+} mvq_gguf_tensor;
+
+/* ---- reader ---- */
+typedef struct mvq_gguf mvq_gguf;
+
+/* Opens and validates path (read only, memory-mapped). */
+MVQ_API mvq_gguf *mvq_gguf_open(const char *path, mvq_error *err);
+/* The same over a caller's buffer (tests, fuzzing); the buffer must outlive the handle. */
+MVQ_API mvq_gguf *mvq_gguf_open_memory(const void *buf, size_t size, const char *name, mvq_error *err);
+MVQ_API void mvq_gguf_close(mvq_gguf *g);
+
+MVQ_API const char *mvq_gguf_path(const mvq_gguf *g);
+MVQ_API uint32_t mvq_gguf_version(const mvq_gguf *g);
+MVQ_API uint64_t mvq_gguf_alignment(const mvq_gguf *g);
+MVQ_API uint64_t mvq_gguf_data_offset(const mvq_gguf *g); /* file offset of the data section */
+MVQ_API uint64_t mvq_gguf_file_size(const mvq_gguf *g);
+
+MVQ_API int64_t mvq_gguf_n_kv(const mvq_gguf *g);
+MVQ_API const mvq_gguf_kv *mvq_gguf_kv_at(const mvq_gguf *g, int64_t i);
+MVQ_API const mvq_gguf_kv *mvq_gguf_find_kv(const mvq_gguf *g, const char *key); /* NULL if absent */
+
+/* Typed lookups: return false when absent or of another type
+ * (integer getters accept any integer type whose value fits). */
+MVQ_API bool mvq_gguf_get_u64(const mvq_gguf *g, const char *key, uint64_t *out);
+MVQ_API bool mvq_gguf_get_i64(const mvq_gguf *g, const char *key, int64_t *out);
+MVQ_API bool mvq_gguf_get_f64(const mvq_gguf *g, const char *key, double *out);
+MVQ_API bool mvq_gguf_get_str(const mvq_gguf *g, const char *key, const char **out);
+
+MVQ_API int64_t mvq_gguf_n_tensors(const mvq_gguf *g);
+MVQ_API const mvq_gguf_tensor *mvq_gguf_tensor_at(const mvq_gguf *g, int64_t i);
+MVQ_API const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name);
+
+MVQ_API const char *mvq_gguf_vtype_name(mvq_gguf_vtype t);
+MVQ_API size_t mvq_gguf_vtype_size(mvq_gguf_vtype t); /* 0 for STRING, ARRAY */
+
+/* Checks llama.cpp's loader rules on an open file: offsets are the running
+ * sum of padded sizes in file order, names <= 63 bytes and unique, ne[0]
+ * divisible by the block size.  (The reader enforces what it must to be
+ * safe; this adds what llama.cpp requires.) */
+MVQ_API mvq_status mvq_gguf_check_loader_rules(const mvq_gguf *g, mvq_error *err);
+
+/* ---- writer ---- */
+typedef struct mvq_gguf_writer mvq_gguf_writer;
+
+/* Creates a temporary file in dst's folder.  Refuses when dst is the same
+ * file as any of the inputs (NULL-terminated list, may be NULL), also
+ * through links. */
+MVQ_API mvq_gguf_writer *mvq_gguf_writer_open(const char *dst, const char *const *inputs,
+                                              mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_set_alignment(mvq_gguf_writer *w, uint64_t alignment, mvq_error *err);
+
+/* Metadata, in the order given.  A key set twice is an error. */
+MVQ_API mvq_status mvq_gguf_writer_add_kv(mvq_gguf_writer *w, const mvq_gguf_kv *kv, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_u32(mvq_gguf_writer *w, const char *key, uint32_t v, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_u64(mvq_gguf_writer *w, const char *key, uint64_t v, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_f32(mvq_gguf_writer *w, const char *key, float v, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_str(mvq_gguf_writer *w, const char *key, const char *v, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_arr(mvq_gguf_writer *w, const char *key, mvq_gguf_vtype arr_type,
+                                           const void *elems, uint64_t n, mvq_error *err);
+MVQ_API mvq_status mvq_gguf_writer_add_str_arr(mvq_gguf_writer *w, const char *key, const char *const *strs,
+                                               uint64_t n, mvq_error *err);
+
+/* Tensor infos, in file order; size is the data size in bytes (needed for
+ * types mvquant does not know; checked against the shape for known ones). */
+MVQ_API mvq_status mvq_gguf_writer_add_tensor(mvq_gguf_writer *w, const char *name, uint32_t n_dims,
+                                              const int64_t *ne, uint32_t type, uint64_t size,
+                                              mvq_error *err);
+
+/* Data of the next tensor in order; may be called several times per tensor
+ * (a tensor is complete when its size has been written).  The first call
+ * writes the header, metadata and infos. */
+MVQ_API mvq_status mvq_gguf_writer_write(mvq_gguf_writer *w, const void *data, size_t size, mvq_error *err);
+
+/* Flushes, fsyncs and renames into place; frees w in every case. */
+MVQ_API mvq_status mvq_gguf_writer_finish(mvq_gguf_writer *w, mvq_error *err);
+/* Removes the temporary file; frees w. */
+MVQ_API void mvq_gguf_writer_abort(mvq_gguf_writer *w);
+/* Removes every writer's temporary file; async-signal-safe (for SIGINT/SIGTERM handlers). */
+MVQ_API void mvq_gguf_writer_cleanup_on_signal(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* mvquant: quantize, dequantize, dot-product and matrix-product kernels.
+ *
+ * Each instruction set fills a table of function pointers (mvq_kernel_table).
+ * The portable scalar table is the specification; faster tables override its
+ * entries and are tested against it.  The table in use is chosen once, at
+ * first use: the fastest set the CPU supports, unless the environment
+ * variable MVQ_ISA (scalar|avx2|avx512|neon) or mvq_isa_force() says
+ * otherwise. */
+#ifndef MVQUANT_KERNELS_H
+#define MVQUANT_KERNELS_H
+
+#include <mvquant/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[0..n) = dequantized x; n is a multiple of the type's block size. */
+typedef void (*mvq_to_float_fn)(const void *x, float *y, int64_t n);
+/* Quantize n weights (a multiple of the block size).  imatrix, when not NULL,
+ * holds n importance weights, one per input column (llama.cpp's importance
+ * matrix: mean square of the activation feeding that column); the search
+ * minimises the squared error weighted by them. */
+typedef void (*mvq_from_float_fn)(const float *x, void *y, int64_t n, const float *imatrix);
+/* *s = dot(x, y) over n weights; x in the weight type, y in its vec_dot_type. */
+typedef void (*mvq_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+
+typedef struct mvq_kernel_table {
+    const char *isa;                            /* "scalar", "avx2", ... */
+    mvq_to_float_fn to_float[MVQ_TYPE_COUNT];
+    mvq_from_float_fn from_float[MVQ_TYPE_COUNT];
+    mvq_vec_dot_fn vec_dot[MVQ_TYPE_COUNT];
+} mvq_kernel_table;
+
+typedef enum mvq_isa {
+    MVQ_ISA_SCALAR = 0,
+    MVQ_ISA_AVX2 = 1,   /* + FMA, F16C */
+    MVQ_ISA_AVX512 = 2, /* F, BW, VL; VNNI used when present */
+    MVQ_ISA_NEON = 3,   /* dotprod used when present */
+    MVQ_ISA_COUNT = 4
+} mvq_isa;
+
+MVQ_API const char *mvq_isa_name(mvq_isa isa);
+MVQ_API int mvq_isa_from_name(const char *name); /* -1 when unknown */
+MVQ_API bool mvq_isa_compiled(mvq_isa isa);      /* built into this library */
+MVQ_API bool mvq_isa_supported(mvq_isa isa);     /* compiled and the CPU runs it */
+MVQ_API mvq_isa mvq_isa_selected(void);
+/* Force a set for the whole process (tests, benchmarks).  Fails with a clear
+ * message when the set is not compiled in or the CPU lacks it. */
+MVQ_API mvq_status mvq_isa_force(mvq_isa isa, mvq_error *err);
+
+/* The table in use, and the table of a given set (NULL when unsupported),
+ * so tests and benchmarks can compare paths side by side. */
+MVQ_API const mvq_kernel_table *mvq_kernels(void);
+MVQ_API const mvq_kernel_table *mvq_kernels_for_isa(mvq_isa isa);
+
+/* Conveniences over the table in use. */
+MVQ_API void mvq_dequantize_row(mvq_type t, const void *x, float *y, int64_t n);
+MVQ_API void mvq_quantize_row(mvq_type t, const float *x, void *y, int64_t n, const float *imatrix);
+MVQ_API void mvq_vec_dot(mvq_type t, int64_t n, float *s, const void *x, const void *y);
+/* nrows rows of n_per_row; returns bytes written, 0 when the type cannot be
+ * quantized to or n_per_row is not a multiple of its block size. */
+MVQ_API size_t mvq_quantize_rows(mvq_type t, const float *src, void *dst, int64_t nrows,
+                                 int64_t n_per_row, const float *imatrix);
+
+/* A fixed pool of worker threads; matrix products split their rows over it. */
+typedef struct mvq_pool mvq_pool;
+MVQ_API mvq_pool *mvq_pool_create(int n_threads); /* <= 0: number of cores */
+MVQ_API void mvq_pool_free(mvq_pool *pool);
+MVQ_API int mvq_pool_size(const mvq_pool *pool);
+/* Runs fn(arg, i, n) for i in [0, n) on the pool's threads (the caller is one
+ * of them) and returns when all are done. */
+MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth), void *arg);
+
+/* y[t][o] = sum_i w[o][i] * x[t][i] for t < n_tok, o < n_out.
+ * w: n_out rows of n_in weights of type wtype (GGUF ne = [n_in, n_out]);
+ * x: n_tok rows of n_in f32; y: n_tok rows of n_out f32.
+ * Activations are quantized on the fly to the weight type's vec_dot_type.
+ * n_tok == 1 is a GEMV.  F32 weights go through oneDNN when built with it. */
+MVQ_API mvq_status mvq_matmul(mvq_pool *pool, mvq_type wtype, const void *w, int64_t n_out,
+                              int64_t n_in, const float *x, int64_t n_tok, float *y,
+                              mvq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
