@@ -10,8 +10,11 @@
 
 #include <mvquant/kernels.h>
 
-/* kernels/ : the portable reference (the specification). */
+/* kernels/ : the portable reference (the specification).
+ * init_scalar fills the plain types, legacy quants, activation types and all
+ * dot products, then calls kquants_init_ref for the K-quants' quantizers. */
 void mvq_kernels_init_scalar(mvq_kernel_table *t);
+void mvq_kquants_init_ref(mvq_kernel_table *t);
 
 /* kernels/x86/ and kernels/arm/: each calls its families' inits. */
 void mvq_kernels_init_avx2(mvq_kernel_table *t);

@@ -1,1 +1,1 @@
-# (empty until this part lands)
+libmvq_core_la_SOURCES += kernels/kquants_init.c
