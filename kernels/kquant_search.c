@@ -205,11 +205,6 @@ static float choose_sub_integers(const kq_shape *sh, const float *x, const float
     return sub_error(sh->sub_len, x, w, d * (float)bsc, dmin * (float)bm, sh->qmin, sh->qmax, q);
 }
 
-static int clamp_int(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
 /* Stage 2 over the whole super-block, around the integers in centre. */
 static float choose_all_integers(const kq_shape *sh, const float *x, const float *w,
                                  const kq_superblock *centre, kq_superblock *out)
@@ -254,8 +249,8 @@ static void refit_super_scales(const kq_shape *sh, const float *x, const float *
     *dmin = kq_fp16_round((float)ndmin);
 }
 
-static void refine(const kq_shape *sh, const float *x, const float *w, kq_superblock *best,
-                   float best_err)
+static float refine(const kq_shape *sh, const float *x, const float *w, kq_superblock *best,
+                    float best_err)
 {
     kq_superblock trial;
     memset(&trial, 0, sizeof trial);
@@ -269,6 +264,56 @@ static void refine(const kq_shape *sh, const float *x, const float *w, kq_superb
         best_err = err;
         *best = trial;
     }
+    return best_err;
+}
+
+/* Stages 2 and 3 from super-block scales d, dmin (rounded to fp16 here)
+ * and the float sub-block scales s and mins mn; returns the error. */
+static float search_from(const kq_shape *sh, const float *x, const float *w, const float *s,
+                         const float *mn, float d, float dmin, kq_superblock *out)
+{
+    int nsub = MVQ_QK_K / sh->sub_len;
+    kq_superblock centre;
+    memset(&centre, 0, sizeof centre);
+    memset(out, 0, sizeof *out);
+    out->d = kq_fp16_round(d);
+    out->dmin = kq_fp16_round(dmin);
+    for (int j = 0; j < nsub; ++j) {
+        if (out->d != 0)
+            centre.sc[j] = (int16_t)kq_round(kq_clampf(s[j] / out->d, (float)sh->scmin, (float)sh->scmax));
+        if (out->dmin != 0)
+            centre.m[j] = (uint8_t)kq_round(kq_clampf(mn[j] / out->dmin, 0.f, (float)sh->mmax));
+    }
+    float err = choose_all_integers(sh, x, w, &centre, out);
+    return refine(sh, x, w, out, err);
+}
+
+/* fp16 keeps 11 significant bits only from 2^-14 up: a super-block scale
+ * below that is coarse, and a larger one with smaller integers can win. */
+#define KQ_FP16_MIN_NORMAL 6.103515625e-05f
+
+static float lift_subnormal(float d, float top)
+{
+    float a = fabsf(d), t = fabsf(top);
+    if (a == 0 || a >= KQ_FP16_MIN_NORMAL)
+        return d;
+    float lifted = t < KQ_FP16_MIN_NORMAL ? t : KQ_FP16_MIN_NORMAL;
+    return d < 0 ? -lifted : lifted;
+}
+
+/* Tries the natural start (largest scale on the end of the integer range)
+ * and, when that leaves d or dmin subnormal in fp16, a lifted one. */
+static void search_starts(const kq_shape *sh, const float *x, const float *w, const float *s,
+                          const float *mn, float d, float dmin, float stop, float mntop,
+                          kq_superblock *out)
+{
+    float err = search_from(sh, x, w, s, mn, d, dmin, out);
+    float d2 = lift_subnormal(d, stop), dmin2 = lift_subnormal(dmin, mntop);
+    if (d2 == d && dmin2 == dmin)
+        return;
+    kq_superblock other;
+    if (search_from(sh, x, w, s, mn, d2, dmin2, &other) < err)
+        *out = other;
 }
 
 /* ---- the two families ---- */
@@ -295,16 +340,7 @@ void kq_search_affine(const kq_shape *sh, const float *x, const float *w, kq_sup
         smax = s[j] > smax ? s[j] : smax;
         mnmax = mn[j] > mnmax ? mn[j] : mnmax;
     }
-    kq_superblock centre;
-    memset(out, 0, sizeof *out);
-    out->d = kq_fp16_round(smax / (float)sh->scmax);
-    out->dmin = kq_fp16_round(mnmax / (float)sh->mmax);
-    for (int j = 0; j < nsub; ++j) {
-        centre.sc[j] = (int16_t)(out->d > 0 ? clamp_int((int)kq_round(kq_clampf(s[j] / out->d, 0, sh->scmax)), 0, sh->scmax) : 0);
-        centre.m[j] = (uint8_t)(out->dmin > 0 ? clamp_int((int)kq_round(kq_clampf(mn[j] / out->dmin, 0, sh->mmax)), 0, sh->mmax) : 0);
-    }
-    float err = choose_all_integers(sh, x, w, &centre, out);
-    refine(sh, x, w, out, err);
+    search_starts(sh, x, w, s, mn, smax / (float)sh->scmax, mnmax / (float)sh->mmax, smax, mnmax, out);
 }
 
 void kq_search_symmetric(const kq_shape *sh, const float *x, const float *w, kq_superblock *out)
@@ -312,20 +348,13 @@ void kq_search_symmetric(const kq_shape *sh, const float *x, const float *w, kq_
     float ones[MVQ_QK_K];
     w = unit_weights(w, ones);
     int nsub = MVQ_QK_K / sh->sub_len;
-    float s[KQ_MAX_SUB], smax = 0;
+    float s[KQ_MAX_SUB], mn[KQ_MAX_SUB] = {0}, smax = 0;
     for (int j = 0; j < nsub; ++j) {
         kq_fit f = fit_symmetric_sub(sh->sub_len, sh->qmin, sh->qmax, x + j * sh->sub_len,
                                      w + j * sh->sub_len);
         s[j] = f.scale;
         smax = fabsf(s[j]) > fabsf(smax) ? s[j] : smax;
     }
-    kq_superblock centre;
-    memset(out, 0, sizeof *out);
-    memset(&centre, 0, sizeof centre);
     /* the largest scale takes the end of the range with the extra level */
-    out->d = kq_fp16_round(smax / (float)sh->scmin);
-    for (int j = 0; j < nsub; ++j)
-        centre.sc[j] = (int16_t)(out->d != 0 ? (int)kq_round(kq_clampf(s[j] / out->d, (float)sh->scmin, (float)sh->scmax)) : 0);
-    float err = choose_all_integers(sh, x, w, &centre, out);
-    refine(sh, x, w, out, err);
+    search_starts(sh, x, w, s, mn, smax / (float)sh->scmin, 0.f, -smax, 0.f, out);
 }
