@@ -1,14 +1,16 @@
 /* Scale searches for the K-quant reference quantizers (see kquant_search.h).
  *
  * Three stages per super-block:
- *  1. each sub-block gets its best float scale (and min) by trying a grid of
- *     inverse scales, fitting the scale (and min) of each resulting set of
- *     quants in closed form (weighted least squares);
+ *  1. each sub-block gets a float scale (and min) by trying a few inverse
+ *     scales and fitting the scale (and min) of each resulting set of quants
+ *     in closed form (weighted least squares);
  *  2. d (and dmin) are set from the largest sub-block scale (and min), and
- *     each sub-block's integers are chosen among the neighbours of the
- *     rounded float values by their exact error after dequantization;
- *  3. d and dmin are refitted by least squares to the chosen integers and
- *     stage 2's choice is repeated while the total error falls. */
+ *     each sub-block's integers are chosen by a coordinate search around the
+ *     rounded float values, judged by the exact error after dequantization;
+ *  3. d and dmin are refitted by least squares to the chosen quants while
+ *     the error falls, then stage 2 runs once more at the final scales.
+ * Every candidate is judged by the error the dequantizer's own float
+ * operations give, so the result is never worse than the first start. */
 #include "config.h"
 #include "kernels/kquant_search.h"
 
@@ -17,6 +19,29 @@
 
 #define KQ_MAX_SUB (MVQ_QK_K / 16)
 #define KQ_FP16_MAX 65504.f
+/* Hot loops keep KQ_LANES partial sums, added in a fixed order at the end,
+ * so that compilers vectorize them without reassociating float sums. */
+#define KQ_LANES 8
+#ifndef KQ_AFFINE_STEPS
+#define KQ_AFFINE_STEPS 6
+#endif
+#ifndef KQ_SYM_STEPS
+#define KQ_SYM_STEPS 2
+#endif
+#ifndef KQ_SYM_SIDES
+#define KQ_SYM_SIDES 1
+#endif
+#ifndef KQ_REFITS
+#define KQ_REFITS 2
+#endif
+#ifndef KQ_FINAL_SEARCH
+#define KQ_FINAL_SEARCH 1
+#endif
+
+static float lane_sum(const float a[KQ_LANES])
+{
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
 
 float kq_fp16_round(float f)
 {
@@ -74,22 +99,25 @@ static kq_fit fit_affine_given_q(const kq_moments *mo, float sq, float sqq, floa
 static void affine_sums(int n, int qmax, const float *x, const float *w, float iscale, float lo,
                         float *sq, float *sqq, float *sxq)
 {
-    float a = 0, b = 0, c = 0;
-    for (int i = 0; i < n; ++i) {
-        float q = kq_round(kq_clampf(iscale * (x[i] - lo), 0.f, (float)qmax));
-        float wq = w[i] * q;
-        a += wq;
-        b += wq * q;
-        c += wq * x[i];
+    float a[KQ_LANES] = {0}, b[KQ_LANES] = {0}, c[KQ_LANES] = {0};
+    const float top = (float)qmax;
+    for (int i = 0; i < n; i += KQ_LANES) {
+        for (int l = 0; l < KQ_LANES; ++l) {
+            float q = kq_round(kq_clampf(iscale * (x[i + l] - lo), 0.f, top));
+            float wq = w[i + l] * q;
+            a[l] += wq;
+            b[l] += wq * q;
+            c[l] += wq * x[i + l];
+        }
     }
-    *sq = a;
-    *sqq = b;
-    *sxq = c;
+    *sq = lane_sum(a);
+    *sqq = lane_sum(b);
+    *sxq = lane_sum(c);
 }
 
-static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w)
+static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, const kq_moments *mop)
 {
-    kq_moments mo = moments(n, x, w);
+    const kq_moments mo = *mop;
     float lo = 0, hi = x[0];
     for (int i = 0; i < n; ++i) {
         lo = x[i] < lo ? x[i] : lo;
@@ -103,7 +131,7 @@ static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w)
     }
     if (!(hi > lo))
         return best;
-    const int nstep = 16;
+    const int nstep = KQ_AFFINE_STEPS;
     for (int k = 0; k <= nstep; ++k) {
         float iscale = ((float)qmax - 1.f + 2.f * (float)k / nstep) / (hi - lo);
         float sq, sqq, sxq;
@@ -123,28 +151,33 @@ static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w)
     return best;
 }
 
-static kq_fit fit_symmetric_sub(int n, int qmin, int qmax, const float *x, const float *w)
+static kq_fit fit_symmetric_sub(int n, int qmin, int qmax, const float *x, const float *w,
+                                const kq_moments *mop)
 {
-    kq_moments mo = moments(n, x, w);
+    const kq_moments mo = *mop;
     kq_fit best = {0, 0, mo.sxx};
     float xm = 0;
     for (int i = 0; i < n; ++i)
         xm = fabsf(x[i]) > fabsf(xm) ? x[i] : xm;
     if (xm == 0)
         return best;
-    const int nstep = 8;
-    for (int side = 0; side < 2; ++side) {
+    const int nstep = KQ_SYM_STEPS;
+    for (int side = 0; side < KQ_SYM_SIDES; ++side) {
         /* side 0 maps the largest weight to qmin, side 1 to qmax */
         float top = side == 0 ? -(float)qmin : (float)qmax;
         float sign = side == 0 ? -1.f : 1.f;
         for (int k = -nstep; k <= nstep; ++k) {
-            float iscale = sign * (top + 0.1f * (float)k) / xm;
-            float sqq = 0, sxq = 0;
-            for (int i = 0; i < n; ++i) {
-                float q = kq_round(kq_clampf(iscale * x[i], (float)qmin, (float)qmax));
-                sqq += w[i] * q * q;
-                sxq += w[i] * q * x[i];
+            float iscale = sign * (top + 0.8f * (float)k / (float)nstep) / xm;
+            float a[KQ_LANES] = {0}, b[KQ_LANES] = {0};
+            for (int i = 0; i < n; i += KQ_LANES) {
+                for (int l = 0; l < KQ_LANES; ++l) {
+                    float q = kq_round(kq_clampf(iscale * x[i + l], (float)qmin, (float)qmax));
+                    float wq = w[i + l] * q;
+                    a[l] += wq * q;
+                    b[l] += wq * x[i + l];
+                }
             }
+            float sqq = lane_sum(a), sxq = lane_sum(b);
             if (!(sqq > 0))
                 continue;
             float s = sxq / sqq;
@@ -158,203 +191,276 @@ static kq_fit fit_symmetric_sub(int n, int qmin, int qmax, const float *x, const
     return best;
 }
 
-/* ---- stage 2: integers of one sub-block for a given d (and dmin) ---- */
+/* ---- stages 2 and 3: integers, quants and super-block scales ---- */
+
+/* A candidate encoding of a super-block, with its quants and, per
+ * sub-block, the weighted sums over them that the refit of d needs. */
+typedef struct {
+    float d, dmin;
+    int sc[KQ_MAX_SUB], m[KQ_MAX_SUB];
+    float q[MVQ_QK_K];
+    float sq[KQ_MAX_SUB], sqq[KQ_MAX_SUB], sqx[KQ_MAX_SUB];
+    float err;
+} kq_state;
+
+/* What stays fixed while one super-block is searched. */
+typedef struct {
+    const kq_shape *sh;
+    int nsub;
+    const float *x, *w;
+    kq_moments mo[KQ_MAX_SUB];
+} kq_problem;
 
 /* Exact weighted error of a sub-block at dl = d*sc, ml = dmin*m, with each
- * quant the nearest level; quants written to q when not NULL. */
-static float sub_error(int n, const float *x, const float *w, float dl, float ml, int qmin,
-                       int qmax, int8_t *q)
+ * quant the nearest level, as the dequantizer computes it. */
+static float sub_error(int n, const float *x, const float *w, float dl, float ml, float lo, float hi)
 {
-    float inv = dl != 0 ? 1.f / dl : 0.f;
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-        float l = kq_round(kq_clampf((x[i] + ml) * inv, (float)qmin, (float)qmax));
-        float diff = dl * l - ml - x[i];
-        err += w[i] * diff * diff;
-        if (q)
-            q[i] = (int8_t)l;
+    const float inv = dl != 0 ? 1.f / dl : 0.f;
+    float acc[KQ_LANES] = {0};
+    for (int i = 0; i < n; i += KQ_LANES) {
+        for (int l = 0; l < KQ_LANES; ++l) {
+            float q = kq_round(kq_clampf((x[i + l] + ml) * inv, lo, hi));
+            float diff = dl * q - ml - x[i + l];
+            acc[l] += w[i + l] * diff * diff;
+        }
     }
-    return err;
+    return lane_sum(acc);
 }
 
-/* Best sc (and m) within +-1 of (sc0, m0) for one sub-block; returns its
- * error and leaves the choice in *sc, *m and the quants in q. */
-static float choose_sub_integers(const kq_shape *sh, const float *x, const float *w, float d,
-                                 float dmin, int sc0, int m0, int16_t *sc, uint8_t *m, int8_t *q)
+/* Quants of a sub-block at dl, ml into q; sums[0..3] = weighted sums of
+ * q, q*q, q*x and the squared error. */
+static void sub_quantize(int n, const float *restrict x, const float *restrict w, float dl, float ml,
+                         float lo, float hi, float *restrict q, float sums[4])
 {
-    float best = INFINITY;
-    int bsc = sc0, bm = m0;
-    int mlo = m0 > 0 ? m0 - 1 : 0, mhi = m0 < sh->mmax ? m0 + 1 : sh->mmax;
-    if (dmin == 0)
-        mlo = mhi = m0;
-    for (int s = sc0 - 1; s <= sc0 + 1; ++s) {
-        if (s < sh->scmin || s > sh->scmax)
-            continue;
-        float dl = d * (float)s;
-        for (int mm = mlo; mm <= mhi; ++mm) {
-            float err = sub_error(sh->sub_len, x, w, dl, dmin * (float)mm, sh->qmin, sh->qmax, NULL);
+    const float inv = dl != 0 ? 1.f / dl : 0.f;
+    float a[KQ_LANES] = {0}, b[KQ_LANES] = {0}, c[KQ_LANES] = {0}, e[KQ_LANES] = {0};
+    for (int i = 0; i < n; i += KQ_LANES) {
+        for (int l = 0; l < KQ_LANES; ++l) {
+            float v = kq_round(kq_clampf((x[i + l] + ml) * inv, lo, hi));
+            float diff = dl * v - ml - x[i + l];
+            float wq = w[i + l] * v;
+            q[i + l] = v;
+            a[l] += wq;
+            b[l] += wq * v;
+            c[l] += wq * x[i + l];
+            e[l] += w[i + l] * diff * diff;
+        }
+    }
+    sums[0] = lane_sum(a);
+    sums[1] = lane_sum(b);
+    sums[2] = lane_sum(c);
+    sums[3] = lane_sum(e);
+}
+
+/* Quants, sums and error of sub-block j of st at its d, dmin, sc, m. */
+static void sub_settle(const kq_problem *p, kq_state *st, int j)
+{
+    const int n = p->sh->sub_len, o = j * n;
+    float sums[4];
+    sub_quantize(n, p->x + o, p->w + o, st->d * (float)st->sc[j], st->dmin * (float)st->m[j],
+                 (float)p->sh->qmin, (float)p->sh->qmax, st->q + o, sums);
+    st->sq[j] = sums[0];
+    st->sqq[j] = sums[1];
+    st->sqx[j] = sums[2];
+    st->err += sums[3];
+}
+
+static void settle(const kq_problem *p, kq_state *st)
+{
+    st->err = 0;
+    for (int j = 0; j < p->nsub; ++j)
+        sub_settle(p, st, j);
+}
+
+static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, int m)
+{
+    const kq_shape *sh = p->sh;
+    if (sc < sh->scmin || sc > sh->scmax || m < 0 || m > sh->mmax)
+        return INFINITY;
+    int o = j * sh->sub_len;
+    return sub_error(sh->sub_len, p->x + o, p->w + o, d * (float)sc, dmin * (float)m,
+                     (float)sh->qmin, (float)sh->qmax);
+}
+
+/* Stage 2: for each sub-block, coordinate search from its integers in st:
+ * the best of sc +- 1, then of m +- 1 at that scale; then settles st. */
+static void choose_integers(const kq_problem *p, kq_state *st)
+{
+    for (int j = 0; j < p->nsub; ++j) {
+        int sc0 = st->sc[j], m0 = st->m[j];
+        float best = error_at(p, j, st->d, st->dmin, sc0, m0);
+        for (int step = -1; step <= 1; step += 2) {
+            float err = error_at(p, j, st->d, st->dmin, sc0 + step, m0);
             if (err < best) {
                 best = err;
-                bsc = s;
-                bm = mm;
+                st->sc[j] = sc0 + step;
+            }
+        }
+        for (int step = -1; step <= 1 && st->dmin != 0; step += 2) {
+            float err = error_at(p, j, st->d, st->dmin, st->sc[j], m0 + step);
+            if (err < best) {
+                best = err;
+                st->m[j] = m0 + step;
             }
         }
     }
-    *sc = (int16_t)bsc;
-    *m = (uint8_t)bm;
-    return sub_error(sh->sub_len, x, w, d * (float)bsc, dmin * (float)bm, sh->qmin, sh->qmax, q);
+    settle(p, st);
 }
 
-/* Stage 2 over the whole super-block, around the integers in centre. */
-static float choose_all_integers(const kq_shape *sh, const float *x, const float *w,
-                                 const kq_superblock *centre, kq_superblock *out)
+/* Stage 3: least squares of sum w*(d*sc*q - dmin*m - x)^2 over d and dmin
+ * for st's quants, rounded to fp16. */
+static void refit_super_scales(const kq_problem *p, const kq_state *st, float *d, float *dmin)
 {
-    int nsub = MVQ_QK_K / sh->sub_len;
-    float total = 0;
-    for (int j = 0; j < nsub; ++j) {
-        int o = j * sh->sub_len;
-        total += choose_sub_integers(sh, x + o, w + o, out->d, out->dmin, centre->sc[j],
-                                     centre->m[j], &out->sc[j], &out->m[j], out->q + o);
-    }
-    return total;
-}
-
-/* ---- stage 3: least-squares refit of d (and dmin) ---- */
-
-static void refit_super_scales(const kq_shape *sh, const float *x, const float *w,
-                               const kq_superblock *sb, float *d, float *dmin)
-{
-    /* minimise sum w*(d*A - dmin*B - x)^2 with A = sc*q, B = m */
     double saa = 0, sab = 0, sbb = 0, sax = 0, sbx = 0;
-    for (int i = 0; i < MVQ_QK_K; ++i) {
-        int j = i / sh->sub_len;
-        double a = (double)sb->sc[j] * sb->q[i], b = sb->m[j];
-        saa += w[i] * a * a;
-        sab += w[i] * a * b;
-        sbb += w[i] * b * b;
-        sax += w[i] * a * x[i];
-        sbx += w[i] * b * x[i];
+    for (int j = 0; j < p->nsub; ++j) {
+        double sc = st->sc[j], m = st->m[j];
+        saa += sc * sc * st->sqq[j];
+        sab += sc * m * st->sq[j];
+        sbb += m * m * p->mo[j].sw;
+        sax += sc * st->sqx[j];
+        sbx += m * p->mo[j].sx;
     }
     double det = saa * sbb - sab * sab;
-    double nd = sb->d, ndmin = sb->dmin;
+    double nd = st->d, ndmin = st->dmin;
     if (sbb > 0 && det > 1e-12 * saa * sbb) {
         nd = (sax * sbb - sab * sbx) / det;
         ndmin = (sab * sax - saa * sbx) / det;
     }
     if (sbb == 0 || ndmin < 0) {
-        ndmin = sbb == 0 ? sb->dmin : 0;
-        nd = saa > 0 ? (sax + ndmin * sab) / saa : sb->d;
+        ndmin = sbb == 0 ? st->dmin : 0;
+        nd = saa > 0 ? (sax + ndmin * sab) / saa : st->d;
     }
     *d = kq_fp16_round((float)nd);
     *dmin = kq_fp16_round((float)ndmin);
 }
 
-static float refine(const kq_shape *sh, const float *x, const float *w, kq_superblock *best,
-                    float best_err)
+/* Refits d and dmin while that lowers the error (integers kept, quants
+ * re-rounded), then searches the integers once more at the final scales. */
+static void refine(const kq_problem *p, kq_state *best, kq_state *trial)
 {
-    kq_superblock trial;
-    memset(&trial, 0, sizeof trial);
-    for (int iter = 0; iter < 4; ++iter) {
-        refit_super_scales(sh, x, w, best, &trial.d, &trial.dmin);
-        if (trial.d == best->d && trial.dmin == best->dmin)
+    for (int iter = 0; iter < KQ_REFITS; ++iter) {
+        *trial = *best;
+        refit_super_scales(p, best, &trial->d, &trial->dmin);
+        if (trial->d == best->d && trial->dmin == best->dmin)
             break;
-        float err = choose_all_integers(sh, x, w, best, &trial);
-        if (!(err < best_err))
+        settle(p, trial);
+        if (!(trial->err < best->err))
             break;
-        best_err = err;
-        *best = trial;
+        *best = *trial;
     }
-    return best_err;
+    if (KQ_FINAL_SEARCH) {
+        *trial = *best;
+        choose_integers(p, trial);
+        if (trial->err < best->err)
+            *best = *trial;
+    }
 }
 
 /* Stages 2 and 3 from super-block scales d, dmin (rounded to fp16 here)
- * and the float sub-block scales s and mins mn; returns the error. */
-static float search_from(const kq_shape *sh, const float *x, const float *w, const float *s,
-                         const float *mn, float d, float dmin, kq_superblock *out)
+ * and the float sub-block scales s and mins mn. */
+static void search_from(const kq_problem *p, const float *s, const float *mn, float d, float dmin,
+                        kq_state *best, kq_state *trial)
 {
-    int nsub = MVQ_QK_K / sh->sub_len;
-    kq_superblock centre;
-    memset(&centre, 0, sizeof centre);
-    memset(out, 0, sizeof *out);
-    out->d = kq_fp16_round(d);
-    out->dmin = kq_fp16_round(dmin);
-    for (int j = 0; j < nsub; ++j) {
-        if (out->d != 0)
-            centre.sc[j] = (int16_t)kq_round(kq_clampf(s[j] / out->d, (float)sh->scmin, (float)sh->scmax));
-        if (out->dmin != 0)
-            centre.m[j] = (uint8_t)kq_round(kq_clampf(mn[j] / out->dmin, 0.f, (float)sh->mmax));
+    const kq_shape *sh = p->sh;
+    best->d = kq_fp16_round(d);
+    best->dmin = kq_fp16_round(dmin);
+    for (int j = 0; j < p->nsub; ++j) {
+        best->sc[j] = best->d != 0 ? (int)kq_round(kq_clampf(s[j] / best->d, (float)sh->scmin, (float)sh->scmax)) : 0;
+        best->m[j] = best->dmin != 0 ? (int)kq_round(kq_clampf(mn[j] / best->dmin, 0.f, (float)sh->mmax)) : 0;
     }
-    float err = choose_all_integers(sh, x, w, &centre, out);
-    return refine(sh, x, w, out, err);
+    choose_integers(p, best);
+    refine(p, best, trial);
 }
 
-/* fp16 keeps 11 significant bits only from 2^-14 up: a super-block scale
- * below that is coarse, and a larger one with smaller integers can win. */
+/* fp16 has 11 significant bits only from 2^-14 up.  A subnormal d whose
+ * step (2^-24) is coarser than the steps of the sub-block integers loses
+ * more than it gains from the wide integers: then a larger d with smaller
+ * integers is tried too. */
 #define KQ_FP16_MIN_NORMAL 6.103515625e-05f
+#define KQ_FP16_STEP_MIN 5.9604645e-08f
 
-static float lift_subnormal(float d, float top)
+static float lift_subnormal(float d, float top, int range)
 {
     float a = fabsf(d), t = fabsf(top);
-    if (a == 0 || a >= KQ_FP16_MIN_NORMAL)
+    if (a == 0 || a * (float)range >= 2 * KQ_FP16_STEP_MIN * (float)range * (float)range)
         return d;
     float lifted = t < KQ_FP16_MIN_NORMAL ? t : KQ_FP16_MIN_NORMAL;
     return d < 0 ? -lifted : lifted;
 }
 
-/* Tries the natural start (largest scale on the end of the integer range)
- * and, when that leaves d or dmin subnormal in fp16, a lifted one. */
-static void search_starts(const kq_shape *sh, const float *x, const float *w, const float *s,
-                          const float *mn, float d, float dmin, float stop, float mntop,
-                          kq_superblock *out)
+/* Runs stages 2 and 3 from the natural start (the largest scale on the end
+ * of the integer range) and, where lift_subnormal says so, a lifted one;
+ * writes the better. */
+static void search_starts(const kq_problem *p, const float *s, const float *mn, float d, float dmin,
+                          float stop, float mntop, kq_superblock *out)
 {
-    float err = search_from(sh, x, w, s, mn, d, dmin, out);
-    float d2 = lift_subnormal(d, stop), dmin2 = lift_subnormal(dmin, mntop);
-    if (d2 == d && dmin2 == dmin)
-        return;
-    kq_superblock other;
-    if (search_from(sh, x, w, s, mn, d2, dmin2, &other) < err)
-        *out = other;
+    kq_state st[3];
+    kq_state *best = &st[0], *trial = &st[1], *other = &st[2];
+    search_from(p, s, mn, d, dmin, best, trial);
+    int range = p->sh->scmax > p->sh->mmax ? p->sh->scmax : p->sh->mmax;
+    float d2 = lift_subnormal(d, stop, range), dmin2 = lift_subnormal(dmin, mntop, range);
+    if (d2 != d || dmin2 != dmin) {
+        search_from(p, s, mn, d2, dmin2, other, trial);
+        if (other->err < best->err)
+            best = other;
+    }
+    memset(out, 0, sizeof *out);
+    out->d = best->d;
+    out->dmin = best->dmin;
+    for (int j = 0; j < p->nsub; ++j) {
+        out->sc[j] = (int16_t)best->sc[j];
+        out->m[j] = (uint8_t)best->m[j];
+    }
+    for (int i = 0; i < MVQ_QK_K; ++i)
+        out->q[i] = (int8_t)best->q[i];
 }
 
 /* ---- the two families ---- */
 
-static const float *unit_weights(const float *w, float *ones)
+static void problem_init(kq_problem *p, const kq_shape *sh, const float *x, const float *w, float *ones)
 {
-    if (w)
-        return w;
-    for (int i = 0; i < MVQ_QK_K; ++i)
-        ones[i] = 1.f;
-    return ones;
+    if (!w) {
+        for (int i = 0; i < MVQ_QK_K; ++i)
+            ones[i] = 1.f;
+        w = ones;
+    }
+    p->sh = sh;
+    p->nsub = MVQ_QK_K / sh->sub_len;
+    p->x = x;
+    p->w = w;
+    for (int j = 0; j < p->nsub; ++j)
+        p->mo[j] = moments(sh->sub_len, x + j * sh->sub_len, w + j * sh->sub_len);
 }
 
 void kq_search_affine(const kq_shape *sh, const float *x, const float *w, kq_superblock *out)
 {
     float ones[MVQ_QK_K];
-    w = unit_weights(w, ones);
-    int nsub = MVQ_QK_K / sh->sub_len;
+    kq_problem p;
+    problem_init(&p, sh, x, w, ones);
     float s[KQ_MAX_SUB], mn[KQ_MAX_SUB], smax = 0, mnmax = 0;
-    for (int j = 0; j < nsub; ++j) {
-        kq_fit f = fit_affine_sub(sh->sub_len, sh->qmax, x + j * sh->sub_len, w + j * sh->sub_len);
+    for (int j = 0; j < p.nsub; ++j) {
+        int o = j * sh->sub_len;
+        kq_fit f = fit_affine_sub(sh->sub_len, sh->qmax, x + o, p.w + o, &p.mo[j]);
         s[j] = f.scale;
         mn[j] = f.min;
         smax = s[j] > smax ? s[j] : smax;
         mnmax = mn[j] > mnmax ? mn[j] : mnmax;
     }
-    search_starts(sh, x, w, s, mn, smax / (float)sh->scmax, mnmax / (float)sh->mmax, smax, mnmax, out);
+    search_starts(&p, s, mn, smax / (float)sh->scmax, mnmax / (float)sh->mmax, smax, mnmax, out);
 }
 
 void kq_search_symmetric(const kq_shape *sh, const float *x, const float *w, kq_superblock *out)
 {
     float ones[MVQ_QK_K];
-    w = unit_weights(w, ones);
-    int nsub = MVQ_QK_K / sh->sub_len;
+    kq_problem p;
+    problem_init(&p, sh, x, w, ones);
     float s[KQ_MAX_SUB], mn[KQ_MAX_SUB] = {0}, smax = 0;
-    for (int j = 0; j < nsub; ++j) {
-        kq_fit f = fit_symmetric_sub(sh->sub_len, sh->qmin, sh->qmax, x + j * sh->sub_len,
-                                     w + j * sh->sub_len);
+    for (int j = 0; j < p.nsub; ++j) {
+        int o = j * sh->sub_len;
+        kq_fit f = fit_symmetric_sub(sh->sub_len, sh->qmin, sh->qmax, x + o, p.w + o, &p.mo[j]);
         s[j] = f.scale;
         smax = fabsf(s[j]) > fabsf(smax) ? s[j] : smax;
     }
     /* the largest scale takes the end of the range with the extra level */
-    search_starts(sh, x, w, s, mn, smax / (float)sh->scmin, 0.f, -smax, 0.f, out);
+    search_starts(&p, s, mn, smax / (float)sh->scmin, 0.f, -smax, 0.f, out);
 }
