@@ -3,6 +3,7 @@
 #include "config.h"
 #include "kernels/kquant_search.h"
 #include "kernels/kquants.h"
+#include "kernels/ref.h"
 
 #include <string.h>
 
@@ -38,7 +39,7 @@ void mvq_quantize_row_q3_K_ref(const float *x, void *vy, int64_t n, const float 
         int8_t sc[MVQ_QK_K / 16];
         for (int j = 0; j < MVQ_QK_K / 16; ++j)
             sc[j] = (int8_t)sb.sc[j];
-        mvq_k3_scales_pack(y[b].scales, sc);
+        mvq_pack_q3_K_scales(sc, y[b].scales);
         /* biased quant q+4 in [0,7]: bit 2 goes to hmask[e%32] at bit e/32 */
         uint8_t low2[MVQ_QK_K];
         memset(y[b].hmask, 0, sizeof y[b].hmask);

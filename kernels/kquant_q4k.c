@@ -4,6 +4,7 @@
 #include "config.h"
 #include "kernels/kquant_search.h"
 #include "kernels/kquants.h"
+#include "kernels/ref.h"
 
 #include <string.h>
 
@@ -21,7 +22,7 @@ static void store_super_scales(const kq_superblock *sb, mvq_half *d, mvq_half *d
     }
     *d = mvq_fp32_to_fp16(sb->d);
     *dmin = mvq_fp32_to_fp16(sb->dmin);
-    mvq_k4_scales_pack(scales, sc, m);
+    mvq_set_scale_min_k4(sc, m, scales);
 }
 
 /* Element 64*h + 32*k + l: nibble k of qs[32*h + l]. */

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fixtures.h"
-#include "tests/kq_golden.h"
+#include "tests/golden.h"
 
 static const struct {
     mvq_type type;
@@ -27,26 +26,21 @@ static const mvq_kernel_table *ref(void)
 }
 
 /* Loads golden TYPE[-imatrix].bin; false when absent (the caller skips). */
-static bool load_golden(const char *name, bool imatrix, kq_golden *g)
+static bool load_golden(const char *name, bool imatrix, mvq_golden *g)
 {
-    char rel[128], buf[4096];
-    snprintf(rel, sizeof rel, "golden/ggml/%s%s.bin", name, imatrix ? "-imatrix" : "");
-    const char *path = mvq_fixture(rel, buf, sizeof buf);
+    char gname[64], buf[4096], err[256];
+    snprintf(gname, sizeof gname, "%s%s", name, imatrix ? "-imatrix" : "");
+    const char *path = mvq_golden_path(gname, buf, sizeof buf);
     if (!path)
         return false;
-    cr_assert_eq(kq_golden_load(path, g), 0, "%s: unreadable or malformed", path);
+    cr_assert_eq(mvq_golden_load(path, g, err, sizeof err), 0, "%s", err);
     return true;
 }
 
 /* Weighted squared error of y against x over n values (w NULL: plain). */
 static double sq_error(const float *x, const float *y, const float *w, int64_t n)
 {
-    double e = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        double d = (double)y[i] - x[i];
-        e += (w ? w[i] : 1.0) * d * d;
-    }
-    return e;
+    return mvq_golden_sq_error(x, y, 1, (uint32_t)n, w);
 }
 
 /* Quantize then dequantize n values of type t with the reference table. */
@@ -64,7 +58,7 @@ Test(kquants, dequantize_reproduces_ggml_bit_for_bit)
     int files = 0;
     for (size_t k = 0; k < N_KQ; ++k) {
         for (int im = 0; im < 2; ++im) {
-            kq_golden g;
+            mvq_golden g;
             if (!load_golden(kq_types[k].name, im, &g))
                 continue;
             ++files;
@@ -77,7 +71,7 @@ Test(kquants, dequantize_reproduces_ggml_bit_for_bit)
                              "%s%s row %u differs from ggml's floats", kq_types[k].name, im ? "-imatrix" : "", r);
             }
             free(y);
-            kq_golden_free(&g);
+            mvq_golden_free(&g);
         }
     }
     if (!files)
@@ -90,7 +84,7 @@ Test(kquants, error_no_worse_than_ggml)
     int files = 0;
     for (size_t k = 0; k < N_KQ; ++k) {
         for (int im = 0; im < 2; ++im) {
-            kq_golden g;
+            mvq_golden g;
             if (!load_golden(kq_types[k].name, im, &g))
                 continue;
             ++files;
@@ -108,7 +102,7 @@ Test(kquants, error_no_worse_than_ggml)
             cr_expect(ours <= ggml, "%s%s: error %g worse than ggml's %g", kq_types[k].name,
                       im ? "-imatrix" : "", ours, ggml);
             free(y);
-            kq_golden_free(&g);
+            mvq_golden_free(&g);
         }
     }
     if (!files)
