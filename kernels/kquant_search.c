@@ -26,7 +26,7 @@
 #define KQ_AFFINE_STEPS 6
 #endif
 #ifndef KQ_SYM_STEPS
-#define KQ_SYM_STEPS 2
+#define KQ_SYM_STEPS 0
 #endif
 #ifndef KQ_SYM_SIDES
 #define KQ_SYM_SIDES 1
@@ -78,25 +78,27 @@ typedef struct {
 static kq_fit fit_affine_given_q(const kq_moments *mo, float sq, float sqq, float sxq)
 {
     kq_fit f = {0, 0, INFINITY};
-    double sw = mo->sw, sx = mo->sx, det = sw * sqq - (double)sq * sq;
-    double s = 0, b = 1;
-    if (det > 1e-9 * sw * sqq) {
-        s = (sw * sxq - sx * sq) / det;
-        b = (sqq * sx - (double)sq * sxq) / det;
+    const float sw = mo->sw, sx = mo->sx, det = sw * sqq - sq * sq;
+    float s = 0, b = 1;
+    if (det > 1e-6f * sw * sqq) {
+        const float inv = 1.f / det;
+        s = (sw * sxq - sx * sq) * inv;
+        b = (sqq * sx - sq * sxq) * inv;
     }
     if (b > 0) { /* also when all quants are equal */
         b = 0;
-        s = sqq > 0 ? sxq / (double)sqq : 0;
+        s = sqq > 0 ? sxq / sqq : 0;
     }
     if (!(s > 0))
         return f;
-    f.scale = (float)s;
-    f.min = (float)-b;
-    f.err = (float)(mo->sxx - 2 * s * sxq - 2 * b * sx + s * s * sqq + 2 * s * b * sq + b * b * sw);
+    f.scale = s;
+    f.min = -b;
+    /* at the least-squares optimum the error is sxx - s*sxq - b*sx */
+    f.err = mo->sxx - s * sxq - b * sx;
     return f;
 }
 
-static void affine_sums(int n, int qmax, const float *x, const float *w, float iscale, float lo,
+static inline void affine_sums(int n, int qmax, const float *x, const float *w, float iscale, float lo,
                         float *sq, float *sqq, float *sxq)
 {
     float a[KQ_LANES] = {0}, b[KQ_LANES] = {0}, c[KQ_LANES] = {0};
@@ -135,7 +137,10 @@ static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, co
     for (int k = 0; k <= nstep; ++k) {
         float iscale = ((float)qmax - 1.f + 2.f * (float)k / nstep) / (hi - lo);
         float sq, sqq, sxq;
-        affine_sums(n, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
+        if (n == 16)
+            affine_sums(16, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
+        else
+            affine_sums(32, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
         kq_fit f = fit_affine_given_q(&mo, sq, sqq, sxq);
         if (f.err < best.err)
             best = f;
@@ -167,7 +172,7 @@ static kq_fit fit_symmetric_sub(int n, int qmin, int qmax, const float *x, const
         float top = side == 0 ? -(float)qmin : (float)qmax;
         float sign = side == 0 ? -1.f : 1.f;
         for (int k = -nstep; k <= nstep; ++k) {
-            float iscale = sign * (top + 0.8f * (float)k / (float)nstep) / xm;
+            float iscale = sign * (top + (nstep ? 0.8f * (float)k / (float)nstep : 0.f)) / xm;
             float a[KQ_LANES] = {0}, b[KQ_LANES] = {0};
             for (int i = 0; i < n; i += KQ_LANES) {
                 for (int l = 0; l < KQ_LANES; ++l) {
@@ -213,7 +218,8 @@ typedef struct {
 
 /* Exact weighted error of a sub-block at dl = d*sc, ml = dmin*m, with each
  * quant the nearest level, as the dequantizer computes it. */
-static float sub_error(int n, const float *x, const float *w, float dl, float ml, float lo, float hi)
+static inline float sub_error(int n, const float *x, const float *w, float dl, float ml, float lo,
+                             float hi)
 {
     const float inv = dl != 0 ? 1.f / dl : 0.f;
     float acc[KQ_LANES] = {0};
@@ -229,7 +235,7 @@ static float sub_error(int n, const float *x, const float *w, float dl, float ml
 
 /* Quants of a sub-block at dl, ml into q; sums[0..3] = weighted sums of
  * q, q*q, q*x and the squared error. */
-static void sub_quantize(int n, const float *restrict x, const float *restrict w, float dl, float ml,
+static inline void sub_quantize(int n, const float *restrict x, const float *restrict w, float dl, float ml,
                          float lo, float hi, float *restrict q, float sums[4])
 {
     const float inv = dl != 0 ? 1.f / dl : 0.f;
@@ -257,8 +263,13 @@ static void sub_settle(const kq_problem *p, kq_state *st, int j)
 {
     const int n = p->sh->sub_len, o = j * n;
     float sums[4];
-    sub_quantize(n, p->x + o, p->w + o, st->d * (float)st->sc[j], st->dmin * (float)st->m[j],
-                 (float)p->sh->qmin, (float)p->sh->qmax, st->q + o, sums);
+    const float dl = st->d * (float)st->sc[j], ml = st->dmin * (float)st->m[j];
+    const float lo = (float)p->sh->qmin, hi = (float)p->sh->qmax;
+    /* constant lengths let the compiler unroll the short loops */
+    if (n == 16)
+        sub_quantize(16, p->x + o, p->w + o, dl, ml, lo, hi, st->q + o, sums);
+    else
+        sub_quantize(32, p->x + o, p->w + o, dl, ml, lo, hi, st->q + o, sums);
     st->sq[j] = sums[0];
     st->sqq[j] = sums[1];
     st->sqx[j] = sums[2];
@@ -278,8 +289,10 @@ static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, i
     if (sc < sh->scmin || sc > sh->scmax || m < 0 || m > sh->mmax)
         return INFINITY;
     int o = j * sh->sub_len;
-    return sub_error(sh->sub_len, p->x + o, p->w + o, d * (float)sc, dmin * (float)m,
-                     (float)sh->qmin, (float)sh->qmax);
+    const float dl = d * (float)sc, ml = dmin * (float)m, lo = (float)sh->qmin, hi = (float)sh->qmax;
+    if (sh->sub_len == 16)
+        return sub_error(16, p->x + o, p->w + o, dl, ml, lo, hi);
+    return sub_error(32, p->x + o, p->w + o, dl, ml, lo, hi);
 }
 
 /* Stage 2: for each sub-block, coordinate search from its integers in st:
