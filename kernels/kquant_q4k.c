@@ -12,8 +12,10 @@
 static const kq_shape q4_K_shape = {.sub_len = 32, .qmin = 0, .qmax = 15, .scmin = 0, .scmax = 63, .mmax = 63};
 static const kq_shape q5_K_shape = {.sub_len = 32, .qmin = 0, .qmax = 31, .scmin = 0, .scmax = 63, .mmax = 63};
 
-/* Fills d, dmin and the scales of a Q4_K or Q5_K block from a search. */
-static void store_super_scales(const kq_superblock *sb, mvq_half *d, mvq_half *dmin, uint8_t scales[12])
+/* The part Q4_K and Q5_K share: d, dmin, 12 bytes of scales and mins, and
+ * the low nibbles (element 64*h + 32*k + l: nibble k of qs[32*h + l]). */
+static void store_k4(const kq_superblock *sb, mvq_half *d, mvq_half *dmin, uint8_t scales[12],
+                     uint8_t qs[128])
 {
     uint8_t sc[8], m[8];
     for (int j = 0; j < 8; ++j) {
@@ -23,38 +25,33 @@ static void store_super_scales(const kq_superblock *sb, mvq_half *d, mvq_half *d
     *d = mvq_fp32_to_fp16(sb->d);
     *dmin = mvq_fp32_to_fp16(sb->dmin);
     mvq_set_scale_min_k4(sc, m, scales);
-}
-
-/* Element 64*h + 32*k + l: nibble k of qs[32*h + l]. */
-static void pack_nibbles(uint8_t qs[128], const kq_superblock *sb)
-{
     memset(qs, 0, 128);
     for (int e = 0; e < MVQ_QK_K; ++e)
         qs[32 * (e / 64) + e % 32] |= (uint8_t)((sb->q[e] & 0xF) << (4 * ((e / 32) % 2)));
 }
 
-void mvq_quantize_row_q4_K_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+static void store_q4_K(const kq_superblock *sb, void *block)
 {
-    mvq_block_q4_K *y = vy;
-    for (int64_t b = 0; b < n / MVQ_QK_K; ++b) {
-        kq_superblock sb;
-        kq_search_affine(&q4_K_shape, x + b * MVQ_QK_K, imatrix ? imatrix + b * MVQ_QK_K : NULL, &sb);
-        store_super_scales(&sb, &y[b].d, &y[b].dmin, y[b].scales);
-        pack_nibbles(y[b].qs, &sb);
-    }
+    mvq_block_q4_K *y = block;
+    store_k4(sb, &y->d, &y->dmin, y->scales, y->qs);
 }
 
-void mvq_quantize_row_q5_K_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+static void store_q5_K(const kq_superblock *sb, void *block)
 {
-    mvq_block_q5_K *y = vy;
-    for (int64_t b = 0; b < n / MVQ_QK_K; ++b) {
-        kq_superblock sb;
-        kq_search_affine(&q5_K_shape, x + b * MVQ_QK_K, imatrix ? imatrix + b * MVQ_QK_K : NULL, &sb);
-        store_super_scales(&sb, &y[b].d, &y[b].dmin, y[b].scales);
-        pack_nibbles(y[b].qs, &sb);
-        /* the fifth bit of element e in qh[e%32] at bit e/32 */
-        memset(y[b].qh, 0, sizeof y[b].qh);
-        for (int e = 0; e < MVQ_QK_K; ++e)
-            y[b].qh[e % 32] |= (uint8_t)(((sb.q[e] >> 4) & 1) << (e / 32));
-    }
+    mvq_block_q5_K *y = block;
+    store_k4(sb, &y->d, &y->dmin, y->scales, y->qs);
+    /* the fifth bit of element e in qh[e%32] at bit e/32 */
+    memset(y->qh, 0, sizeof y->qh);
+    for (int e = 0; e < MVQ_QK_K; ++e)
+        y->qh[e % 32] |= (uint8_t)(((sb->q[e] >> 4) & 1) << (e / 32));
+}
+
+void mvq_quantize_row_q4_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
+{
+    kq_quantize_row(&q4_K_shape, x, y, sizeof(mvq_block_q4_K), n, imatrix, store_q4_K);
+}
+
+void mvq_quantize_row_q5_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
+{
+    kq_quantize_row(&q5_K_shape, x, y, sizeof(mvq_block_q5_K), n, imatrix, store_q5_K);
 }

@@ -477,3 +477,17 @@ void kq_search_symmetric(const kq_shape *sh, const float *x, const float *w, kq_
     /* the largest scale takes the end of the range with the extra level */
     search_starts(&p, s, mn, smax / (float)sh->scmin, 0.f, -smax, 0.f, out);
 }
+
+void kq_quantize_row(const kq_shape *sh, const float *x, void *y, size_t block_bytes, int64_t n,
+                     const float *imatrix, kq_store_fn store)
+{
+    for (int64_t b = 0; b < n / MVQ_QK_K; ++b) {
+        kq_superblock sb;
+        const float *w = imatrix ? imatrix + b * MVQ_QK_K : NULL;
+        if (sh->mmax > 0)
+            kq_search_affine(sh, x + b * MVQ_QK_K, w, &sb);
+        else
+            kq_search_symmetric(sh, x + b * MVQ_QK_K, w, &sb);
+        store(&sb, (unsigned char *)y + b * block_bytes);
+    }
+}

@@ -12,6 +12,7 @@
 #ifndef MVQ_KQUANT_SEARCH_H
 #define MVQ_KQUANT_SEARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <mvquant/types.h>
 
@@ -48,6 +49,15 @@ typedef struct kq_superblock {
 /* x: MVQ_QK_K weights; w: their importance weights, or NULL for 1. */
 void kq_search_affine(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
 void kq_search_symmetric(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
+
+/* Packs one searched super-block into its block of the type. */
+typedef void (*kq_store_fn)(const kq_superblock *sb, void *block);
+
+/* Quantizes a row of n weights (a multiple of MVQ_QK_K) into blocks of
+ * block_bytes: the affine search when the shape has mins, else the
+ * symmetric one; imatrix NULL or n weights. */
+void kq_quantize_row(const kq_shape *shape, const float *x, void *y, size_t block_bytes, int64_t n,
+                     const float *imatrix, kq_store_fn store);
 
 /* Value of a float after a round trip through fp16. */
 float kq_fp16_round(float f);

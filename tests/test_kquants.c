@@ -53,7 +53,9 @@ static void round_trip(mvq_type t, const float *x, float *y, int64_t n, const fl
     free(q);
 }
 
-Test(kquants, dequantize_reproduces_ggml_bit_for_bit)
+/* Runs check on each K-quant golden file (plain and -imatrix) that is
+ * present; skips the test when none is. */
+static void for_each_golden(void (*check)(size_t k, const char *label, const mvq_golden *g))
 {
     int files = 0;
     for (size_t k = 0; k < N_KQ; ++k) {
@@ -62,51 +64,55 @@ Test(kquants, dequantize_reproduces_ggml_bit_for_bit)
             if (!load_golden(kq_types[k].name, im, &g))
                 continue;
             ++files;
-            cr_assert_eq(g.type, (uint32_t)kq_types[k].type);
-            cr_assert_eq(g.row_bytes, mvq_row_size(kq_types[k].type, g.n_per_row));
-            float *y = malloc(g.n_per_row * sizeof(float));
-            for (uint32_t r = 0; r < g.nrows; ++r) {
-                ref()->to_float[kq_types[k].type](g.quantized + (size_t)r * g.row_bytes, y, g.n_per_row);
-                cr_expect_eq(memcmp(y, g.dequantized + (size_t)r * g.n_per_row, g.n_per_row * sizeof(float)), 0,
-                             "%s%s row %u differs from ggml's floats", kq_types[k].name, im ? "-imatrix" : "", r);
-            }
-            free(y);
+            char label[64];
+            snprintf(label, sizeof label, "%s%s", kq_types[k].name, im ? "-imatrix" : "");
+            cr_assert_eq(g.type, (uint32_t)kq_types[k].type, "%s", label);
+            cr_assert_eq(g.row_bytes, mvq_row_size(kq_types[k].type, g.n_per_row), "%s", label);
+            cr_assert_eq((g.importance != NULL), (im == 1), "%s", label);
+            check(k, label, &g);
             mvq_golden_free(&g);
         }
     }
     if (!files)
         cr_skip_test("golden fixtures absent (MVQ_FIXTURES unset or no golden/ggml/*.bin)");
-    cr_expect_eq(files, 2 * (int)N_KQ);
+    cr_expect_eq(files, 2 * (int)N_KQ, "some K-quant golden files are missing");
+}
+
+static void check_dequantize(size_t k, const char *label, const mvq_golden *g)
+{
+    float *y = malloc(g->n_per_row * sizeof(float));
+    for (uint32_t r = 0; r < g->nrows; ++r) {
+        ref()->to_float[kq_types[k].type](g->quantized + (size_t)r * g->row_bytes, y, g->n_per_row);
+        cr_expect_eq(memcmp(y, g->dequantized + (size_t)r * g->n_per_row, g->n_per_row * sizeof(float)), 0,
+                     "%s row %u differs from ggml's floats", label, r);
+    }
+    free(y);
+}
+
+Test(kquants, dequantize_reproduces_ggml_bit_for_bit)
+{
+    for_each_golden(check_dequantize);
+}
+
+static void check_error(size_t k, const char *label, const mvq_golden *g)
+{
+    float *y = malloc(g->n_per_row * sizeof(float));
+    double ours = 0;
+    for (uint32_t r = 0; r < g->nrows; ++r) {
+        const float *x = g->input + (size_t)r * g->n_per_row;
+        round_trip(kq_types[k].type, x, y, g->n_per_row, g->importance);
+        ours += sq_error(x, y, g->importance, g->n_per_row);
+    }
+    double ggml = mvq_golden_sq_error(g->input, g->dequantized, g->nrows, g->n_per_row, g->importance);
+    cr_log_info("%s: error ours/ggml = %.4f", label, ours / ggml);
+    cr_expect(ggml > 0);
+    cr_expect(ours <= ggml, "%s: error %g worse than ggml's %g", label, ours, ggml);
+    free(y);
 }
 
 Test(kquants, error_no_worse_than_ggml)
 {
-    int files = 0;
-    for (size_t k = 0; k < N_KQ; ++k) {
-        for (int im = 0; im < 2; ++im) {
-            mvq_golden g;
-            if (!load_golden(kq_types[k].name, im, &g))
-                continue;
-            ++files;
-            cr_assert_eq((g.importance != NULL), (im == 1));
-            float *y = malloc(g.n_per_row * sizeof(float));
-            double ours = 0, ggml = 0;
-            for (uint32_t r = 0; r < g.nrows; ++r) {
-                const float *x = g.input + (size_t)r * g.n_per_row;
-                round_trip(kq_types[k].type, x, y, g.n_per_row, g.importance);
-                ours += sq_error(x, y, g.importance, g.n_per_row);
-                ggml += sq_error(x, g.dequantized + (size_t)r * g.n_per_row, g.importance, g.n_per_row);
-            }
-            cr_log_info("%s%s: error ours/ggml = %.4f", kq_types[k].name, im ? "-imatrix" : "", ours / ggml);
-            cr_expect(ggml > 0);
-            cr_expect(ours <= ggml, "%s%s: error %g worse than ggml's %g", kq_types[k].name,
-                      im ? "-imatrix" : "", ours, ggml);
-            free(y);
-            mvq_golden_free(&g);
-        }
-    }
-    if (!files)
-        cr_skip_test("golden fixtures absent (MVQ_FIXTURES unset or no golden/ggml/*.bin)");
+    for_each_golden(check_error);
 }
 
 /* Deterministic standard normal values (Box-Muller over an LCG). */
