@@ -3,6 +3,7 @@
 #define MVQ_SYNTH_INTERNAL_H
 
 #include <mvquant/synth.h>
+#include <mvquant/tokenizer.h>
 
 /* The byte-level SentencePiece-style vocabulary of a synthetic model. */
 typedef struct mvq_synth_vocab {
