@@ -41,6 +41,10 @@ extern int cli_optind;
 void cli_progress(const char *what, uint64_t done, uint64_t total);
 void cli_progress_done(void);
 
+/* s (n bytes) with control bytes shown as '?', padded to width: names
+ * from files must not move the terminal's cursor. */
+void cli_print_name(FILE *f, const char *s, size_t n, int width);
+
 /* s (n bytes) as a double-quoted string, escaped by JSON's rules; bytes
  * that are not valid UTF-8 become U+FFFD. */
 void cli_write_quoted(FILE *f, const char *s, size_t n);

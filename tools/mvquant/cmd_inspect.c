@@ -72,14 +72,16 @@ static void scalar_bytes(const mvq_gguf_kv *kv, uint8_t out[8])
 
 static void print_kv_text(const mvq_gguf_kv *kv)
 {
-    printf("  %-40s ", kv->key.data);
+    printf("  ");
+    cli_print_name(stdout, kv->key.data, (size_t)kv->key.len, 40);
+    printf(" ");
     if (kv->type == MVQ_GGUF_STRING) {
-        printf("%-14s ", "string");
+        printf("%-16s ", "string");
         cli_write_quoted(stdout, kv->v.str.data, (size_t)kv->v.str.len);
     } else if (kv->type == MVQ_GGUF_ARRAY) {
         char label[40];
         snprintf(label, sizeof label, "[%s x %" PRIu64 "]", mvq_gguf_vtype_name(kv->arr_type), kv->arr_n);
-        printf("%-14s ", label);
+        printf("%-16s ", label);
         size_t esize = mvq_gguf_vtype_size(kv->arr_type);
         uint64_t shown = kv->arr_n < SHOWN_ARRAY_ELEMENTS ? kv->arr_n : SHOWN_ARRAY_ELEMENTS;
         for (uint64_t i = 0; i < shown; i++) {
@@ -95,7 +97,7 @@ static void print_kv_text(const mvq_gguf_kv *kv)
     } else {
         uint8_t b[8];
         scalar_bytes(kv, b);
-        printf("%-14s ", mvq_gguf_vtype_name(kv->type));
+        printf("%-16s ", mvq_gguf_vtype_name(kv->type));
         print_scalar_text(kv->type, b);
     }
     printf("\n");
@@ -150,8 +152,10 @@ static void inspect_text(const mvq_gguf *g, bool hash)
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
         char shape[96], tbuf[24];
         shape_text(t, shape, sizeof shape);
-        printf("  %4" PRId64 "  %-32s %-8s %-22s %12" PRIu64 " %12" PRIu64, i, t->name.data,
-               type_label(t->type, tbuf, sizeof tbuf), shape, t->size, t->offset);
+        printf("  %4" PRId64 "  ", i);
+        cli_print_name(stdout, t->name.data, (size_t)t->name.len, 32);
+        printf(" %-8s %-22s %12" PRIu64 " %12" PRIu64, type_label(t->type, tbuf, sizeof tbuf), shape, t->size,
+               t->offset);
         if (hash)
             printf("  %016" PRIx64, mvq_gguf_tensor_hash(t));
         printf("\n");

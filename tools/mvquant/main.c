@@ -43,7 +43,8 @@ static void usage(FILE *f)
             "\n"
             "Exit status:\n"
             "  0  success\n"
-            "  1  usage error: unknown command or option, bad option value\n"
+            "  1  usage error: unknown command or option, bad option value, an output\n"
+            "     that is one of the inputs\n"
             "  2  bad input or I/O error: unreadable or malformed file, failed write,\n"
             "     failed verification\n",
             "help", "show a command's help: mvquant help COMMAND");
