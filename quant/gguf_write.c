@@ -9,6 +9,8 @@
 #include "quant/gguf_tmpfile.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>

@@ -173,6 +173,15 @@ MVQ_API void mvq_gguf_writer_abort(mvq_gguf_writer *w);
 /* Removes every writer's temporary file; async-signal-safe (for SIGINT/SIGTERM handlers). */
 MVQ_API void mvq_gguf_writer_cleanup_on_signal(void);
 
+/* ---- whole-file copy ---- */
+/* Rewrites src to dst through the writer: same metadata (in order) and
+ * tensor data, offsets laid out by llama.cpp's rules.  With hashes, records
+ * each tensor's XXH3-64 (replacing any recorded in src).  progress, when
+ * not NULL, is called after each slice of data with bytes done and total. */
+typedef void (*mvq_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+MVQ_API mvq_status mvq_gguf_copy(const char *src, const char *dst, bool hashes, mvq_progress_fn progress,
+                                 void *ctx, mvq_error *err);
+
 #ifdef __cplusplus
 }
 #endif
