@@ -27,6 +27,7 @@ typedef struct synth_ctx {
     uint8_t *massive_channel; /* dim flags */
     float *row;
     mvq_half *half;
+    uint64_t done, total; /* bytes of tensor data, for progress */
 } synth_ctx;
 
 static int64_t list_tensors(const mvq_synth_params *p, tensor_spec *out)
@@ -88,7 +89,7 @@ static void generate_row(const synth_ctx *c, const tensor_spec *t, int64_t r, mv
                 c->row[i] *= c->p->channel_gain;
 }
 
-static mvq_status write_tensor(const synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *t, int64_t index,
+static mvq_status write_tensor(synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *t, int64_t index,
                                mvq_error *err)
 {
     /* an independent stream per tensor: the same weights for f32 and f16 */
@@ -107,11 +108,14 @@ static mvq_status write_tensor(const synth_ctx *c, mvq_gguf_writer *w, const ten
         mvq_status st = mvq_gguf_writer_write(w, data, size, err);
         if (st != MVQ_OK)
             return st;
+        c->done += size;
+        if (c->p->progress && (r % 256 == 255 || r == t->ne1 - 1))
+            c->p->progress(c->p->progress_ctx, c->done, c->total);
     }
     return MVQ_OK;
 }
 
-static mvq_status write_all(const synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *specs, int64_t n,
+static mvq_status write_all(synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *specs, int64_t n,
                             mvq_error *err)
 {
     mvq_status st = MVQ_OK;
@@ -119,8 +123,9 @@ static mvq_status write_all(const synth_ctx *c, mvq_gguf_writer *w, const tensor
         const tensor_spec *t = &specs[i];
         int64_t ne[2] = {t->ne0, t->ne1};
         mvq_type type = type_of(c, t);
-        st = mvq_gguf_writer_add_tensor(w, t->name, t->ne1 == 1 ? 1 : 2, ne, (uint32_t)type,
-                                        mvq_row_size(type, t->ne0) * (uint64_t)t->ne1, err);
+        uint64_t size = mvq_row_size(type, t->ne0) * (uint64_t)t->ne1;
+        st = mvq_gguf_writer_add_tensor(w, t->name, t->ne1 == 1 ? 1 : 2, ne, (uint32_t)type, size, err);
+        c->total += size;
     }
     for (int64_t i = 0; i < n && st == MVQ_OK; i++)
         st = write_tensor(c, w, &specs[i], i, err);
@@ -133,7 +138,7 @@ mvq_status mvq_synth_write_tensors(mvq_gguf_writer *w, const mvq_synth_params *p
     int64_t n = list_tensors(p, NULL);
     int64_t widest = p->dim > p->ff ? p->dim : p->ff;
     synth_ctx c = {p, p->dim / p->n_heads, calloc((size_t)(p->dim / p->n_heads), 1), calloc((size_t)p->dim, 1),
-                   malloc((size_t)widest * sizeof(float)), malloc((size_t)widest * sizeof(mvq_half))};
+                   malloc((size_t)widest * sizeof(float)), malloc((size_t)widest * sizeof(mvq_half)), 0, 0};
     tensor_spec *specs = malloc((size_t)n * sizeof *specs);
     mvq_status st;
     if (!c.massive_dim || !c.massive_channel || !c.row || !c.half || !specs) {

@@ -23,7 +23,7 @@
 #ifndef MVQUANT_SYNTH_H
 #define MVQUANT_SYNTH_H
 
-#include <mvquant/types.h>
+#include <mvquant/gguf.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +38,8 @@ typedef struct mvq_synth_params {
     float massive_gain;
     int n_massive_channels; /* residual channels with large activations */
     float channel_gain;
+    mvq_progress_fn progress; /* optional: bytes of tensor data written so far */
+    void *progress_ctx;
 } mvq_synth_params;
 
 #define MVQ_SYNTH_MIN_VOCAB 259 /* <unk> <s> </s> + 256 byte tokens */
