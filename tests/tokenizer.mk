@@ -14,3 +14,5 @@ endif
 
 # The synth subcommand (here: this fragment is included after tools/mvquant/local.mk).
 tools_mvquant_mvquant_SOURCES += tools/mvquant/cmd_synth.c
+TESTS += tests/synth_cli.sh
+EXTRA_DIST += tests/synth_cli.sh
