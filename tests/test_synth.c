@@ -50,6 +50,14 @@ static const char *write_model(const char *name, const mvq_synth_params *p)
     return out;
 }
 
+static mvq_gguf *open_model(const char *name, const mvq_synth_params *p)
+{
+    mvq_error e;
+    mvq_gguf *g = mvq_gguf_open(write_model(name, p), &e);
+    cr_assert_not_null(g, "%s", e.msg);
+    return g;
+}
+
 static uint64_t u64_of(const mvq_gguf *g, const char *key)
 {
     uint64_t v = 0;
@@ -80,10 +88,8 @@ static const int32_t *int32_array(const mvq_gguf *g, const char *key, uint64_t *
 Test(synth, reads_back_with_llama_shapes_and_metadata)
 {
     mvq_synth_params p = small_params();
-    const char *path = write_model("m.gguf", &p);
     mvq_error e;
-    mvq_gguf *g = mvq_gguf_open(path, &e);
-    cr_assert_not_null(g, "%s", e.msg);
+    mvq_gguf *g = open_model("m.gguf", &p);
     cr_assert_eq(mvq_gguf_check_loader_rules(g, &e), MVQ_OK, "%s", e.msg);
     const char *arch;
     cr_assert(mvq_gguf_get_str(g, "general.architecture", &arch));
@@ -101,28 +107,29 @@ Test(synth, reads_back_with_llama_shapes_and_metadata)
     cr_assert(mvq_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &v) && fabs(v - 1e-5) < 1e-9);
 
     cr_assert_eq(mvq_gguf_n_tensors(g), 1 + 9 * 2 + 2);
-    assert_tensor(g, "token_embd.weight", 64, 400, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.attn_norm.weight", 64, 1, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.attn_q.weight", 64, 64, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.attn_k.weight", 64, 32, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.attn_v.weight", 64, 32, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.attn_output.weight", 64, 64, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.ffn_norm.weight", 64, 1, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.ffn_gate.weight", 64, 96, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.ffn_up.weight", 64, 96, MVQ_TYPE_F32);
-    assert_tensor(g, "blk.1.ffn_down.weight", 96, 64, MVQ_TYPE_F32);
-    assert_tensor(g, "output_norm.weight", 64, 1, MVQ_TYPE_F32);
-    assert_tensor(g, "output.weight", 64, 400, MVQ_TYPE_F32);
+    static const struct { const char *name; int64_t ne0, ne1; } want[] = {
+        {"token_embd.weight", 64, 400},
+        {"blk.1.attn_norm.weight", 64, 1},
+        {"blk.1.attn_q.weight", 64, 64},
+        {"blk.1.attn_k.weight", 64, 32},
+        {"blk.1.attn_v.weight", 64, 32},
+        {"blk.1.attn_output.weight", 64, 64},
+        {"blk.1.ffn_norm.weight", 64, 1},
+        {"blk.1.ffn_gate.weight", 64, 96},
+        {"blk.1.ffn_up.weight", 64, 96},
+        {"blk.1.ffn_down.weight", 96, 64},
+        {"output_norm.weight", 64, 1},
+        {"output.weight", 64, 400},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_tensor(g, want[i].name, want[i].ne0, want[i].ne1, MVQ_TYPE_F32);
     mvq_gguf_close(g);
 }
 
 Test(synth, massive_dims_are_stored_and_planted)
 {
     mvq_synth_params p = small_params();
-    const char *path = write_model("m.gguf", &p);
-    mvq_error e;
-    mvq_gguf *g = mvq_gguf_open(path, &e);
-    cr_assert_not_null(g, "%s", e.msg);
+    mvq_gguf *g = open_model("m.gguf", &p);
     uint64_t nd, nc;
     const int32_t *dims = int32_array(g, "mvquant.synth.massive_dims", &nd);
     const int32_t *channels = int32_array(g, "mvquant.synth.massive_channels", &nc);
@@ -172,10 +179,8 @@ Test(synth, massive_dims_are_stored_and_planted)
 Test(synth, vocabulary_tokenizes_and_round_trips)
 {
     mvq_synth_params p = small_params();
-    const char *path = write_model("m.gguf", &p);
     mvq_error e;
-    mvq_gguf *g = mvq_gguf_open(path, &e);
-    cr_assert_not_null(g, "%s", e.msg);
+    mvq_gguf *g = open_model("m.gguf", &p);
     mvq_tokenizer *t = mvq_tokenizer_from_gguf(g, &e);
     cr_assert_not_null(t, "%s", e.msg);
     cr_assert_eq(mvq_tokenizer_n_vocab(t), 400);
