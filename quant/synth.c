@@ -14,7 +14,7 @@ void mvq_synth_default(mvq_synth_params *p)
     *p = (mvq_synth_params){
         .dim = 256, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ff = 768, .vocab = 512, .ctx = 256,
         .type = MVQ_TYPE_F32, .seed = 42, .rope_base = 10000.0f, .rms_eps = 1e-5f,
-        .n_massive_pairs = 2, .massive_gain = 8.0f, .n_massive_channels = 2, .channel_gain = 20.0f,
+        .n_massive_pairs = 2, .massive_gain = 10.0f, .n_massive_channels = 2, .channel_gain = 20.0f,
     };
 }
 

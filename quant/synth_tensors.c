@@ -83,10 +83,17 @@ static void generate_row(const synth_ctx *c, const tensor_spec *t, int64_t r, mv
     if (row_gain != 1.0f)
         for (int64_t i = 0; i < t->ne0; i++)
             c->row[i] *= row_gain;
-    if (t->kind == EMBD)
+    /* the embedding carries the massive channels into the residual stream;
+     * the norms damp them (as trained models' small norm weights there do),
+     * so they stay outliers at the linear layers' inputs without drowning
+     * every other column */
+    float column_gain = t->kind == EMBD   ? c->p->channel_gain
+                        : t->kind == NORM ? 1.0f / sqrtf(c->p->channel_gain)
+                                          : 1.0f;
+    if (column_gain != 1.0f)
         for (int64_t i = 0; i < t->ne0; i++)
             if (c->massive_channel[i])
-                c->row[i] *= c->p->channel_gain;
+                c->row[i] *= column_gain;
 }
 
 static mvq_status write_tensor(synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *t, int64_t index,

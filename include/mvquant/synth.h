@@ -11,7 +11,10 @@
  *    p in the upper half of the pairs) are scaled by massive_gain, so Q and
  *    K carry values about that many times larger there (after RoPE too);
  *  - massive residual channels: a few columns of token_embd and rows of
- *    ffn_down are scaled by channel_gain.
+ *    ffn_down are scaled by channel_gain, and the norm weights of those
+ *    channels by 1/sqrt(channel_gain) (so the linear layers see outlier
+ *    input columns, sqrt(channel_gain) times the others, that do not
+ *    drown the Q/K signal).
  * Which ones is stored in the file, for tests of their detection:
  *   mvquant.synth.massive_dims     INT32 array, dims within a head (sorted)
  *   mvquant.synth.massive_channels INT32 array, residual channels (sorted)
@@ -45,7 +48,7 @@ typedef struct mvq_synth_params {
 #define MVQ_SYNTH_MIN_VOCAB 259 /* <unk> <s> </s> + 256 byte tokens */
 
 /* dim 256, 2 layers, 4 heads, 2 KV heads, ff 768, vocab 512, ctx 256, F32,
- * seed 42, RoPE base 10000, eps 1e-5, 2 massive pairs at gain 8, 2 massive
+ * seed 42, RoPE base 10000, eps 1e-5, 2 massive pairs at gain 10, 2 massive
  * channels at gain 20. */
 MVQ_API void mvq_synth_default(mvq_synth_params *p);
 
