@@ -106,7 +106,7 @@ static bool read_count(cursor *c, uint64_t *n, uint64_t min_each, const char *wh
         return false;
     if (*n > remaining(c) / min_each) {
         mvq_error_set(c->err, MVQ_ERR_FORMAT,
-                      "%s: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
+                      "%s: truncated or corrupt: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
                       c->name, what, *n, remaining(c));
         return false;
     }
