@@ -57,7 +57,7 @@ Test(gguf_malformed, every_truncation_of_a_small_file)
         cr_assert_null(g, "prefix of %zu of %zu bytes opened", cut, b.n);
         cr_assert_eq(err.status, MVQ_ERR_FORMAT, "cut %zu: %s", cut, err.msg);
         cr_assert_null(strchr(err.msg, '\n'));
-        cr_assert(strstr(err.msg, "truncated") || strstr(err.msg, "past the end") || strstr(err.msg, "absurd"),
+        cr_assert(strstr(err.msg, "truncated") || strstr(err.msg, "past the end"),
                   "cut %zu: %s", cut, err.msg);
     }
     gb_free(&b);
@@ -85,14 +85,14 @@ Test(gguf_malformed, absurd_counts)
 {
     gbuf b = {0};
     gb_header(&b, 3, 0, UINT64_MAX);
-    expect_bad(&b, "absurd counts");
+    expect_bad(&b, "cannot fit in the");
     gb_free(&b);
     gb_header(&b, 3, (uint64_t)1 << 62, 0);
-    expect_bad(&b, "absurd counts");
+    expect_bad(&b, "cannot fit in the");
     gb_free(&b);
     gb_header(&b, 3, 1000, 1000);
     gb_zeros(&b, 100);
-    expect_bad(&b, "absurd counts");
+    expect_bad(&b, "cannot fit in the");
     gb_free(&b);
 }
 
