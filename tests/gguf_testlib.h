@@ -3,7 +3,8 @@
 #ifndef MVQ_GGUF_TESTLIB_H
 #define MVQ_GGUF_TESTLIB_H
 
-#include <mvquant.h>
+#include <mvquant/gguf.h>
+#include <mvquant/kernels.h>
 #include <stddef.h>
 
 /* A growing byte buffer; functions append little-endian values. */
