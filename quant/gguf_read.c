@@ -106,7 +106,7 @@ static bool read_count(cursor *c, uint64_t *n, uint64_t min_each, const char *wh
         return false;
     if (*n > remaining(c) / min_each) {
         mvq_error_set(c->err, MVQ_ERR_FORMAT,
-                      "%s: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
+                      "%s: truncated or corrupt: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
                       c->name, what, *n, remaining(c));
         return false;
     }
@@ -373,8 +373,8 @@ static bool parse(cursor *c, mvq_gguf *g)
         return false;
     if (n_kv > remaining(c) / MIN_KV_BYTES || n_tensors > remaining(c) / MIN_INFO_BYTES) {
         mvq_error_set(c->err, MVQ_ERR_FORMAT,
-                      "%s: absurd counts: %" PRIu64 " metadata pairs and %" PRIu64
-                      " tensors cannot fit in %" PRIu64 " bytes",
+                      "%s: truncated or corrupt: %" PRIu64 " metadata pairs and %" PRIu64
+                      " tensors cannot fit in the %" PRIu64 " bytes left",
                       c->name, n_kv, n_tensors, remaining(c));
         return false;
     }

@@ -4,7 +4,8 @@
 #ifndef MVQ_CLI_H
 #define MVQ_CLI_H
 
-#include <mvquant.h>
+#include <mvquant/gguf.h>
+#include <mvquant/kernels.h>
 #include <stdio.h>
 
 /* Exit codes, documented in --help. */
