@@ -2,7 +2,9 @@
  * determinism (Criterion). */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <mvquant.h>
+#include <mvquant/gguf.h>
+#include <mvquant/synth.h>
+#include <mvquant/tokenizer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* Tokenizer: llama.cpp's ids on the stories260K fixture, round trips, byte
  * fallback, special cases and errors (Criterion). */
 #include <criterion/criterion.h>
-#include <mvquant.h>
+#include <mvquant/gguf.h>
+#include <mvquant/tokenizer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,8 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 
+#include <mvquant/synth.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
