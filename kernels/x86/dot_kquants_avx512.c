@@ -106,26 +106,7 @@ MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, con
     return fma_int(-y->d * dmin, bsums_dot_256(y->bsums, mins, 0), acc);
 }
 
-static void vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, NULL, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i], acc);
-    *s = hsum_ps_256(acc);
-}
-
-static void vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, x[i].qh, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i],
-                               acc);
-    *s = hsum_ps_256(acc);
-}
+DEFINE_Q45_K_DOTS(vec_dot_q4_K_q8_K_avx512, vec_dot_q5_K_q8_K_avx512)
 
 static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
