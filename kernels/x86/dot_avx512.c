@@ -96,7 +96,7 @@ MVQ_INLINE __m512 load16_f32(const float *p)
                           _mm512_setzero_ps() };                                                 \
         int64_t i = 0;                                                                           \
         for (; i + 64 <= n; i += 64)                                                             \
-            for (int k = 0; k < 4; k++)                                                          \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                  \
                 acc[k] = _mm512_fmadd_ps(LOAD16(x + i + 16 * k), _mm512_loadu_ps(y + i + 16 * k), acc[k]); \
         const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])); \
         *s = _mm512_reduce_add_ps(sum) + mvq_x86_dot_tail(TYPE, i, n, vx, vy);                   \
