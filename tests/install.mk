@@ -21,11 +21,11 @@ installcheck-local:
 	       $(PKG_CONFIG) "$$@" mvquant; }; \
 	set -e; \
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $(MVQ_DOWNSTREAM_DIR)/downstream \
-	  $(top_srcdir)/tests/downstream.c `pc --cflags` `pc --libs`; \
+	  $(top_srcdir)/tests/downstream.c `pc --cflags` `pc --libs` -lm; \
 	LD_LIBRARY_PATH='$(DESTDIR)$(libdir)' $(EMULATOR) $(MVQ_DOWNSTREAM_DIR)/downstream; \
 	$(CC) -std=c11 -Wall -Wextra -Werror $(CFLAGS) -o $(MVQ_DOWNSTREAM_DIR)/downstream-static \
 	  $(top_srcdir)/tests/downstream.c `pc --cflags` '$(DESTDIR)$(libdir)/libmvquant.a' \
-	  `pc --static --libs | sed 's/-lmvquant//'`; \
+	  `pc --static --libs | sed "s/-lmvquant//"` -lm; \
 	$(EMULATOR) $(MVQ_DOWNSTREAM_DIR)/downstream-static; \
 	readelf -d '$(DESTDIR)$(libdir)/libmvquant.so' | grep -q 'SONAME.*libmvquant\.so\.[0-9]'; \
 	echo "ok - libmvquant.so has a versioned SONAME"; \
