@@ -81,20 +81,25 @@ static void dequantize_row_q2_K_neon(const void *vx, float *y, int64_t n)
     }
 }
 
-static void dequantize_row_q3_K_neon(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q3_K *x = vx;
-    int8_t sc[16];
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        const float d = neon_half(x[i].d);
-        mvq_unpack_q3_K_scales(x[i].scales, sc);
-        for (int k = 0; k < 8; k++, y += 32) {
-            const mvq_neon_q32 q = neon_levels_q3_K(&x[i], k);
-            scale16(q.val[0], d * (float)sc[2 * k], y);
-            scale16(q.val[1], d * (float)sc[2 * k + 1], y + 16);
-        }
+/* Q3_K / Q6_K: sub-block g of 16 has scale d * sc[g]. */
+#define NEON_DEQUANT_K16(wtype)                                                        \
+    static void dequantize_row_##wtype##_neon(const void *vx, float *y, int64_t n)     \
+    {                                                                                  \
+        const mvq_block_##wtype *x = vx;                                               \
+        int8_t sc[16];                                                                 \
+        for (int64_t i = 0; i < n / MVQ_QK_K; i++) {                                   \
+            const float d = neon_half(x[i].d);                                         \
+            neon_scales_##wtype(&x[i], sc);                                            \
+            for (int k = 0; k < 8; k++, y += 32) {                                     \
+                const mvq_neon_q32 q = neon_levels_##wtype(&x[i], k);                  \
+                scale16(q.val[0], d * (float)sc[2 * k], y);                            \
+                scale16(q.val[1], d * (float)sc[2 * k + 1], y + 16);                   \
+            }                                                                          \
+        }                                                                              \
     }
-}
+
+NEON_DEQUANT_K16(q3_K)
+NEON_DEQUANT_K16(q6_K)
 
 /* Q4_K / Q5_K: sub-block k of 32 has scale d * sc and min dmin * m (6 bits each). */
 #define NEON_DEQUANT_K4(wtype)                                                         \
@@ -116,20 +121,6 @@ static void dequantize_row_q3_K_neon(const void *vx, float *y, int64_t n)
 
 NEON_DEQUANT_K4(q4_K)
 NEON_DEQUANT_K4(q5_K)
-
-static void dequantize_row_q6_K_neon(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q6_K *x = vx;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        const float d = neon_half(x[i].d);
-        const int8_t *sc = x[i].scales;
-        for (int k = 0; k < 8; k++, y += 32) {
-            const mvq_neon_q32 q = neon_levels_q6_K(&x[i], k);
-            scale16(q.val[0], d * (float)sc[2 * k], y);
-            scale16(q.val[1], d * (float)sc[2 * k + 1], y + 16);
-        }
-    }
-}
 
 void mvq_dequant_init_neon(mvq_kernel_table *t)
 {

@@ -47,36 +47,27 @@ static void vec_dot_q2_K_q8_K_neon(int64_t n, float *s, const void *vx, const vo
     *s = sum;
 }
 
-static void vec_dot_q3_K_q8_K_neon(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q3_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    int8_t sc[16];
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        mvq_unpack_q3_K_scales(x[i].scales, sc);
-        int32x4_t acc = vdupq_n_s32(0);
-        for (int k = 0; k < 8; k++)
-            acc = acc_pair16(acc, neon_levels_q3_K(&x[i], k), y[i].qs + 32 * k, sc[2 * k], sc[2 * k + 1]);
-        sum += neon_half(x[i].d) * y[i].d * (float)vaddvq_s32(acc);
+/* Q3_K / Q6_K: 16 signed scales, no minimum: sum += d_x * d_y * isum. */
+#define NEON_DOT_K16(wtype)                                                                    \
+    static void vec_dot_##wtype##_q8_K_neon(int64_t n, float *s, const void *vx, const void *vy) \
+    {                                                                                          \
+        const mvq_block_##wtype *x = vx;                                                       \
+        const mvq_block_q8_K *y = vy;                                                          \
+        int8_t sc[16];                                                                         \
+        float sum = 0.0f;                                                                      \
+        for (int64_t i = 0; i < n / MVQ_QK_K; i++) {                                           \
+            neon_scales_##wtype(&x[i], sc);                                                    \
+            int32x4_t acc = vdupq_n_s32(0);                                                    \
+            for (int k = 0; k < 8; k++)                                                        \
+                acc = acc_pair16(acc, neon_levels_##wtype(&x[i], k), y[i].qs + 32 * k, sc[2 * k], \
+                                 sc[2 * k + 1]);                                               \
+            sum += neon_half(x[i].d) * y[i].d * (float)vaddvq_s32(acc);                        \
+        }                                                                                      \
+        *s = sum;                                                                              \
     }
-    *s = sum;
-}
 
-static void vec_dot_q6_K_q8_K_neon(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q6_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        const int8_t *sc = x[i].scales;
-        int32x4_t acc = vdupq_n_s32(0);
-        for (int k = 0; k < 8; k++)
-            acc = acc_pair16(acc, neon_levels_q6_K(&x[i], k), y[i].qs + 32 * k, sc[2 * k], sc[2 * k + 1]);
-        sum += neon_half(x[i].d) * y[i].d * (float)vaddvq_s32(acc);
-    }
-    *s = sum;
-}
+NEON_DOT_K16(q3_K)
+NEON_DOT_K16(q6_K)
 
 /* Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; the mins meet
  * the activation through bsums[2j] + bsums[2j+1]. */

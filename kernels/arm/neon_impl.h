@@ -109,16 +109,22 @@ static inline mvq_neon_q32 neon_levels_iq4_nl(const mvq_block_iq4_nl *b)
 /* K-quants: the levels of chunk k (weights 32k..32k+31) of a super-block,
  * before the sub-block scale, as mvq_unpack_q*_K in the reference. */
 
+/* (bytes[l] >> shift) & mask for l in 0..31: the bit fields of a chunk. */
+static inline mvq_neon_q32 neon_bit_field(const uint8_t bytes[32], int shift, uint8_t mask)
+{
+    const uint8x16x2_t b = vld1q_u8_x2(bytes);
+    const int8x16_t right = vdupq_n_s8((int8_t)-shift);
+    const uint8x16_t m = vdupq_n_u8(mask);
+    mvq_neon_q32 q;
+    q.val[0] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[0], right), m));
+    q.val[1] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[1], right), m));
+    return q;
+}
+
 /* Q2_K / Q3_K low bits: weight 128h + 32s + l in bits 2s of qs[32h + l]. */
 static inline mvq_neon_q32 neon_k_two_bits(const uint8_t qs[64], int k)
 {
-    const uint8x16x2_t b = vld1q_u8_x2(qs + 32 * (k / 4));
-    const int8x16_t shift = vdupq_n_s8((int8_t)(-2 * (k % 4)));
-    const uint8x16_t three = vdupq_n_u8(3);
-    mvq_neon_q32 q;
-    q.val[0] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[0], shift), three));
-    q.val[1] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[1], shift), three));
-    return q;
+    return neon_bit_field(qs + 32 * (k / 4), 2 * (k % 4), 3);
 }
 
 /* 0xFF where bit k of bytes[l] is set, for l in 0..31. */
@@ -151,13 +157,7 @@ static inline mvq_neon_q32 neon_levels_q3_K(const mvq_block_q3_K *b, int k)
 /* Q4_K / Q5_K: chunk k is the low (k even) or high nibbles of qs[32(k/2)..]. */
 static inline mvq_neon_q32 neon_k_nibbles(const uint8_t qs[128], int k)
 {
-    const uint8x16x2_t b = vld1q_u8_x2(qs + 32 * (k / 2));
-    const int8x16_t shift = vdupq_n_s8((int8_t)(-4 * (k % 2)));
-    const uint8x16_t low = vdupq_n_u8(0x0F);
-    mvq_neon_q32 q;
-    q.val[0] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[0], shift), low));
-    q.val[1] = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b.val[1], shift), low));
-    return q;
+    return neon_bit_field(qs + 32 * (k / 2), 4 * (k % 2), 0x0F);
 }
 
 static inline mvq_neon_q32 neon_levels_q4_K(const mvq_block_q4_K *b, int k)
@@ -194,6 +194,17 @@ static inline mvq_neon_q32 neon_levels_q6_K(const mvq_block_q6_K *b, int k)
         q.val[i] = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(l4, h2)), off);
     }
     return q;
+}
+
+/* The 16 signed sub-block scales of Q3_K (unpacked, minus 32) and Q6_K. */
+static inline void neon_scales_q3_K(const mvq_block_q3_K *b, int8_t sc[16])
+{
+    mvq_unpack_q3_K_scales(b->scales, sc);
+}
+
+static inline void neon_scales_q6_K(const mvq_block_q6_K *b, int8_t sc[16])
+{
+    memcpy(sc, b->scales, 16);
 }
 
 /* Integer dot of 32 levels with 32 activations, as 4 int32 partial sums. */
