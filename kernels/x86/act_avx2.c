@@ -2,6 +2,7 @@
  * scalar reference: the same float operations in the same order per value
  * (max, one division, one multiply, the same rounding). */
 #include "config.h"
+#include "kernels/ref.h"
 #include "kernels/x86/simd_x86.h"
 
 static inline __m256 abs_ps(__m256 v)
@@ -54,8 +55,13 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
+/* Q8_0 is also a weight type: with importance weights the reference searches. */
 static void quantize_row_q8_0_avx2(const float *x, void *vy, int64_t n, const float *imatrix)
 {
+    if (imatrix) {
+        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
+        return;
+    }
     mvq_block_q8_0 *y = vy;
     int sum;
     for (int64_t i = 0; i < n / MVQ_QK8_0; i++)

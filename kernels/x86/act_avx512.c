@@ -2,13 +2,15 @@
  * the scalar reference (same float operations per value, same rounding):
  * 16 values a vector, saturating narrow straight to bytes. */
 #include "config.h"
+#include "kernels/ref.h"
 #include "kernels/x86/simd_avx512.h"
 
 /* roundf(): halves away from zero.  |v| - trunc(|v|) is exact in float. */
 MVQ_INLINE __m512i round_away_epi32(__m512 v)
 {
     const __m512 a = _mm512_abs_ps(v);
-    const __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    /* truncate (imm 3; without NO_EXC, which SIMDe 0.7 misreads as fraction bits) */
+    const __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO);
     const __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, t), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
     const __m512i r = _mm512_castps_si512(_mm512_mask_add_ps(t, up, t, _mm512_set1_ps(1.0f)));
     const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u));
@@ -28,8 +30,13 @@ MVQ_INLINE float quantize_block32(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
+/* Q8_0 is also a weight type: with importance weights the reference searches. */
 static void quantize_row_q8_0_avx512(const float *x, void *vy, int64_t n, const float *imatrix)
 {
+    if (imatrix) {
+        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
+        return;
+    }
     mvq_block_q8_0 *y = vy;
     int sum;
     for (int64_t i = 0; i < n / MVQ_QK8_0; i++)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/ref.h"
 #include "kernels/x86/x86_impl.h"
 
 #define MVQ_INLINE static inline __attribute__((always_inline))
@@ -98,8 +99,7 @@ MVQ_INLINE __m256i crumb_256(__m256i q, int j)
 /* IQ4_NL's 16 non-linear levels, in both 128-bit lanes (for a byte shuffle) */
 MVQ_INLINE __m256i iq4nl_levels_256(void)
 {
-    return _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
-                            -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mvq_kvalues_iq4nl));
 }
 
 /* sum over Q8_K's 16 runs of 16 of c[j] * bsums[j] (c: 16 bytes), as 8 int32 */

@@ -11,9 +11,6 @@
 
 typedef simde__mmask16 __mmask16;
 typedef simde__mmask64 __mmask64;
-#ifndef _MM_FROUND_NO_EXC
-#define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
-#endif
 
 #define MVQ_SHIM_LANES(RET, NAME, ARG, STORE, IN_T, LOAD, OUT_T, EXPR)                            \
     static inline RET NAME(ARG a)                                                                \
