@@ -5,7 +5,7 @@
 # mvquant` (shared, then static with --static), runs it, and checks the
 # installed CLI and the library's versioned SONAME.  `make distcheck` runs it
 # on its own staged install too.
-EXTRA_DIST += tests/downstream.c tests/run-all.sh .ci/install-deps tests/tap.h tests/fixtures.h
+EXTRA_DIST += tests/downstream.c tests/run-all.sh .ci/install-deps
 
 # distcheck configures the unpacked tarball elsewhere, where ../shared is not
 # beside it: hand it the fixtures this tree was configured with.
