@@ -87,10 +87,9 @@ static void vec_dot_q3_K_q8_K_avx512(int64_t n, float *s, const void *vx, const 
 MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, float d,
                                    float dmin, const mvq_block_q8_K *y, __m256 acc)
 {
-    __m128i sc, mins;
-    k4_scales_mins(packed, &sc, &mins);
-    sc = _mm_unpacklo_epi8(sc, sc); /* one scale per 32: repeat it for both runs of 16 */
-    mins = _mm_unpacklo_epi8(mins, mins);
+    const __m128i sm = k4_scales_mins(packed);
+    /* one scale (min) per 32: repeat it for both runs of 16 (both bsums) */
+    const __m128i sc = _mm_unpacklo_epi8(sm, sm), mins = _mm_unpackhi_epi8(sm, sm);
     const __m512i hb = qh ? broadcast_256(qh) : _mm512_setzero_si512();
     __m512i u[4];
     for (int j = 0; j < 4; j++) {
