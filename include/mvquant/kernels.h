@@ -45,6 +45,10 @@ MVQ_API int mvq_isa_from_name(const char *name); /* -1 when unknown */
 MVQ_API bool mvq_isa_compiled(mvq_isa isa);      /* built into this library */
 MVQ_API bool mvq_isa_supported(mvq_isa isa);     /* compiled and the CPU runs it */
 MVQ_API mvq_isa mvq_isa_selected(void);
+/* Chooses the set now (the fastest supported, or MVQ_ISA when set) and
+ * reports a bad MVQ_ISA as an error; programs call it at start-up.  Without
+ * it the choice happens at first use and a bad MVQ_ISA is ignored. */
+MVQ_API mvq_status mvq_isa_init(mvq_error *err);
 /* Force a set for the whole process (tests, benchmarks).  Fails with a clear
  * message when the set is not compiled in or the CPU lacks it. */
 MVQ_API mvq_status mvq_isa_force(mvq_isa isa, mvq_error *err);
