@@ -1,13 +1,10 @@
 /* mvquant perplexity: llama.cpp's perplexity (and KL divergence against a
  * base model) on a text file. */
 #include "config.h"
-#include "tools/mvquant/commands.h"
-
-#include <mvquant.h>
+#include "tools/mvquant/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,7 +48,7 @@ static bool parse_long(const char *s, long lo, long *out)
     return true;
 }
 
-/* 0: parsed; otherwise the exit code. */
+/* 0: parsed; -1: help shown; otherwise the exit code. */
 static int parse_args(int argc, char **argv, ppl_args *a)
 {
     static const struct option longopts[] = {
@@ -62,31 +59,27 @@ static int parse_args(int argc, char **argv, ppl_args *a)
     };
     memset(a, 0, sizeof *a);
     a->ctx = 512;
-    optind = 1;
-    int c, idx = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
-        bool ok = true;
+    int c;
+    while ((c = cli_getopt("perplexity", argc, argv, "h", longopts)) != -1) {
+        const char *bad = NULL;
         switch (c) {
-        case 't': a->text = optarg; break;
-        case 'b': a->base = optarg; break;
+        case 't': a->text = cli_optarg; break;
+        case 'b': a->base = cli_optarg; break;
         case 'J': a->json = true; break;
-        case 'c': ok = parse_long(optarg, 4, &a->ctx); break;
-        case 'n': ok = parse_long(optarg, 1, &a->chunks); break;
-        case 'j': ok = parse_long(optarg, 1, &a->threads); break;
+        case 'c': bad = parse_long(cli_optarg, 4, &a->ctx) ? NULL : "--ctx"; break;
+        case 'n': bad = parse_long(cli_optarg, 1, &a->chunks) ? NULL : "--chunks"; break;
+        case 'j': bad = parse_long(cli_optarg, 1, &a->threads) ? NULL : "--threads"; break;
         case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 1;
+        default: return CLI_EXIT_USAGE;
         }
-        if (!ok) {
-            fprintf(stderr, "mvquant perplexity: bad value '%s' for --%s\n", optarg, longopts[idx].name);
-            return 1;
-        }
+        if (bad)
+            return cli_usage_error("perplexity", "bad value '%s' for %s", cli_optarg, bad);
     }
-    if (optind != argc - 1 || !a->text) {
-        fprintf(stderr, "mvquant perplexity: %s\n", optind != argc - 1 ? "expected one MODEL.gguf" : "--text FILE is required");
-        usage(stderr);
-        return 1;
-    }
-    a->model = argv[optind];
+    if (argc - cli_optind != 1)
+        return cli_usage_error("perplexity", "expected one MODEL.gguf, got %d", argc - cli_optind);
+    if (!a->text)
+        return cli_usage_error("perplexity", "--text FILE is required");
+    a->model = argv[cli_optind];
     return 0;
 }
 
@@ -150,43 +143,55 @@ static void print_text(const ppl_args *a, const mvq_model *m, const mvq_eval_res
            100 * r->dp_rms, 100 * r->dp_rms_err);
 }
 
-static void print_json_string(const char *s)
+static void json_num(cli_json *j, const char *key, double v)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
+    cli_json_key(j, key);
+    cli_json_f64(j, v);
+}
+
+static void json_int(cli_json *j, const char *key, int64_t v)
+{
+    cli_json_key(j, key);
+    cli_json_i64(j, v);
 }
 
 static void print_json(const ppl_args *a, const mvq_eval_result *r, int threads)
 {
-    printf("{\"model\": ");
-    print_json_string(a->model);
-    printf(", \"text\": ");
-    print_json_string(a->text);
-    printf(", \"n_tokens\": %lld, \"n_ctx\": %lld, \"n_chunks\": %lld, \"n_scored\": %lld, "
-           "\"ppl\": %.6f, \"ppl_err\": %.6f, \"seconds\": %.3f, \"tokens_per_s\": %.1f, \"threads\": %d",
-           (long long)r->n_tokens, (long long)r->n_ctx, (long long)r->n_chunks, (long long)r->n_scored, r->ppl,
-           r->ppl_err, r->seconds, r->tokens_per_s, threads);
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_begin_object(&j);
+    cli_json_key(&j, "model");
+    cli_json_str(&j, a->model);
+    cli_json_key(&j, "text");
+    cli_json_str(&j, a->text);
+    json_int(&j, "n_tokens", r->n_tokens);
+    json_int(&j, "n_ctx", r->n_ctx);
+    json_int(&j, "n_chunks", r->n_chunks);
+    json_int(&j, "n_scored", r->n_scored);
+    json_num(&j, "ppl", r->ppl);
+    json_num(&j, "ppl_err", r->ppl_err);
+    json_num(&j, "seconds", r->seconds);
+    json_num(&j, "tokens_per_s", r->tokens_per_s);
+    json_int(&j, "threads", threads);
     if (r->has_base) {
-        printf(", \"base\": ");
-        print_json_string(a->base);
-        printf(", \"base_ppl\": %.6f, \"base_ppl_err\": %.6f, \"ppl_ratio\": %.6f, \"ppl_ratio_err\": %.6f, "
-               "\"kld_mean\": %.8f, \"kld_err\": %.8f, \"kld_median\": %.8f, \"kld_p99\": %.8f, "
-               "\"kld_p999\": %.8f, \"kld_max\": %.8f, \"same_top\": %.6f, \"same_top_err\": %.6f, "
-               "\"dp_mean\": %.8f, \"dp_mean_err\": %.8f, \"dp_rms\": %.8f, \"dp_rms_err\": %.8f",
-               r->base_ppl, r->base_ppl_err, r->ppl_ratio, r->ppl_ratio_err, r->kld_mean, r->kld_err,
-               r->kld_median, r->kld_p99, r->kld_p999, r->kld_max, r->same_top, r->same_top_err, r->dp_mean,
-               r->dp_mean_err, r->dp_rms, r->dp_rms_err);
+        cli_json_key(&j, "base");
+        cli_json_str(&j, a->base);
+        const struct {
+            const char *key;
+            double v;
+        } f[] = {
+            {"base_ppl", r->base_ppl},     {"base_ppl_err", r->base_ppl_err}, {"ppl_ratio", r->ppl_ratio},
+            {"ppl_ratio_err", r->ppl_ratio_err}, {"kld_mean", r->kld_mean}, {"kld_err", r->kld_err},
+            {"kld_median", r->kld_median}, {"kld_p99", r->kld_p99},         {"kld_p999", r->kld_p999},
+            {"kld_max", r->kld_max},       {"same_top", r->same_top},       {"same_top_err", r->same_top_err},
+            {"dp_mean", r->dp_mean},       {"dp_mean_err", r->dp_mean_err}, {"dp_rms", r->dp_rms},
+            {"dp_rms_err", r->dp_rms_err}, {"base_seconds", r->base_seconds},
+        };
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            json_num(&j, f[i].key, f[i].v);
     }
-    printf("}\n");
+    cli_json_end_object(&j);
+    cli_json_finish(&j);
 }
 
 /* Tokenizes the text with the model's tokenizer (BOS first when it wants one). */
@@ -209,7 +214,7 @@ static mvq_status tokenize_file(const mvq_model *m, const char *path, int32_t **
     return st;
 }
 
-int mvq_cmd_perplexity(int argc, char **argv)
+int cmd_perplexity(int argc, char **argv)
 {
     ppl_args a;
     int rc = parse_args(argc, argv, &a);
@@ -245,12 +250,10 @@ int mvq_cmd_perplexity(int argc, char **argv)
             print_json(&a, &r, mvq_pool_size(pool));
         else
             print_text(&a, m, &r, mvq_pool_size(pool));
-    } else {
-        fprintf(stderr, "mvquant perplexity: %s\n", err.msg);
     }
     free(tokens);
     mvq_pool_free(pool);
     mvq_model_free(base);
     mvq_model_free(m);
-    return st == MVQ_OK ? 0 : st == MVQ_ERR_ARG ? 1 : 2;
+    return st == MVQ_OK ? CLI_EXIT_OK : cli_fail(&err);
 }
