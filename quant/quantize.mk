@@ -1,3 +1,10 @@
 # The quantization plan, calibration, massive-value analysis and the job.
 libmvq_core_la_SOURCES += \
-	quant/massive.c
+	quant/massive.c \
+	quant/calib.c \
+	quant/calib_file.c \
+	quant/plan.c \
+	quant/protect.c \
+	quant/tensor_quant.c \
+	quant/job.c
+EXTRA_DIST += quant/quant_internal.h
