@@ -1,7 +1,7 @@
 /* Calibration statistics: accumulated from the forward pass's observation
  * hooks over calibration tokens. */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include "quant/calib_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,7 +158,7 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
 }
 
 /* Which statistic feeds a tensor, and of which layer. */
-static int tensor_input(const char *name, int64_t *layer)
+int mvq_calib_tensor_input(const char *name, int64_t *layer)
 {
     static const struct { const char *suffix; int input; } map[] = {
         { "attn_q.weight", MVQ_CALIB_ATTN_IN },      { "attn_k.weight", MVQ_CALIB_ATTN_IN },
@@ -185,7 +185,7 @@ static int tensor_input(const char *name, int64_t *layer)
 bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in)
 {
     int64_t layer;
-    int in = tensor_input(tensor_name, &layer);
+    int in = mvq_calib_tensor_input(tensor_name, &layer);
     if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= input_layers(c, in))
         return false;
     const double *sq = c->sum_sq[in] + layer * n_in;
@@ -200,4 +200,13 @@ void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, flo
     const double *sq = c->qkv_sq[which] + layer * n;
     for (int64_t j = 0; j < n; j++)
         out[j] = (float)sqrt(sq[j]);
+}
+
+bool mvq_calib_has_norms(const mvq_calib *c)
+{
+    for (int w = 0; w < 3; w++)
+        for (int64_t j = 0; j < c->hp.n_layer * c->qkv_heads[w] * c->hp.head_dim; j++)
+            if (c->qkv_sq[w][j] != 0.0)
+                return true;
+    return false;
 }
