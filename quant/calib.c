@@ -9,6 +9,11 @@
 #include <string.h>
 #include <xxhash.h>
 
+int64_t mvq_calib_default_ctx(const mvq_hparams *hp)
+{
+    return hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512;
+}
+
 static int64_t input_layers(const mvq_calib *c, int i)
 {
     return i == MVQ_CALIB_OUTPUT_IN ? 1 : c->hp.n_layer;
@@ -121,9 +126,9 @@ void mvq_calib_observe(void *calib, const mvq_observation *obs)
 mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
                          const mvq_calib_opts *opts, mvq_pool *pool, mvq_error *err)
 {
-    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : 512;
-    if (m->hp.n_ctx_train > 0 && n_ctx > m->hp.n_ctx_train)
-        n_ctx = m->hp.n_ctx_train;
+    /* a length given is used as is: converters often record a shorter
+     * context than the model was trained with (llama2.c models: 128) */
+    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : mvq_calib_default_ctx(&m->hp);
     int32_t bos = opts ? opts->bos : -1;
     mvq_forward *f = mvq_forward_create(m, n_ctx, pool, err);
     if (!f)

@@ -2,7 +2,7 @@
  * found in the cache from an earlier run with the same inputs, or computed
  * (generating the calibration text when there is none) and cached. */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include "quant/calib_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +19,6 @@ void mvq_calib_request_default(mvq_calib_request *r)
 {
     memset(r, 0, sizeof *r);
     mvq_selfgen_default(&r->self);
-    r->n_ctx = 512;
 }
 
 static void hash_weight(XXH3_state_t *s, const mvq_weight *w)
@@ -197,9 +196,7 @@ mvq_calib *mvq_calib_obtain(const mvq_model *m, const mvq_calib_request *r, mvq_
         c = r->stats_path ? mvq_calib_load(r->stats_path, &m->hp, NULL, err)
                           : mvq_calib_import_imatrix(r->imatrix_path, &m->hp, err);
     } else {
-        int64_t n_ctx = r->n_ctx > 0 ? r->n_ctx : 512;
-        if (m->hp.n_ctx_train > 0 && n_ctx > m->hp.n_ctx_train)
-            n_ctx = m->hp.n_ctx_train;
+        const int64_t n_ctx = r->n_ctx > 0 ? r->n_ctx : mvq_calib_default_ctx(&m->hp);
         const int32_t bos = model_bos(m);
         mvq_selfgen_params self = r->self;
         if (!r->tokens) {

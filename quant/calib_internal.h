@@ -8,4 +8,7 @@
  * names them, and of which layer (0 for output.weight); -1 when none. */
 int mvq_calib_tensor_input(const char *name, int64_t *layer);
 
+/* 512, or the training context when shorter. */
+int64_t mvq_calib_default_ctx(const mvq_hparams *hp);
+
 #endif

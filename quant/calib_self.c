@@ -93,8 +93,6 @@ mvq_status mvq_calib_self_tokens(const mvq_model *m, const mvq_selfgen_params *p
                              "self-generated calibration: bad parameters (tokens %lld, length %lld, "
                              "temperature %g, top-p %g)",
                              (long long)p.n_tokens, (long long)p.seq_len, p.temperature, p.top_p);
-    if (m->hp.n_ctx_train > 0 && p.seq_len > m->hp.n_ctx_train)
-        p.seq_len = m->hp.n_ctx_train;
     const int32_t bos = model_bos(m, p.bos);
     const int64_t n_vocab = m->output.n_out;
     int32_t *out = malloc((size_t)p.n_tokens * sizeof *out);

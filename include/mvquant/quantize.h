@@ -146,7 +146,7 @@ MVQ_API uint32_t mvq_calib_tap_mask(void);
 MVQ_API void mvq_calib_observe(void *calib, const mvq_observation *obs);
 
 typedef struct mvq_calib_opts {
-    int64_t n_ctx;  /* sequence length (default 512, at most the training context) */
+    int64_t n_ctx;  /* sequence length; <= 0: 512, or the training context when shorter */
     int32_t bos;    /* first token of each sequence; < 0: none */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
@@ -187,7 +187,7 @@ MVQ_API mvq_status mvq_calib_text_tokens(const mvq_model *m, const char *path, i
  * so the cost is that of one forward pass over the tokens. */
 typedef struct mvq_selfgen_params {
     int64_t n_tokens;   /* total, cut from the last sequence (default 4096) */
-    int64_t seq_len;    /* tokens per sequence, BOS included (default 256, at most the training context) */
+    int64_t seq_len;    /* tokens per sequence, BOS included (default 256) */
     uint64_t seed;      /* default MVQ_SELFGEN_SEED */
     double temperature; /* default 1.0 */
     double top_p;       /* default 0.95 */
@@ -232,7 +232,7 @@ typedef struct mvq_calib_request {
     const int32_t *tokens;    /* calibration tokens (the --calib text, tokenized); NULL: self-generated */
     int64_t n_tokens;         /* of tokens; with tokens NULL and > 0: overrides self.n_tokens */
     mvq_selfgen_params self;  /* used when tokens is NULL (mvq_selfgen_default) */
-    int64_t n_ctx;            /* sequence length of the calibration pass (default 512, at most training) */
+    int64_t n_ctx;            /* sequence length of the calibration pass; <= 0: as mvq_calib_opts */
     bool no_cache;            /* neither read nor write the cache */
     const char *cache_dir;    /* NULL: the default above */
     const char *stats_out;    /* also save the statistics there (any origin) */

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"copy", cmd_copy, "rewrite a GGUF file through the streaming writer, optionally recording hashes"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text, and KL divergence against a base model"},
     {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
+    {"massive", cmd_massive, "find the massive dimensions of Q and K per layer and head; SVG heatmaps"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
