@@ -190,20 +190,30 @@ Test(tokenizer, detokenize_rejects_bad_ids)
     cr_assert(strstr(e.msg, "512") != NULL, "%s", e.msg);
 }
 
-/* A tiny GGUF with only tokenizer metadata, written through the writer. */
-static mvq_gguf *write_vocab_file(const char *path, const char *model)
+/* A tiny GGUF with only tokenizer metadata (types may be NULL), written
+ * through the writer. */
+static mvq_gguf *write_vocab(const char *path, const char *model, const char *const *tokens,
+                             const int32_t *types, uint64_t n)
 {
     mvq_error e;
     mvq_gguf_writer *w = mvq_gguf_writer_open(path, NULL, &e);
     cr_assert_not_null(w, "%s", e.msg);
-    static const char *const tokens[] = {"<unk>", "<s>", "</s>", "a"};
     if (model)
         cr_assert_eq(mvq_gguf_writer_add_str(w, "tokenizer.ggml.model", model, &e), MVQ_OK, "%s", e.msg);
-    cr_assert_eq(mvq_gguf_writer_add_str_arr(w, "tokenizer.ggml.tokens", tokens, 4, &e), MVQ_OK, "%s", e.msg);
+    cr_assert_eq(mvq_gguf_writer_add_str_arr(w, "tokenizer.ggml.tokens", tokens, n, &e), MVQ_OK, "%s", e.msg);
+    if (types)
+        cr_assert_eq(mvq_gguf_writer_add_arr(w, "tokenizer.ggml.token_type", MVQ_GGUF_INT32, types, n, &e),
+                     MVQ_OK, "%s", e.msg);
     cr_assert_eq(mvq_gguf_writer_finish(w, &e), MVQ_OK, "%s", e.msg);
     mvq_gguf *f = mvq_gguf_open(path, &e);
     cr_assert_not_null(f, "%s", e.msg);
     return f;
+}
+
+static mvq_gguf *write_vocab_file(const char *path, const char *model)
+{
+    static const char *const tokens[] = {"<unk>", "<s>", "</s>", "a"};
+    return write_vocab(path, model, tokens, NULL, 4);
 }
 
 Test(tokenizer_errors, unsupported_and_missing_models)
@@ -236,6 +246,36 @@ Test(tokenizer_errors, unsupported_and_missing_models)
     cr_assert_eq(ids[0], 1);
     cr_assert_eq(ids[1], 0);
     cr_assert_eq(ids[4], 3);
+    free(ids);
+    mvq_tokenizer_free(t);
+    mvq_gguf_close(f);
+    remove(path);
+    rmdir(dir);
+}
+
+/* USER_DEFINED tokens are cut out of the text first; the space prefix comes
+ * back after each, as in llama.cpp. */
+Test(tokenizer_errors, user_defined_tokens_split_the_text)
+{
+    char dir[] = "/tmp/mvq-tok-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/u.gguf", dir);
+    static const char *const tokens[] = {"<unk>", "<s>", "</s>", "a", "\xe2\x96\x81" "a", "<|x|>"};
+    static const int32_t types[] = {2, 3, 3, 1, 1, 4};
+    mvq_gguf *f = write_vocab(path, "llama", tokens, types, 6);
+    mvq_error e;
+    mvq_tokenizer *t = mvq_tokenizer_from_gguf(f, &e);
+    cr_assert_not_null(t, "%s", e.msg);
+    int32_t *ids;
+    int64_t n;
+    cr_assert_eq(mvq_tokenize(t, "a<|x|>a<|x|>", 12, false, &ids, &n, &e), MVQ_OK, "%s", e.msg);
+    cr_assert_eq(n, 4);
+    cr_assert(ids[0] == 4 && ids[1] == 5 && ids[2] == 4 && ids[3] == 5);
+    char *text;
+    size_t len;
+    cr_assert_eq(mvq_detokenize(t, ids, n, &text, &len, &e), MVQ_OK, "%s", e.msg);
+    cr_assert_str_eq(text, "a<|x|> a<|x|>");
+    free(text);
     free(ids);
     mvq_tokenizer_free(t);
     mvq_gguf_close(f);
