@@ -85,6 +85,7 @@ static mvq_status alloc_activations(mvq_forward *f, mvq_error *err)
     const int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     const int64_t wide = hp->n_embd > q_dim ? hp->n_embd : q_dim;
     const int nth = mvq_pool_size(f->pool);
+    const int64_t kt_stride = mvq_attention_kt_stride(T);
     struct {
         float **p;
         int64_t n;
@@ -92,8 +93,8 @@ static mvq_status alloc_activations(mvq_forward *f, mvq_error *err)
         {&f->rope_cos, T * half}, {&f->rope_sin, T * half}, {&f->x, T * hp->n_embd},
         {&f->xn, T * wide},       {&f->q, T * q_dim},       {&f->k, T * kv_dim},
         {&f->v, T * kv_dim},      {&f->att, T * q_dim},     {&f->gate, T * hp->n_ff},
-        {&f->up, T * hp->n_ff},   {&f->tmp, T * hp->n_embd}, {&f->kt, T * kv_dim},
-        {&f->scores, T * nth},
+        {&f->up, T * hp->n_ff},   {&f->tmp, T * hp->n_embd}, {&f->kt, kt_stride * kv_dim},
+        {&f->scores, kt_stride * nth},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].p = malloc((size_t)(bufs[i].n > 0 ? bufs[i].n : 1) * sizeof(float));

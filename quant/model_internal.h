@@ -22,14 +22,20 @@ void mvq_swiglu(float *gate, const float *up, int64_t n);
 
 /* Causal grouped-query attention, f32 softmax, over n_tokens rows.
  * q: [n_tokens x n_head*head_dim]; k, v: [n_tokens x n_head_kv*head_dim];
- * out: [n_tokens x n_head*head_dim].  kt: scratch of n_head_kv*head_dim*n_tokens;
- * scores: scratch of n_tokens floats per pool thread. */
+ * out: [n_tokens x n_head*head_dim].  kt: scratch of
+ * n_head_kv*head_dim*mvq_attention_kt_stride(n_tokens) floats; scores: scratch
+ * of mvq_attention_kt_stride(n_tokens) floats per pool thread. */
 typedef struct mvq_attention_args {
     const float *q, *k, *v;
     float *out, *kt, *scores;
     int64_t n_tokens, n_head, n_head_kv, head_dim;
 } mvq_attention_args;
 void mvq_attention(mvq_pool *pool, const mvq_attention_args *a);
+/* Keys per row of the transposed K: n_tokens rounded up to a multiple of 4. */
+static inline int64_t mvq_attention_kt_stride(int64_t n_tokens)
+{
+    return (n_tokens + 3) & ~(int64_t)3;
+}
 
 /* The whole pass in double precision, straight from the definitions
  * (weights dequantized to f32 then widened): logits for every token,
