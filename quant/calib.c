@@ -194,9 +194,12 @@ bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *ou
     if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= input_layers(c, in))
         return false;
     const double *sq = c->sum_sq[in] + layer * n_in;
-    for (int64_t j = 0; j < n_in; j++)
+    bool any = false;
+    for (int64_t j = 0; j < n_in; j++) {
         out[j] = (float)(sq[j] / (double)c->n_tokens);
-    return true;
+        any |= sq[j] != 0.0;
+    }
+    return any; /* all zero: an imported matrix without this entry */
 }
 
 void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out)

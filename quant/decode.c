@@ -4,6 +4,7 @@
 #include "config.h"
 #include "quant/decode_internal.h"
 #include "quant/model_internal.h"
+#include "kernels/matmul.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -128,7 +129,9 @@ void mvq_decoder_reset(mvq_decoder *d)
 static mvq_status linear(const mvq_decoder *d, const mvq_weight *w, const float *bias, const float *x, float *y,
                          mvq_error *err)
 {
-    mvq_status st = mvq_matmul(d->pool, w->type, w->data, w->n_out, w->n_in, x, 1, y, err);
+    /* our own GEMV: oneDNN's sgemm costs more to start than one row of tokens takes */
+    mvq_status st =
+        mvq_matmul_table(mvq_kernels(), MVQ_F32_OWN, d->pool, w->type, w->data, w->n_out, w->n_in, x, 1, y, err);
     if (st == MVQ_OK && bias)
         for (int64_t o = 0; o < w->n_out; o++)
             y[o] += bias[o];

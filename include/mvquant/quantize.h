@@ -159,7 +159,8 @@ MVQ_API mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t
 
 /* Importance weights (mean square per input column) for a 2-D weight named
  * as llama.cpp names them (blk.N.attn_q.weight, output.weight, ...): out
- * receives n_in values; false when no statistic feeds that tensor. */
+ * receives n_in values; false when no statistic feeds that tensor (or, for
+ * an imported importance matrix, it had no entry for it). */
 MVQ_API bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in);
 /* M[h][d] = sqrt(sum of squares) of Q, K or V of a layer: n_heads * head_dim values. */
 MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out);
