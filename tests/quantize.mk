@@ -36,3 +36,5 @@ tests_test_massive_models_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_massive_models_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_massive_models_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
+TESTS += tests/massive_cli.sh
+EXTRA_DIST += tests/massive_cli.sh

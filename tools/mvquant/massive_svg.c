@@ -133,7 +133,7 @@ static void figure(FILE *f, const massive_analysis *a, const char *title)
     const double width = 3 * L.panel_w + 2 * PANEL_GAP + MARGIN / 2.0, height = TITLE_H + rows * L.row_h + 10;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "font-family=\"sans-serif\">\n"
+               "font-family=\"sans-serif\" shape-rendering=\"crispEdges\">\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             width, height, width, height);
     fprintf(f, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", width / 2);
