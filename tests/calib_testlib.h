@@ -40,6 +40,20 @@ static inline int32_t *fixture_calib_tokens(const mvq_model *m, int64_t max, int
     return tokens;
 }
 
+/* Statistics of the first max tokens of the calibration text, in windows of n_ctx. */
+static inline mvq_calib *fixture_calibrated(const mvq_model *m, int64_t max, int64_t n_ctx)
+{
+    int64_t n;
+    int32_t *tokens = fixture_calib_tokens(m, max, &n);
+    mvq_error err;
+    mvq_calib *c = mvq_calib_new(&m->hp, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    mvq_calib_opts opts = {.n_ctx = n_ctx, .bos = 1};
+    cr_assert_eq(mvq_calib_run(c, m, tokens, n, &opts, NULL, &err), MVQ_OK, "%s", err.msg);
+    free(tokens);
+    return c;
+}
+
 /* A fresh folder under /tmp (caller frees the string, remove_tree removes it). */
 static inline char *temp_dir(const char *what)
 {

@@ -135,12 +135,7 @@ Test(calib, statistics_are_what_the_hooks_saw)
 Test(calib, importance_for_every_2d_weight_by_name)
 {
     mvq_model *m = fixture_model("tinyrope-3M");
-    int64_t n;
-    int32_t *tokens = fixture_calib_tokens(m, 64, &n);
-    mvq_error err;
-    mvq_calib *c = mvq_calib_new(&m->hp, &err);
-    mvq_calib_opts opts = {.n_ctx = 64, .bos = 1};
-    cr_assert_eq(mvq_calib_run(c, m, tokens, n, &opts, NULL, &err), MVQ_OK, "%s", err.msg);
+    mvq_calib *c = fixture_calibrated(m, 64, 64);
     float *imp = malloc(4096 * sizeof *imp);
     int weights = 0;
     for (int64_t i = 0; i < mvq_gguf_n_tensors(m->gguf); i++) {
@@ -161,7 +156,6 @@ Test(calib, importance_for_every_2d_weight_by_name)
     cr_expect(!mvq_calib_importance(c, "blk.0.attn_norm.weight", imp, m->hp.n_embd));
     free(imp);
     mvq_calib_free(c);
-    free(tokens);
     mvq_model_free(m);
 }
 
@@ -185,12 +179,8 @@ static void expect_same_stats(const mvq_calib *a, const mvq_calib *b)
 Test(calib, save_and_load_round_trip)
 {
     mvq_model *m = fixture_model("stories260K");
-    int64_t n;
-    int32_t *tokens = fixture_calib_tokens(m, 200, &n);
+    mvq_calib *c = fixture_calibrated(m, 200, 128);
     mvq_error err;
-    mvq_calib *c = mvq_calib_new(&m->hp, &err);
-    mvq_calib_opts opts = {.n_ctx = 128, .bos = 1};
-    cr_assert_eq(mvq_calib_run(c, m, tokens, n, &opts, NULL, &err), MVQ_OK, "%s", err.msg);
     cr_expect_neq(c->tokens_hash, 0);
     char *dir = temp_dir("calib");
     char path[256];
@@ -220,7 +210,6 @@ Test(calib, save_and_load_round_trip)
     mvq_calib_free(back);
     mvq_calib_free(c);
     remove_tree(dir);
-    free(tokens);
     mvq_model_free(m);
 }
 

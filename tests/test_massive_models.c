@@ -13,19 +13,6 @@ typedef struct layer_view {
     int n_head[3], n_massive[3];
 } layer_view;
 
-static mvq_calib *calibrate_256(const mvq_model *m)
-{
-    int64_t n;
-    int32_t *tokens = fixture_calib_tokens(m, 256, &n);
-    mvq_error err;
-    mvq_calib *c = mvq_calib_new(&m->hp, &err);
-    cr_assert_not_null(c, "%s", err.msg);
-    mvq_calib_opts opts = {.n_ctx = 256, .bos = 1};
-    cr_assert_eq(mvq_calib_run(c, m, tokens, n, &opts, NULL, &err), MVQ_OK, "%s", err.msg);
-    free(tokens);
-    return c;
-}
-
 static void view_layer(const mvq_calib *c, int64_t l, const mvq_massive_params *p, layer_view *v)
 {
     const mvq_hparams *hp = &c->hp;
@@ -70,7 +57,7 @@ static void log_layer(const char *model, int64_t l, const layer_view *v)
 Test(massive_models, stories260K_qk_peak_in_the_lowest_frequency_pair)
 {
     mvq_model *m = fixture_model("stories260K");
-    mvq_calib *c = calibrate_256(m);
+    mvq_calib *c = fixture_calibrated(m, 256, 256);
     const mvq_massive_params p = {5.0, 0};
     const int hd = (int)m->hp.head_dim;
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
@@ -111,7 +98,7 @@ Test(massive_models, stories260K_qk_peak_in_the_lowest_frequency_pair)
 Test(massive_models, tinyrope_qk_peak_at_dims_28_to_35)
 {
     mvq_model *m = fixture_model("tinyrope-3M");
-    mvq_calib *c = calibrate_256(m);
+    mvq_calib *c = fixture_calibrated(m, 256, 256);
     const mvq_massive_params p = {5.0, 0};
     const int hd = (int)m->hp.head_dim;
     int heads = 0, heads_in_band = 0;
