@@ -81,6 +81,42 @@ static int32_t model_bos(const mvq_model *m, int32_t bos)
     return 1;
 }
 
+/* Sequences decoded together: all of them, within a KV cache of about
+ * 1 GiB and at most 16.  From the shapes only, so the text does not depend
+ * on the machine's threads. */
+static int64_t batch_size(const mvq_model *m, int64_t n_seq, int64_t seq_len)
+{
+    const double per_seq = 2.0 * (double)m->hp.n_layer * (double)seq_len * (double)(m->hp.n_head_kv * m->hp.head_dim) * 4;
+    int64_t b = (int64_t)((double)(1u << 30) / per_seq);
+    b = b < 1 ? 1 : b > 16 ? 16 : b;
+    return b < n_seq ? b : n_seq;
+}
+
+/* Writes n_seq sequences of seq_len tokens at out, seq_len apart; each has its own random stream. */
+static mvq_status generate(mvq_decoder *d, const mvq_model *m, const mvq_selfgen_params *p, int32_t bos,
+                           int64_t first_seq, int64_t n_seq, int32_t *out, float *logits, candidate *cand,
+                           mvq_error *err)
+{
+    const int64_t n_vocab = m->output.n_out, L = p->seq_len;
+    uint64_t rng[16];
+    int32_t feed[16];
+    for (int64_t b = 0; b < n_seq; b++) {
+        rng[b] = p->seed ^ (0x632be59bd9b4e019ull * (uint64_t)(first_seq + b + 1));
+        out[b * L] = bos;
+    }
+    mvq_decoder_reset(d);
+    for (int64_t pos = 0; pos + 1 < L; pos++) {
+        for (int64_t b = 0; b < n_seq; b++)
+            feed[b] = out[b * L + pos];
+        mvq_status st = mvq_decoder_step(d, feed, n_seq, logits, err);
+        if (st != MVQ_OK)
+            return st;
+        for (int64_t b = 0; b < n_seq; b++)
+            out[b * L + pos + 1] = sample(logits + b * n_vocab, n_vocab, p->temperature, p->top_p, cand, &rng[b]);
+    }
+    return MVQ_OK;
+}
+
 mvq_status mvq_calib_self_tokens(const mvq_model *m, const mvq_selfgen_params *params, mvq_pool *pool,
                                  int32_t **tokens, int64_t *n_tokens, mvq_error *err)
 {
@@ -95,32 +131,23 @@ mvq_status mvq_calib_self_tokens(const mvq_model *m, const mvq_selfgen_params *p
                              (long long)p.n_tokens, (long long)p.seq_len, p.temperature, p.top_p);
     const int32_t bos = model_bos(m, p.bos);
     const int64_t n_vocab = m->output.n_out;
-    int32_t *out = malloc((size_t)p.n_tokens * sizeof *out);
-    float *logits = malloc((size_t)n_vocab * sizeof *logits);
+    const int64_t n_seq = (p.n_tokens + p.seq_len - 1) / p.seq_len, B = batch_size(m, n_seq, p.seq_len);
+    int32_t *out = malloc((size_t)(n_seq * p.seq_len) * sizeof *out);
+    float *logits = malloc((size_t)(B * n_vocab) * sizeof *logits);
     candidate *cand = malloc((size_t)n_vocab * sizeof *cand);
-    mvq_decoder *d = out && logits && cand ? mvq_decoder_create(m, p.seq_len, pool, err) : NULL;
+    mvq_decoder *d = out && logits && cand ? mvq_decoder_create(m, p.seq_len, B, pool, err) : NULL;
     mvq_status st = MVQ_OK;
-    if (!d) {
+    if (!d)
         st = out && logits && cand ? (err ? err->status : MVQ_ERR_NOMEM)
                                    : mvq_error_set(err, MVQ_ERR_NOMEM, "self-generated calibration: out of memory");
-        goto done;
-    }
-    uint64_t rng = p.seed;
-    for (int64_t at = 0; at < p.n_tokens && st == MVQ_OK; at++) {
-        const int64_t pos = at % p.seq_len;
-        if (pos == 0) {
-            mvq_decoder_reset(d);
-            out[at] = bos;
-            continue;
+    for (int64_t s = 0; st == MVQ_OK && s < n_seq; s += B) {
+        const int64_t nb = n_seq - s < B ? n_seq - s : B;
+        st = generate(d, m, &p, bos, s, nb, out + s * p.seq_len, logits, cand, err);
+        if (st == MVQ_OK && p.progress) {
+            const int64_t done = (s + nb) * p.seq_len;
+            p.progress(p.user, done < p.n_tokens ? done : p.n_tokens, p.n_tokens);
         }
-        /* logits for position pos come from feeding the token before it */
-        st = mvq_decoder_step(d, out[at - 1], logits, err);
-        if (st == MVQ_OK)
-            out[at] = sample(logits, n_vocab, p.temperature, p.top_p, cand, &rng);
-        if (p.progress && (pos == p.seq_len - 1 || at == p.n_tokens - 1))
-            p.progress(p.user, at + 1, p.n_tokens);
     }
-done:
     mvq_decoder_free(d);
     free(logits);
     free(cand);

@@ -7,31 +7,35 @@
 #include <math.h>
 #include <string.h>
 
-/* Decoding one token at a time gives the logits of a prefill of the same tokens. */
+/* Decoding one token at a time gives the logits of a prefill of the same
+ * tokens: alone, and as sequence 1 of a batch of 3 (beside two others). */
 static void expect_decoder_matches_prefill(const mvq_model *m, const int32_t *tokens, int64_t n)
 {
     mvq_error err;
     const int64_t V = m->output.n_out;
-    float *want = malloc((size_t)(n * V) * sizeof *want), *got = malloc((size_t)V * sizeof *got);
+    float *want = malloc((size_t)(n * V) * sizeof *want), *got = malloc((size_t)(3 * V) * sizeof *got);
     mvq_forward *f = mvq_forward_create(m, n, NULL, &err);
     cr_assert_not_null(f, "%s", err.msg);
     cr_assert_eq(mvq_forward_run(f, tokens, n, 0, want, &err), MVQ_OK, "%s", err.msg);
-    mvq_decoder *d = mvq_decoder_create(m, n, NULL, &err);
+    mvq_decoder *d = mvq_decoder_create(m, n, 3, NULL, &err);
     cr_assert_not_null(d, "%s", err.msg);
-    for (int pass = 0; pass < 2; pass++) { /* a reset starts over */
+    for (int nb = 1; nb <= 3; nb += 2) {
+        const int mine = nb == 1 ? 0 : 1;
         for (int64_t t = 0; t < n; t++) {
-            cr_assert_eq(mvq_decoder_step(d, tokens[t], got, &err), MVQ_OK, "%s", err.msg);
+            const int32_t feed[3] = {tokens[(t + 5) % n], tokens[t], tokens[n - 1 - t]};
+            cr_assert_eq(mvq_decoder_step(d, nb == 1 ? feed + 1 : feed, nb, got, &err), MVQ_OK, "%s", err.msg);
             double worst = 0, scale = 0;
             for (int64_t v = 0; v < V; v++) {
-                worst = fmax(worst, fabs(got[v] - want[t * V + v]));
+                worst = fmax(worst, fabs(got[mine * V + v] - want[t * V + v]));
                 scale = fmax(scale, fabs(want[t * V + v]));
             }
-            cr_expect(worst <= 2e-4 * scale + 1e-5, "position %lld: logits differ by %g (scale %g)", (long long)t,
-                      worst, scale);
+            cr_expect(worst <= 2e-4 * scale + 1e-5, "batch %d, position %lld: logits differ by %g (scale %g)", nb,
+                      (long long)t, worst, scale);
         }
-        cr_expect_neq(mvq_decoder_step(d, tokens[0], got, &err), MVQ_OK, "past the cache");
-        mvq_decoder_reset(d);
+        cr_expect_neq(mvq_decoder_step(d, tokens, 1, got, &err), MVQ_OK, "past the cache");
+        mvq_decoder_reset(d); /* starts over */
     }
+    cr_expect_neq(mvq_decoder_step(d, tokens, 4, got, &err), MVQ_OK, "more sequences than the batch");
     mvq_decoder_free(d);
     mvq_forward_free(f);
     free(want);
