@@ -77,19 +77,20 @@ void mvq_quantize_row_q8_K_ref(const float *x, void *y, int64_t n, const float *
 void mvq_dequantize_row_q8_K_ref(const void *x, float *y, int64_t n);
 
 /* ---- the scale search behind the reference weight quantizers ----
- * (ref_search.c)  A block of n weights x with weights w (NULL: all 1) maps
+ * (ref_search.c)  A block of n weights x with weights w maps
  * to codes 0..n_levels-1 whose levels are values[code] (IQ4_NL) or
  * lo + code (integer grids), times a scale d, plus a minimum m for the
  * affine types.  The search minimises sum w (x - level*d [- m])^2 with d and
  * m rounded to fp16, as dequantization sees them:
  *   1. candidates d_k = extreme / (anchor * (1 + step*k)), k = -K..K, for
  *      each extreme level as anchor (affine: d_k = (max-min)/(nmax*(1+step*k)),
- *      m = min), each rounded to fp16;
- *   2. per candidate: nearest codes at that d (pass A, its error), then the
- *      weighted least-squares d (and m) for those codes, rounded to fp16,
- *      nearest codes again (pass B, its error);
- *   3. the lowest error wins (first on ties), then the fp16 neighbours of
- *      the winner's d are tried.
+ *      m = min), rounded to fp16, in that order;
+ *   2. per candidate: nearest codes at that d (and m) and their error, then
+ *      up to `refits` times the weighted least-squares d (and m) for those
+ *      codes, rounded to fp16, and nearest codes again, stopping early when
+ *      the rounded scale (and minimum) does not change;
+ *   3. the lowest error seen wins (the first on ties), then the fp16
+ *      neighbours of the winner's d (and m, one at a time) are tried.
  * Sums run over the block in order, in float, without fused multiply-adds,
  * so a SIMD version that puts candidates in lanes reproduces it bit for bit.
  * Candidate k = 0 is ggml's round-to-nearest scale, evaluated with the
@@ -98,8 +99,9 @@ typedef struct mvq_grid {
     const int8_t *values; /* sorted levels, or NULL for the integers lo.. */
     int n_levels;
     int lo;
-    int half_steps; /* K */
+    int half_steps; /* K (at most 15) */
     float step;     /* relative step of the candidates */
+    int refits;     /* least-squares refits per candidate */
 } mvq_grid;
 
 /* Returns d (exactly representable in fp16); codes[n]. */

@@ -7,7 +7,7 @@
 
 #include "kernels/ref.h"
 
-#define MAX_CANDIDATES 64
+#define MAX_HALF_STEPS 15
 
 static float round_fp16(float f)
 {
@@ -29,28 +29,23 @@ static float fp16_neighbour(float d, int dir)
     return mvq_fp16_to_fp32((mvq_half)((h & 0x8000) | mag));
 }
 
-static int level_of(const mvq_grid *g, int code)
+/* Codes of a block at scale d (and minimum m): the nearest level of each
+ * x/d, clamped to the grid.  The clamp comes first, in float, so the
+ * integer conversion never overflows. */
+static int nearest_uniform(float t, float lo, float hi)
 {
-    return g->values ? g->values[code] : g->lo + code;
+    t = t < lo ? lo : t > hi ? hi : t;
+    return mvq_nearest_int(t);
 }
 
-/* The code whose level is nearest t (ties to the upper level). */
-static int nearest_code(const mvq_grid *g, float t)
+/* Table levels: the number of midpoints between neighbours at or below t
+ * (a tie goes to the upper level). */
+static int nearest_in_table(float t, const float *mid, int n_mid)
 {
-    if (!g->values) {
-        int c = mvq_nearest_int(fminf(fmaxf(t, -4194303.f), 4194303.f)) - g->lo;
-        return c < 0 ? 0 : c >= g->n_levels ? g->n_levels - 1 : c;
-    }
-    const float t2 = t + t;
     int c = 0;
-    for (int k = 1; k < g->n_levels; k++)
-        c += t2 >= (float)(g->values[k - 1] + g->values[k]);
+    for (int k = 0; k < n_mid; k++)
+        c += t >= mid[k];
     return c;
-}
-
-static float weight_at(const float *w, int j)
-{
-    return w ? w[j] : 1.0f;
 }
 
 /* ---- symmetric: y = level * d ---- */
@@ -63,16 +58,31 @@ static sym_pass sym_assign(const float *x, const float *w, int n, const mvq_grid
                            uint8_t *codes)
 {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    float level[256], mid[255];
+    const int nl = g->n_levels;
+    for (int k = 0; k < nl && g->values; k++)
+        level[k] = (float)g->values[k];
+    for (int k = 1; k < nl && g->values; k++)
+        mid[k - 1] = 0.5f * (float)(g->values[k - 1] + g->values[k]);
+    const float lo = (float)g->lo, hi = (float)(g->lo + nl - 1);
     sym_pass r = {0.0f, 0.0f, 0.0f};
     for (int j = 0; j < n; j++) {
-        const int c = nearest_code(g, x[j] * id);
-        const float v = (float)level_of(g, c);
-        const float wj = weight_at(w, j);
+        const float t = x[j] * id;
+        int c;
+        float v;
+        if (g->values) {
+            c = nearest_in_table(t, mid, nl - 1);
+            v = level[c];
+        } else {
+            const int q = nearest_uniform(t, lo, hi);
+            c = q - g->lo;
+            v = (float)q;
+        }
         const float diff = x[j] - v * d;
         codes[j] = (uint8_t)c;
-        r.err += wj * diff * diff;
-        r.sxv += wj * x[j] * v;
-        r.svv += wj * v * v;
+        r.err += w[j] * diff * diff;
+        r.sxv += w[j] * x[j] * v;
+        r.svv += w[j] * v * v;
     }
     return r;
 }
@@ -86,41 +96,38 @@ float mvq_search_symmetric(const float *x, const float *w, int n, const mvq_grid
             amax = fabsf(x[j]);
             max = x[j];
         }
-    if (amax == 0.0f) {
-        sym_assign(x, w, n, g, 0.0f, codes);
-        return 0.0f;
-    }
-
-    float cand[MAX_CANDIDATES];
-    int nc = 0;
-    const int anchors[2] = {level_of(g, 0), level_of(g, g->n_levels - 1)};
-    for (int a = 0; a < 2; a++)
-        for (int k = -g->half_steps; k <= g->half_steps && nc < MAX_CANDIDATES; k++)
-            cand[nc++] = round_fp16(max / ((float)anchors[a] * (1.0f + g->step * (float)k)));
-
     uint8_t tmp[256];
     float best_d = 0.0f, best_err = FLT_MAX;
-    for (int c = 0; c < nc; c++) {
-        sym_pass a = sym_assign(x, w, n, g, cand[c], tmp);
-        if (a.err < best_err) {
-            best_err = a.err;
-            best_d = cand[c];
-        }
-        if (a.svv > 0.0f) {
-            const float d = round_fp16(a.sxv / a.svv);
-            sym_pass b = sym_assign(x, w, n, g, d, tmp);
-            if (b.err < best_err) {
-                best_err = b.err;
+    if (amax > 0.0f) {
+        const int anchors[2] = {g->values ? g->values[0] : g->lo,
+                                g->values ? g->values[g->n_levels - 1] : g->lo + g->n_levels - 1};
+        const int K = g->half_steps < MAX_HALF_STEPS ? g->half_steps : MAX_HALF_STEPS;
+        for (int a = 0; a < 2; a++)
+            for (int k = -K; k <= K; k++) {
+                float d = round_fp16(max / ((float)anchors[a] * (1.0f + g->step * (float)k)));
+                sym_pass p = sym_assign(x, w, n, g, d, tmp);
+                for (int it = 0;; it++) {
+                    if (p.err < best_err) {
+                        best_err = p.err;
+                        best_d = d;
+                    }
+                    if (it == g->refits || !(p.svv > 0.0f))
+                        break;
+                    const float refit = round_fp16(p.sxv / p.svv);
+                    if (refit == d)
+                        break; /* converged: the same codes again */
+                    d = refit;
+                    p = sym_assign(x, w, n, g, d, tmp);
+                }
+            }
+        const float d1 = best_d;
+        for (int dir = -1; dir <= 1; dir += 2) {
+            const float d = fp16_neighbour(d1, dir);
+            sym_pass p = sym_assign(x, w, n, g, d, tmp);
+            if (p.err < best_err) {
+                best_err = p.err;
                 best_d = d;
             }
-        }
-    }
-    for (int dir = -1; dir <= 1; dir += 2) {
-        const float d = fp16_neighbour(best_d, dir);
-        sym_pass a = sym_assign(x, w, n, g, d, tmp);
-        if (a.err < best_err) {
-            best_err = a.err;
-            best_d = d;
         }
     }
     sym_assign(x, w, n, g, best_d, codes);
@@ -139,20 +146,18 @@ static aff_pass aff_assign(const float *x, const float *w, int n, int nmax, floa
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     aff_pass r = {0};
     for (int j = 0; j < n; j++) {
-        int c = mvq_nearest_int(fminf(fmaxf((x[j] - m) * id, -1.0f), (float)nmax));
-        c = c < 0 ? 0 : c > nmax ? nmax : c;
+        const int c = nearest_uniform((x[j] - m) * id, 0.0f, (float)nmax);
         const float v = (float)c;
         const float t = v * d;
         const float y = t + m;
-        const float wj = weight_at(w, j);
         const float diff = x[j] - y;
         codes[j] = (uint8_t)c;
-        r.err += wj * diff * diff;
-        r.sw += wj;
-        r.sv += wj * v;
-        r.svv += wj * v * v;
-        r.sx += wj * x[j];
-        r.sxv += wj * x[j] * v;
+        r.err += w[j] * diff * diff;
+        r.sw += w[j];
+        r.sv += w[j] * v;
+        r.svv += w[j] * v * v;
+        r.sx += w[j] * x[j];
+        r.sxv += w[j] * x[j] * v;
     }
     return r;
 }
@@ -174,35 +179,56 @@ static void aff_try(const float *x, const float *w, int n, int nmax, float d, fl
         *out = p;
 }
 
+/* One candidate: nearest codes at (d, m), then least-squares refits. */
+static void aff_descend(const float *x, const float *w, int n, int nmax, float d, float m,
+                        int refits, uint8_t *tmp, aff_best *best)
+{
+    aff_pass p;
+    aff_try(x, w, n, nmax, d, m, tmp, best, &p);
+    for (int it = 0; it < refits; it++) {
+        const float det = p.sw * p.svv - p.sv * p.sv;
+        if (!(det > 0.0f))
+            break;
+        const float d2 = round_fp16((p.sw * p.sxv - p.sx * p.sv) / det);
+        const float m2 = round_fp16((p.svv * p.sx - p.sv * p.sxv) / det);
+        if (d2 == d && m2 == m)
+            break; /* converged */
+        d = d2;
+        m = m2;
+        aff_try(x, w, n, nmax, d, m, tmp, best, &p);
+    }
+}
+
 void mvq_search_affine(const float *x, const float *w, int n, const mvq_grid *g, uint8_t *codes,
                        float *d_out, float *m_out)
 {
     const int nmax = g->n_levels - 1;
     float min = x[0], max = x[0];
     for (int j = 1; j < n; j++) {
-        min = fminf(min, x[j]);
-        max = fmaxf(max, x[j]);
+        min = x[j] < min ? x[j] : min;
+        max = x[j] > max ? x[j] : max;
     }
     uint8_t tmp[256];
-    aff_best best = {0.0f, round_fp16(min), FLT_MAX};
-    aff_try(x, w, n, nmax, 0.0f, best.m, tmp, &best, NULL);
+    const float m0 = round_fp16(min);
+    aff_best best = {0.0f, m0, FLT_MAX};
+    aff_try(x, w, n, nmax, 0.0f, m0, tmp, &best, NULL);
     if (max > min) {
-        const float m0 = round_fp16(min);
-        for (int k = -g->half_steps; k <= g->half_steps; k++) {
-            const float d0 = round_fp16((max - min) / ((float)nmax * (1.0f + g->step * (float)k)));
-            aff_pass p;
-            aff_try(x, w, n, nmax, d0, m0, tmp, &best, &p);
-            const float det = p.sw * p.svv - p.sv * p.sv;
-            if (det > 0.0f) {
-                const float d = round_fp16((p.sw * p.sxv - p.sx * p.sv) / det);
-                const float m = round_fp16((p.svv * p.sx - p.sv * p.sxv) / det);
-                aff_try(x, w, n, nmax, d, m, tmp, &best, NULL);
-            }
+        const int K = g->half_steps < MAX_HALF_STEPS ? g->half_steps : MAX_HALF_STEPS;
+        for (int k = -K; k <= K; k++) {
+            const float d = round_fp16((max - min) / ((float)nmax * (1.0f + g->step * (float)k)));
+            aff_descend(x, w, n, nmax, d, m0, g->refits, tmp, &best);
         }
+        /* The offset is multimodal when an outlier fixes the step (the
+         * refits keep its phase): shift the winner's levels by quarter steps. */
         const float d1 = best.d, m1 = best.m;
+        for (int q = -1; q <= 2; q++)
+            if (q != 0)
+                aff_descend(x, w, n, nmax, d1, round_fp16(m1 + d1 * 0.25f * (float)q), g->refits,
+                            tmp, &best);
+        const float d2 = best.d, m2 = best.m;
         for (int dir = -1; dir <= 1; dir += 2) {
-            aff_try(x, w, n, nmax, fp16_neighbour(d1, dir), m1, tmp, &best, NULL);
-            aff_try(x, w, n, nmax, d1, fp16_neighbour(m1, dir), tmp, &best, NULL);
+            aff_try(x, w, n, nmax, fp16_neighbour(d2, dir), m2, tmp, &best, NULL);
+            aff_try(x, w, n, nmax, d2, fp16_neighbour(m2, dir), tmp, &best, NULL);
         }
     }
     aff_assign(x, w, n, nmax, best.d, best.m, codes);

@@ -7,4 +7,5 @@ libmvq_core_la_SOURCES += \
 	quant/gguf_tmpfile.c \
 	quant/gguf_write.c \
 	quant/gguf_rules.c \
-	quant/gguf_hash.c
+	quant/gguf_hash.c \
+	quant/gguf_copy.c

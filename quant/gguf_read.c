@@ -106,7 +106,7 @@ static bool read_count(cursor *c, uint64_t *n, uint64_t min_each, const char *wh
         return false;
     if (*n > remaining(c) / min_each) {
         mvq_error_set(c->err, MVQ_ERR_FORMAT,
-                      "%s: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
+                      "%s: truncated or corrupt: %s is %" PRIu64 ", more than the %" PRIu64 " bytes left could hold",
                       c->name, what, *n, remaining(c));
         return false;
     }
@@ -373,8 +373,8 @@ static bool parse(cursor *c, mvq_gguf *g)
         return false;
     if (n_kv > remaining(c) / MIN_KV_BYTES || n_tensors > remaining(c) / MIN_INFO_BYTES) {
         mvq_error_set(c->err, MVQ_ERR_FORMAT,
-                      "%s: absurd counts: %" PRIu64 " metadata pairs and %" PRIu64
-                      " tensors cannot fit in %" PRIu64 " bytes",
+                      "%s: truncated or corrupt: %" PRIu64 " metadata pairs and %" PRIu64
+                      " tensors cannot fit in the %" PRIu64 " bytes left",
                       c->name, n_kv, n_tensors, remaining(c));
         return false;
     }
@@ -524,6 +524,18 @@ const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name)
         if (strcmp(g->tensors[i].name.data, name) == 0 && g->tensors[i].name.len == strlen(name))
             return &g->tensors[i];
     return NULL;
+}
+
+void mvq_gguf_drop_pages(const mvq_gguf *g, const void *p, size_t n)
+{
+    uintptr_t lo = (uintptr_t)g->base, hi = lo + g->size, a = (uintptr_t)p, b;
+    if (!g->mapped || a < lo || a > hi || __builtin_add_overflow(a, n, &b) || b > hi)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    a = (a + page - 1) / page * page; /* whole pages inside the range only */
+    b = b / page * page;
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 static bool is_signed_int(mvq_gguf_vtype t)

@@ -141,7 +141,6 @@ static size_t piece(const mvq_tokenizer *t, int32_t id, char *buf)
     size_t n = t->text_len[id], k = 0;
     switch (t->types[id]) {
     case MVQ_TOKEN_NORMAL:
-    case MVQ_TOKEN_UNDEFINED:
         for (size_t i = 0; i < n; i++) {
             if (i + 2 < n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
                 buf[k++] = ' ';
@@ -161,7 +160,7 @@ static size_t piece(const mvq_tokenizer *t, int32_t id, char *buf)
     case MVQ_TOKEN_USER_DEFINED:
         memcpy(buf, s, n);
         return n;
-    default: /* CONTROL, UNKNOWN, UNUSED */
+    default: /* CONTROL, UNKNOWN, UNUSED, UNDEFINED: nothing, as in llama.cpp */
         return 0;
     }
 }

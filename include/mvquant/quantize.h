@@ -4,6 +4,7 @@
 #define MVQUANT_QUANTIZE_H
 
 #include <mvquant/gguf.h>
+#include <mvquant/model.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -105,6 +106,122 @@ typedef struct mvq_massive_head {
 MVQ_API int mvq_massive_detect(const float *M, int n_head, int head_dim, int n_rot, double rope_base,
                                bool neox, const mvq_massive_params *p, uint8_t *mask,
                                mvq_massive_head *heads);
+
+/* ---- calibration statistics ----
+ * One pass of the forward pass over calibration tokens collects, for the
+ * input of every linear layer, per input column: the mean square (llama.cpp's
+ * importance matrix), the mean absolute value (AWQ) and the maximum absolute
+ * value (SmoothQuant); and for Q and K after RoPE and V (the control), per
+ * layer, head and dimension, the sum of squares over the tokens (M[h][d] is
+ * its square root). */
+typedef enum mvq_calib_input {
+    MVQ_CALIB_ATTN_IN = 0,     /* feeds attn_q, attn_k, attn_v   [n_embd] */
+    MVQ_CALIB_ATTN_OUT = 1,    /* feeds attn_output    [n_head * head_dim] */
+    MVQ_CALIB_FFN_IN = 2,      /* feeds ffn_gate, ffn_up          [n_embd] */
+    MVQ_CALIB_FFN_DOWN_IN = 3, /* feeds ffn_down                    [n_ff] */
+    MVQ_CALIB_OUTPUT_IN = 4,   /* feeds output (one "layer")      [n_embd] */
+    MVQ_CALIB_INPUT_COUNT = 5
+} mvq_calib_input;
+
+typedef enum mvq_calib_qkv { MVQ_CALIB_Q = 0, MVQ_CALIB_K = 1, MVQ_CALIB_V = 2 } mvq_calib_qkv;
+
+typedef struct mvq_calib {
+    mvq_hparams hp;
+    int64_t n_tokens;                          /* tokens observed */
+    int64_t dim[MVQ_CALIB_INPUT_COUNT];        /* columns of each input */
+    /* [layer][column]; OUTPUT_IN has one layer */
+    double *sum_sq[MVQ_CALIB_INPUT_COUNT];
+    double *sum_abs[MVQ_CALIB_INPUT_COUNT];
+    float *max_abs[MVQ_CALIB_INPUT_COUNT];
+    /* [layer][head][dim]: sum over tokens of the square, after RoPE */
+    double *qkv_sq[3];
+    int64_t qkv_heads[3];                      /* n_head, n_head_kv, n_head_kv */
+    uint64_t tokens_hash;                      /* XXH3-64 of the calibration tokens */
+} mvq_calib;
+
+MVQ_API mvq_calib *mvq_calib_new(const mvq_hparams *hp, mvq_error *err);
+MVQ_API void mvq_calib_free(mvq_calib *c);
+/* The observer to install on a forward pass (taps: mvq_calib_tap_mask()). */
+MVQ_API uint32_t mvq_calib_tap_mask(void);
+MVQ_API void mvq_calib_observe(void *calib, const mvq_observation *obs);
+
+typedef struct mvq_calib_opts {
+    int64_t n_ctx;  /* sequence length (default 512, at most the training context) */
+    int32_t bos;    /* first token of each sequence; < 0: none */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *user;
+} mvq_calib_opts;
+
+/* Runs the model over tokens in sequences of n_ctx (the last one shorter)
+ * and accumulates into c. */
+MVQ_API mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                                 const mvq_calib_opts *opts, mvq_pool *pool, mvq_error *err);
+
+/* Importance weights (mean square per input column) for a 2-D weight named
+ * as llama.cpp names them (blk.N.attn_q.weight, output.weight, ...): out
+ * receives n_in values; false when no statistic feeds that tensor. */
+MVQ_API bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in);
+/* M[h][d] = sqrt(sum of squares) of Q, K or V of a layer: n_heads * head_dim values. */
+MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out);
+
+/* Saves as a GGUF file of F32 tensors (mvquant.stats.* metadata), and loads
+ * it back, checking it fits the model's hyperparameters. */
+MVQ_API mvq_status mvq_calib_save(const mvq_calib *c, const char *path, const char *const *inputs,
+                                  uint64_t key, mvq_error *err);
+MVQ_API mvq_calib *mvq_calib_load(const char *path, const mvq_hparams *hp, uint64_t *key, mvq_error *err);
+
+/* ---- the quantization job ---- */
+typedef enum mvq_method {
+    MVQ_METHOD_RTN = 0, /* round to nearest, importance-weighted scale search */
+    MVQ_METHOD_COUNT = 1
+} mvq_method;
+
+MVQ_API const char *mvq_method_name(mvq_method m);
+MVQ_API int mvq_method_from_name(const char *name); /* -1 when unknown */
+
+typedef struct mvq_tensor_report {
+    const char *name;      /* into the input file's mapping: valid while it is open */
+    mvq_type from, to;
+    bool quantized;        /* false: copied byte for byte */
+    bool fallback;         /* rows did not fit the wanted type */
+    bool is_protected;     /* raised to the massive type */
+    uint64_t n_weights, bytes;
+    double rel_err;        /* sqrt(sum I (w - q)^2 / sum I w^2), I = importance (1 without) */
+    int n_massive_rows;    /* rows producing massive dimensions (attn_q, attn_k) */
+    double massive_rel_err; /* rel_err over those rows' outputs; < 0 when none */
+} mvq_tensor_report;
+
+typedef struct mvq_quantize_report {
+    int64_t n_tensors;
+    mvq_tensor_report *tensors;
+    uint64_t n_weights;            /* all tensors */
+    uint64_t bytes_in, bytes_out;  /* tensor data */
+    uint64_t file_bytes;           /* the output file */
+    uint64_t protect_bytes;        /* what protection added to the tensor data */
+    double bpw;                    /* bits per weight of the output's tensor data */
+    int n_layers_massive;          /* layers whose Q or K has massive dimensions */
+    int n_massive_q, n_massive_k;  /* massive dimensions over all layers */
+    double seconds;
+} mvq_quantize_report;
+
+typedef struct mvq_quantize_opts {
+    mvq_plan_params plan;
+    mvq_method method;
+    bool protect_massive;     /* raise attn_q/attn_k of massive layers to massive_type */
+    mvq_type massive_type;    /* default: Q8_0 */
+    mvq_massive_params massive;
+    const mvq_calib *calib;   /* importance and Q/K norms; NULL: plain RTN, nothing detected */
+    mvq_pool *pool;
+    /* called after each tensor (may be NULL) */
+    void (*progress)(void *user, const mvq_tensor_report *t, int64_t i, int64_t n);
+    void *user;
+} mvq_quantize_opts;
+
+/* Quantizes in to out (a temporary file renamed into place when complete),
+ * writing the report.  Free the report with mvq_quantize_report_free. */
+MVQ_API mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quantize_opts *o,
+                                     mvq_quantize_report *rep, mvq_error *err);
+MVQ_API void mvq_quantize_report_free(mvq_quantize_report *rep);
 
 #ifdef __cplusplus
 }

@@ -47,10 +47,14 @@ MVQ_API mvq_status mvq_tokenize(const mvq_tokenizer *t, const char *text, size_t
                                 int32_t **tokens, int64_t *n_tokens, mvq_error *err);
 
 /* Text of tokens: NORMAL pieces with U+2581 back to ' ', BYTE tokens as their
- * byte, USER_DEFINED as written; CONTROL, UNKNOWN and UNUSED tokens give
- * nothing.  The space that tokenize's add_space_prefix put before the text
- * is dropped from the first piece, so detokenize(tokenize(s)) == s for text
- * in the vocabulary's reach.  On success *text is malloc'd and
+ * byte, USER_DEFINED as written; CONTROL, UNKNOWN, UNUSED and UNDEFINED
+ * tokens give nothing (llama.cpp's token_to_piece without special tokens).
+ * The space that tokenize's add_space_prefix put before the text is dropped
+ * from the first piece that has text (llama.cpp keeps it when the pieces
+ * start with BOS), so with the 256 byte tokens in the vocabulary
+ * detokenize(tokenize(s)) == s for any s without USER_DEFINED tokens in it,
+ * except invalid UTF-8 whose truncated sequence swallows part of an escaped
+ * space.  On success *text is malloc'd and
  * NUL-terminated, *len excludes the NUL.  Ids out of range are an error. */
 MVQ_API mvq_status mvq_detokenize(const mvq_tokenizer *t, const int32_t *tokens, int64_t n_tokens,
                                   char **text, size_t *len, mvq_error *err);

@@ -103,3 +103,13 @@ void cli_progress_done(void)
         progress_shown = false;
     }
 }
+
+void cli_print_name(FILE *f, const char *s, size_t n, int width)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    }
+    for (size_t i = n; (int)i < width; i++)
+        fputc(' ', f);
+}

@@ -4,7 +4,8 @@
 #ifndef MVQ_CLI_H
 #define MVQ_CLI_H
 
-#include <mvquant.h>
+#include <mvquant/gguf.h>
+#include <mvquant/kernels.h>
 #include <stdio.h>
 
 /* Exit codes, documented in --help. */
@@ -19,6 +20,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* "mvquant: MESSAGE" on stderr, whatever the verbosity. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -41,6 +43,10 @@ extern int cli_optind;
 /* "\rWHAT 42%" on stderr, only when stderr is a terminal and not quiet. */
 void cli_progress(const char *what, uint64_t done, uint64_t total);
 void cli_progress_done(void);
+
+/* s (n bytes) with control bytes shown as '?', padded to width: names
+ * from files must not move the terminal's cursor. */
+void cli_print_name(FILE *f, const char *s, size_t n, int width);
 
 /* s (n bytes) as a double-quoted string, escaped by JSON's rules; bytes
  * that are not valid UTF-8 become U+FFFD. */

@@ -72,14 +72,16 @@ static void scalar_bytes(const mvq_gguf_kv *kv, uint8_t out[8])
 
 static void print_kv_text(const mvq_gguf_kv *kv)
 {
-    printf("  %-40s ", kv->key.data);
+    printf("  ");
+    cli_print_name(stdout, kv->key.data, (size_t)kv->key.len, 40);
+    printf(" ");
     if (kv->type == MVQ_GGUF_STRING) {
-        printf("%-14s ", "string");
+        printf("%-16s ", "string");
         cli_write_quoted(stdout, kv->v.str.data, (size_t)kv->v.str.len);
     } else if (kv->type == MVQ_GGUF_ARRAY) {
         char label[40];
         snprintf(label, sizeof label, "[%s x %" PRIu64 "]", mvq_gguf_vtype_name(kv->arr_type), kv->arr_n);
-        printf("%-14s ", label);
+        printf("%-16s ", label);
         size_t esize = mvq_gguf_vtype_size(kv->arr_type);
         uint64_t shown = kv->arr_n < SHOWN_ARRAY_ELEMENTS ? kv->arr_n : SHOWN_ARRAY_ELEMENTS;
         for (uint64_t i = 0; i < shown; i++) {
@@ -95,7 +97,7 @@ static void print_kv_text(const mvq_gguf_kv *kv)
     } else {
         uint8_t b[8];
         scalar_bytes(kv, b);
-        printf("%-14s ", mvq_gguf_vtype_name(kv->type));
+        printf("%-16s ", mvq_gguf_vtype_name(kv->type));
         print_scalar_text(kv->type, b);
     }
     printf("\n");
@@ -150,10 +152,13 @@ static void inspect_text(const mvq_gguf *g, bool hash)
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
         char shape[96], tbuf[24];
         shape_text(t, shape, sizeof shape);
-        printf("  %4" PRId64 "  %-32s %-8s %-22s %12" PRIu64 " %12" PRIu64, i, t->name.data,
-               type_label(t->type, tbuf, sizeof tbuf), shape, t->size, t->offset);
-        if (hash)
-            printf("  %016" PRIx64, mvq_gguf_tensor_hash(t));
+        printf("  %4" PRId64 "  ", i);
+        cli_print_name(stdout, t->name.data, (size_t)t->name.len, 32);
+        printf(" %-8s %-22s %12" PRIu64 " %12" PRIu64, type_label(t->type, tbuf, sizeof tbuf), shape, t->size,
+               t->offset);
+        if (hash) {
+            printf("  %016" PRIx64, mvq_gguf_tensor_hash(g, t));
+        }
         printf("\n");
         cli_progress("hashing", (uint64_t)i + 1, (uint64_t)mvq_gguf_n_tensors(g));
     }
@@ -220,7 +225,7 @@ static void json_kv(cli_json *j, const mvq_gguf_kv *kv)
     cli_json_end_object(j);
 }
 
-static void json_tensor(cli_json *j, const mvq_gguf_tensor *t, bool hash)
+static void json_tensor(cli_json *j, const mvq_gguf *g, const mvq_gguf_tensor *t, bool hash)
 {
     char tbuf[24];
     cli_json_begin_object(j);
@@ -241,7 +246,7 @@ static void json_tensor(cli_json *j, const mvq_gguf_tensor *t, bool hash)
     cli_json_u64(j, t->offset);
     if (hash) {
         char hex[20];
-        snprintf(hex, sizeof hex, "%016" PRIx64, mvq_gguf_tensor_hash(t));
+        snprintf(hex, sizeof hex, "%016" PRIx64, mvq_gguf_tensor_hash(g, t));
         cli_json_key(j, "xxh3_64");
         cli_json_str(j, hex);
     }
@@ -271,7 +276,7 @@ static void inspect_json(const mvq_gguf *g, bool hash)
     cli_json_key(&j, "tensors");
     cli_json_begin_array(&j);
     for (int64_t i = 0; i < mvq_gguf_n_tensors(g); i++)
-        json_tensor(&j, mvq_gguf_tensor_at(g, i), hash);
+        json_tensor(&j, g, mvq_gguf_tensor_at(g, i), hash);
     cli_json_end_array(&j);
     totals s = count_totals(g);
     cli_json_key(&j, "totals");

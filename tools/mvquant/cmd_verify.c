@@ -18,8 +18,9 @@ static void verify_usage(void)
 
 static void report_mismatch(void *ctx, const mvq_gguf_tensor *t, uint64_t recorded, uint64_t actual)
 {
-    cli_error("%s: tensor '%s': hash mismatch (recorded %016" PRIx64 ", data %016" PRIx64 ")", (const char *)ctx,
-              t->name.data, recorded, actual);
+    fprintf(stderr, "mvquant: %s: tensor '", (const char *)ctx);
+    cli_print_name(stderr, t->name.data, (size_t)t->name.len, 0);
+    fprintf(stderr, "': hash mismatch (recorded %016" PRIx64 ", data %016" PRIx64 ")\n", recorded, actual);
 }
 
 int cmd_verify(int argc, char **argv)

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"verify", cmd_verify, "recompute recorded tensor hashes and check llama.cpp's loader rules"},
     {"copy", cmd_copy, "rewrite a GGUF file through the streaming writer, optionally recording hashes"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text, and KL divergence against a base model"},
+    {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -44,7 +45,8 @@ static void usage(FILE *f)
             "\n"
             "Exit status:\n"
             "  0  success\n"
-            "  1  usage error: unknown command or option, bad option value\n"
+            "  1  usage error: unknown command or option, bad option value, an output\n"
+            "     that is one of the inputs\n"
             "  2  bad input or I/O error: unreadable or malformed file, failed write,\n"
             "     failed verification\n",
             "help", "show a command's help: mvquant help COMMAND");
