@@ -58,14 +58,6 @@ void mvq_rope_apply(float *x, int64_t n_tokens, int64_t n_heads, int64_t head_di
     }
 }
 
-void mvq_swiglu(float *gate, const float *up, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        const float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
-}
-
 /* Four floats: SSE2 or NEON registers through GCC/Clang vector extensions,
  * so the attention loops are vectorized on every target without intrinsics. */
 typedef float v4f __attribute__((vector_size(16)));
@@ -94,13 +86,15 @@ static inline v4f select4(v4i mask, v4f a, v4f b)
     return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
 }
 
-/* exp(x) for x <= 0 to about 2 ulp: x = n ln2 + r, |r| <= ln2/2, exp(r) by
- * its degree-6 minimax polynomial (Cephes' expf coefficients), 2^n built in
- * the exponent bits.  Below -87 the result is 0 (also for -inf). */
-static inline v4f exp4_nonpositive(v4f x)
+/* exp(x) to about 2 ulp: x = n ln2 + r, |r| <= ln2/2, exp(r) by its
+ * degree-6 minimax polynomial (Cephes' expf coefficients), 2^n built in the
+ * exponent bits.  Below -87 the result is 0 (also for -inf); x is clamped
+ * at 88 (exp(88) = 1.65e38). */
+static inline v4f exp4(v4f x)
 {
     const v4i tiny = x < splat4(-87.0f);
     x = select4(tiny, splat4(-87.0f), x);
+    x = select4(x > splat4(88.0f), splat4(88.0f), x);
     v4f fx = x * splat4(1.44269504088896341f) + splat4(0.5f);
     v4i n = __builtin_convertvector(fx, v4i);
     v4f nf = __builtin_convertvector(n, v4f);
@@ -120,6 +114,19 @@ static inline v4f exp4_nonpositive(v4f x)
     return select4(tiny, splat4(0.0f), y);
 }
 
+void mvq_swiglu(float *gate, const float *up, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v4f g = load4(gate + i);
+        store4(gate + i, g / (splat4(1.0f) + exp4(-g)) * load4(up + i));
+    }
+    for (; i < n; i++) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
 /* K of each KV head transposed to [head_dim x kt_stride], so that the
  * scores of one query over all keys are axpys over key blocks; the padding
  * past n_tokens is zero. */
@@ -137,10 +144,27 @@ static void transpose_keys(void *arg, int ith, int nth)
     }
 }
 
-/* s[0..n4) = q . K[j] * scale for the keys of one KV head (n4 a multiple of 4). */
+/* s[0..n4) = q . K[j] * scale for the keys of one KV head (n4 a multiple of
+ * 4); four blocks of keys at a time keep four independent sums in flight. */
 static void scores(const float *q, const float *kt, int64_t stride, int64_t hd, float scale, int64_t n4, float *s)
 {
-    for (int64_t j = 0; j < n4; j += 4) {
+    int64_t j = 0;
+    for (; j + 16 <= n4; j += 16) {
+        v4f a0 = splat4(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t d = 0; d < hd; d++) {
+            const v4f qd = splat4(q[d]);
+            const float *k = kt + d * stride + j;
+            a0 += qd * load4(k);
+            a1 += qd * load4(k + 4);
+            a2 += qd * load4(k + 8);
+            a3 += qd * load4(k + 12);
+        }
+        store4(s + j, a0 * splat4(scale));
+        store4(s + j + 4, a1 * splat4(scale));
+        store4(s + j + 8, a2 * splat4(scale));
+        store4(s + j + 12, a3 * splat4(scale));
+    }
+    for (; j < n4; j += 4) {
         v4f acc = splat4(0.0f);
         for (int64_t d = 0; d < hd; d++)
             acc += splat4(q[d]) * load4(kt + d * stride + j);
@@ -159,27 +183,37 @@ static float softmax_numerators(float *s, int64_t n_keys, int64_t n4)
         s[j] = -INFINITY;
     v4f sum = splat4(0.0f);
     for (int64_t j = 0; j < n4; j += 4) {
-        v4f e = exp4_nonpositive(load4(s + j) - splat4(mx));
+        v4f e = exp4(load4(s + j) - splat4(mx));
         store4(s + j, e);
         sum += e;
     }
     return sum[0] + sum[1] + sum[2] + sum[3];
 }
 
-/* o[0..hd) = sum_j p[j] v[j] / norm */
+/* o[0..hd) = sum_j p[j] v[j] / norm; for 8 dims at a time, even and odd
+ * keys go to separate sums so that four are in flight. */
 static void weighted_values(const float *p, const float *v, int64_t v_stride, int64_t n_keys, int64_t hd,
                             float inv_norm, float *o)
 {
     int64_t d = 0;
     for (; d + 8 <= hd; d += 8) {
-        v4f a0 = splat4(0.0f), a1 = splat4(0.0f);
-        for (int64_t j = 0; j < n_keys; j++) {
+        v4f a0 = splat4(0.0f), a1 = a0, b0 = a0, b1 = a0;
+        int64_t j = 0;
+        for (; j + 2 <= n_keys; j += 2) {
+            const float *v0 = v + j * v_stride + d, *v1 = v0 + v_stride;
+            const v4f p0 = splat4(p[j]), p1 = splat4(p[j + 1]);
+            a0 += p0 * load4(v0);
+            a1 += p0 * load4(v0 + 4);
+            b0 += p1 * load4(v1);
+            b1 += p1 * load4(v1 + 4);
+        }
+        if (j < n_keys) {
             const v4f pj = splat4(p[j]);
             a0 += pj * load4(v + j * v_stride + d);
             a1 += pj * load4(v + j * v_stride + d + 4);
         }
-        store4(o + d, a0 * splat4(inv_norm));
-        store4(o + d + 4, a1 * splat4(inv_norm));
+        store4(o + d, (a0 + b0) * splat4(inv_norm));
+        store4(o + d + 4, (a1 + b1) * splat4(inv_norm));
     }
     for (; d < hd; d++) {
         float acc = 0.0f;
