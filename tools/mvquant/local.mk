@@ -8,5 +8,6 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cli_json.c \
 	tools/mvquant/cmd_inspect.c \
 	tools/mvquant/cmd_verify.c \
-	tools/mvquant/cmd_copy.c
+	tools/mvquant/cmd_copy.c \
+	tools/mvquant/cmd_perplexity.c
 tools_mvquant_mvquant_LDADD = libmvquant.la
