@@ -20,7 +20,9 @@ static const cli_command commands[] = {
     {"verify", cmd_verify, "recompute recorded tensor hashes and check llama.cpp's loader rules"},
     {"copy", cmd_copy, "rewrite a GGUF file through the streaming writer, optionally recording hashes"},
     {"quantize", cmd_quantize, "quantize a model (also: mvquant [OPTIONS] IN.gguf OUT.gguf)"},
+    {"perplexity", cmd_perplexity, "perplexity of a model on a text, and KL divergence against a base model"},
     {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
+    {"massive", cmd_massive, "find the massive dimensions of Q and K per layer and head; SVG heatmaps"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
