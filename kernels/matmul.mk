@@ -1,1 +1,6 @@
-# (empty until this part lands)
+# Thread pool and matrix products (quantized weights x f32 activations).
+libmvq_core_la_SOURCES += \
+	kernels/pool.c \
+	kernels/matmul.h \
+	kernels/matmul.c \
+	kernels/matmul_onednn.c

@@ -1,1 +1,12 @@
-# (empty until this part lands)
+# Model view, forward pass (+ double reference), observation taps, evaluation.
+libmvq_core_la_SOURCES += \
+	quant/model.c \
+	quant/model_taps.c \
+	quant/model_internal.h \
+	quant/forward.c \
+	quant/forward_ops.c \
+	quant/forward_ref.c
+libmvq_core_la_SOURCES += \
+	quant/eval.c \
+	quant/eval_stats.c \
+	quant/eval_internal.h

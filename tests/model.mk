@@ -1,1 +1,23 @@
-# (empty until this part lands)
+# Model view, forward pass (against the double reference), hooks, evaluation.
+EXTRA_DIST += tests/synth_model.h
+if HAVE_CRITERION
+MODEL_TESTS = tests/test_forward tests/test_hooks tests/test_model tests/test_eval
+check_PROGRAMS += $(MODEL_TESTS)
+TESTS += $(MODEL_TESTS)
+tests_test_forward_SOURCES = tests/test_forward.c
+tests_test_forward_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_forward_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_forward_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_hooks_SOURCES = tests/test_hooks.c
+tests_test_hooks_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_hooks_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_hooks_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_model_SOURCES = tests/test_model.c
+tests_test_model_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_model_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_model_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_eval_SOURCES = tests/test_eval.c
+tests_test_eval_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_eval_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_eval_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif

@@ -193,7 +193,8 @@ typedef struct mvq_eval_opts {
     int64_t n_ctx;      /* chunk length (default 512 when <= 0) */
     int64_t max_chunks; /* <= 0: all */
     int32_t bos;        /* replaces the first token of each chunk; < 0: none */
-    /* called after each chunk (may be NULL) */
+    /* called after each chunk (may be NULL), from the pool's threads but
+     * never two at a time */
     void (*progress)(void *user, const mvq_eval_progress *p);
     void *user;
 } mvq_eval_opts;
@@ -203,7 +204,7 @@ typedef struct mvq_eval_result {
     int64_t n_ctx, n_chunks;
     int64_t n_scored;   /* predictions scored: n_chunks * (n_ctx - 1 - n_ctx/2) */
     double ppl, ppl_err; /* exp(mean NLL) and its standard error, as llama.cpp */
-    double seconds;      /* wall time of the model's forward passes */
+    double seconds;      /* wall time of the evaluation; with a base, the model's share of it */
     double tokens_per_s; /* n_chunks * n_ctx / seconds */
     /* against the base model (has_base): */
     bool has_base;
@@ -222,7 +223,9 @@ typedef struct mvq_eval_result {
  * (n_ctx - 1 - n_ctx/2 per chunk).  With base not NULL, both models run on
  * the same chunks and the KL divergence statistics are filled in (exact,
  * in double; llama.cpp stores the base in 16 bits).  Needs at least
- * 2 * n_ctx tokens. */
+ * 2 * n_ctx tokens.  With a pool of N threads and at least N chunks, each
+ * thread runs whole chunks on its own (no synchronisation inside a pass);
+ * the result does not depend on the thread count. */
 MVQ_API mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
                                        int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool,
                                        mvq_eval_result *out, mvq_error *err);

@@ -1,0 +1,261 @@
+/* mvquant perplexity: llama.cpp's perplexity (and KL divergence against a
+ * base model) on a text file. */
+#include "config.h"
+#include "tools/mvquant/cli.h"
+#include <mvquant/model.h>
+#include <mvquant/tokenizer.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: mvquant perplexity MODEL.gguf --text FILE [--ctx N] [--chunks N] [--threads N]\n"
+            "                          [--kl-base BASE.gguf] [--json]\n"
+            "\n"
+            "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
+            "into disjoint chunks of --ctx tokens (default 512) with BOS first in each, and the\n"
+            "predictions of the second half of every chunk scored.  Prints PPL +/- its standard\n"
+            "error and the forward pass's tokens per second.\n"
+            "\n"
+            "  --text FILE       text to evaluate (required)\n"
+            "  --ctx N           chunk length in tokens (default 512)\n"
+            "  --chunks N        evaluate only the first N chunks\n"
+            "  --threads N       worker threads (default: all cores)\n"
+            "  --kl-base BASE    also run BASE.gguf (same vocabulary) on the same chunks and report\n"
+            "                    the KL divergence of MODEL from it: mean +/- error, median, 99%%,\n"
+            "                    99.9%% and max, same top token, PPL ratio, RMS of the change in\n"
+            "                    the correct token's probability\n"
+            "  --json            one JSON object on stdout instead of text\n");
+}
+
+typedef struct ppl_args {
+    const char *model, *text, *base;
+    long ctx, chunks, threads;
+    bool json;
+} ppl_args;
+
+static bool parse_long(const char *s, long lo, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* 0: parsed; -1: help shown; otherwise the exit code. */
+static int parse_args(int argc, char **argv, ppl_args *a)
+{
+    static const struct option longopts[] = {
+        {"text", required_argument, NULL, 't'},    {"ctx", required_argument, NULL, 'c'},
+        {"chunks", required_argument, NULL, 'n'},  {"threads", required_argument, NULL, 'j'},
+        {"kl-base", required_argument, NULL, 'b'}, {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->ctx = 512;
+    int c;
+    while ((c = cli_getopt("perplexity", argc, argv, "h", longopts)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case 't': a->text = cli_optarg; break;
+        case 'b': a->base = cli_optarg; break;
+        case 'J': a->json = true; break;
+        case 'c': bad = parse_long(cli_optarg, 4, &a->ctx) ? NULL : "--ctx"; break;
+        case 'n': bad = parse_long(cli_optarg, 1, &a->chunks) ? NULL : "--chunks"; break;
+        case 'j': bad = parse_long(cli_optarg, 1, &a->threads) ? NULL : "--threads"; break;
+        case 'h': usage(stdout); return -1;
+        default: return CLI_EXIT_USAGE;
+        }
+        if (bad)
+            return cli_usage_error("perplexity", "bad value '%s' for %s", cli_optarg, bad);
+    }
+    if (argc - cli_optind != 1)
+        return cli_usage_error("perplexity", "expected one MODEL.gguf, got %d", argc - cli_optind);
+    if (!a->text)
+        return cli_usage_error("perplexity", "--text FILE is required");
+    a->model = argv[cli_optind];
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len, mvq_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mvq_error_set(err, MVQ_ERR_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *bigger = realloc(buf, cap *= 2);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        mvq_error_set(err, bad ? MVQ_ERR_IO : MVQ_ERR_NOMEM, "%s: %s", path, bad ? "read error" : "out of memory");
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void show_progress(void *user, const mvq_eval_progress *p)
+{
+    const bool *kl = user;
+    fprintf(stderr, "\r[%lld/%lld] PPL %.4f", (long long)p->chunk, (long long)p->n_chunks, p->ppl);
+    if (*kl)
+        fprintf(stderr, "  KLD %.6f", p->kld_mean);
+    fprintf(stderr, "  %.1f s", p->seconds);
+    if (p->chunk == p->n_chunks)
+        fprintf(stderr, "\n");
+}
+
+static void print_text(const ppl_args *a, const mvq_model *m, const mvq_eval_result *r, int threads)
+{
+    printf("model: %s (%s, %lld layers, dim %lld, vocab %lld)\n", a->model, mvq_arch_name(m->hp.arch),
+           (long long)m->hp.n_layer, (long long)m->hp.n_embd, (long long)m->hp.n_vocab);
+    printf("tokens: %lld, %lld chunks of %lld, %lld predictions scored\n", (long long)r->n_tokens,
+           (long long)r->n_chunks, (long long)r->n_ctx, (long long)r->n_scored);
+    printf("PPL = %.4f +/- %.5f\n", r->ppl, r->ppl_err);
+    printf("speed: %.0f tokens/s (%.2f s of forward pass, %d threads)\n", r->tokens_per_s, r->seconds, threads);
+    if (!r->has_base)
+        return;
+    printf("base: %s, PPL = %.4f +/- %.5f\n", a->base, r->base_ppl, r->base_ppl_err);
+    printf("PPL(model)/PPL(base) = %.6f +/- %.6f\n", r->ppl_ratio, r->ppl_ratio_err);
+    printf("mean KLD = %.6f +/- %.6f\n", r->kld_mean, r->kld_err);
+    printf("median KLD = %.6f, 99%% KLD = %.6f, 99.9%% KLD = %.6f, max KLD = %.6f\n", r->kld_median, r->kld_p99,
+           r->kld_p999, r->kld_max);
+    printf("same top p = %.3f +/- %.3f %%\n", 100 * r->same_top, 100 * r->same_top_err);
+    printf("mean dp = %.3f +/- %.3f %%, RMS dp = %.3f +/- %.3f %%\n", 100 * r->dp_mean, 100 * r->dp_mean_err,
+           100 * r->dp_rms, 100 * r->dp_rms_err);
+}
+
+static void json_num(cli_json *j, const char *key, double v)
+{
+    cli_json_key(j, key);
+    cli_json_f64(j, v);
+}
+
+static void json_int(cli_json *j, const char *key, int64_t v)
+{
+    cli_json_key(j, key);
+    cli_json_i64(j, v);
+}
+
+static void print_json(const ppl_args *a, const mvq_eval_result *r, int threads)
+{
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_begin_object(&j);
+    cli_json_key(&j, "model");
+    cli_json_str(&j, a->model);
+    cli_json_key(&j, "text");
+    cli_json_str(&j, a->text);
+    json_int(&j, "n_tokens", r->n_tokens);
+    json_int(&j, "n_ctx", r->n_ctx);
+    json_int(&j, "n_chunks", r->n_chunks);
+    json_int(&j, "n_scored", r->n_scored);
+    json_num(&j, "ppl", r->ppl);
+    json_num(&j, "ppl_err", r->ppl_err);
+    json_num(&j, "seconds", r->seconds);
+    json_num(&j, "tokens_per_s", r->tokens_per_s);
+    json_int(&j, "threads", threads);
+    if (r->has_base) {
+        cli_json_key(&j, "base");
+        cli_json_str(&j, a->base);
+        const struct {
+            const char *key;
+            double v;
+        } f[] = {
+            {"base_ppl", r->base_ppl},     {"base_ppl_err", r->base_ppl_err}, {"ppl_ratio", r->ppl_ratio},
+            {"ppl_ratio_err", r->ppl_ratio_err}, {"kld_mean", r->kld_mean}, {"kld_err", r->kld_err},
+            {"kld_median", r->kld_median}, {"kld_p99", r->kld_p99},         {"kld_p999", r->kld_p999},
+            {"kld_max", r->kld_max},       {"same_top", r->same_top},       {"same_top_err", r->same_top_err},
+            {"dp_mean", r->dp_mean},       {"dp_mean_err", r->dp_mean_err}, {"dp_rms", r->dp_rms},
+            {"dp_rms_err", r->dp_rms_err}, {"base_seconds", r->base_seconds},
+        };
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            json_num(&j, f[i].key, f[i].v);
+    }
+    cli_json_end_object(&j);
+    cli_json_finish(&j);
+}
+
+/* Tokenizes the text with the model's tokenizer (BOS first when it wants one). */
+static mvq_status tokenize_file(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
+                                int32_t *bos, mvq_error *err)
+{
+    mvq_tokenizer *tok = mvq_tokenizer_from_gguf(m->gguf, err);
+    if (!tok)
+        return err->status;
+    size_t len = 0;
+    char *text = read_file(path, &len, err);
+    mvq_status st = err->status;
+    if (text) {
+        const bool add_bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0;
+        *bos = add_bos ? mvq_tokenizer_bos(tok) : -1;
+        st = mvq_tokenize(tok, text, len, add_bos, tokens, n_tokens, err);
+    }
+    free(text);
+    mvq_tokenizer_free(tok);
+    return st;
+}
+
+int cmd_perplexity(int argc, char **argv)
+{
+    ppl_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    mvq_error err;
+    mvq_error_clear(&err);
+    mvq_model *m = NULL, *base = NULL;
+    mvq_pool *pool = NULL;
+    int32_t *tokens = NULL;
+    int64_t n_tokens = 0;
+    int32_t bos = -1;
+    mvq_eval_result r;
+    mvq_status st = mvq_isa_init(&err);
+    if (st == MVQ_OK && !(m = mvq_model_open(a.model, &err)))
+        st = err.status;
+    if (st == MVQ_OK && a.base && !(base = mvq_model_open(a.base, &err)))
+        st = err.status;
+    if (st == MVQ_OK)
+        st = tokenize_file(m, a.text, &tokens, &n_tokens, &bos, &err);
+    if (st == MVQ_OK && !(pool = mvq_pool_create((int)a.threads)))
+        st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld threads", a.threads);
+    if (st == MVQ_OK) {
+        bool kl = base != NULL;
+        mvq_eval_opts opts = {
+            .n_ctx = a.ctx, .max_chunks = a.chunks, .bos = bos,
+            .progress = isatty(STDERR_FILENO) ? show_progress : NULL, .user = &kl,
+        };
+        st = mvq_eval_perplexity(m, base, tokens, n_tokens, &opts, pool, &r, &err);
+    }
+    if (st == MVQ_OK) {
+        if (a.json)
+            print_json(&a, &r, mvq_pool_size(pool));
+        else
+            print_text(&a, m, &r, mvq_pool_size(pool));
+    }
+    free(tokens);
+    mvq_pool_free(pool);
+    mvq_model_free(base);
+    mvq_model_free(m);
+    return st == MVQ_OK ? CLI_EXIT_OK : cli_fail(&err);
+}
