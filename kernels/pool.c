@@ -7,6 +7,8 @@
  *   condition variable, so back-to-back jobs never touch the kernel;
  * - the caller runs share 0 itself, then waits for the others the same way
  *   (spin first, then sleep);
+ * - spinning yields the CPU now and then, so a pool larger than the free
+ *   cores degrades gracefully instead of spinning against its own workers;
  * - the sleep/wake handshake is Dekker-style on seq_cst atomics: the waker
  *   publishes, then looks for sleepers; a sleeper registers, then re-checks
  *   under the mutex, so neither side can miss the other.
@@ -75,6 +77,7 @@ static bool spin_for_generation(const atomic_uint *gen, unsigned seen)
             return true;
         cpu_relax();
         if ((i & 255) == 0) { /* read the clock rarely: it costs ~20 ns */
+            sched_yield();    /* let a preempted thread finish its share */
             long long t = now_ns();
             if (deadline == 0)
                 deadline = t + SPIN_NS;
@@ -136,6 +139,7 @@ static void wait_for_workers(mvq_pool *pool)
         cpu_relax();
         if ((i & 255) != 0)
             continue;
+        sched_yield();
         long long t = now_ns();
         if (deadline == 0) {
             deadline = t + SPIN_NS;
