@@ -1,1 +1,3 @@
-# (empty until this part lands)
+# The quantization plan, calibration, massive-value analysis and the job.
+libmvq_core_la_SOURCES += \
+	quant/massive.c

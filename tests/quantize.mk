@@ -1,1 +1,9 @@
-# (empty until this part lands)
+# Plan, massive values, calibration and the quantization job.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_massive
+TESTS += tests/test_massive
+tests_test_massive_SOURCES = tests/test_massive.c
+tests_test_massive_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_massive_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_massive_LDADD = $(CRITERION_TEST_LIBS)
+endif

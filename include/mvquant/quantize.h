@@ -1,5 +1,229 @@
-/* mvquant: quantize API (to be filled in). */
+/* mvquant: the quantization plan (which type each tensor gets), massive-value
+ * detection and the quantization job. */
 #ifndef MVQUANT_QUANTIZE_H
 #define MVQUANT_QUANTIZE_H
-#include <mvquant/common.h>
+
+#include <mvquant/gguf.h>
+#include <mvquant/model.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- presets: llama.cpp's file types (general.file_type values) ---- */
+typedef enum mvq_ftype {
+    MVQ_FTYPE_ALL_F32 = 0,
+    MVQ_FTYPE_F16 = 1,
+    MVQ_FTYPE_Q4_0 = 2,
+    MVQ_FTYPE_Q4_1 = 3,
+    MVQ_FTYPE_Q8_0 = 7,
+    MVQ_FTYPE_Q5_0 = 8,
+    MVQ_FTYPE_Q5_1 = 9,
+    MVQ_FTYPE_Q2_K = 10,
+    MVQ_FTYPE_Q3_K_S = 11,
+    MVQ_FTYPE_Q3_K_M = 12,
+    MVQ_FTYPE_Q3_K_L = 13,
+    MVQ_FTYPE_Q4_K_S = 14,
+    MVQ_FTYPE_Q4_K_M = 15,
+    MVQ_FTYPE_Q5_K_S = 16,
+    MVQ_FTYPE_Q5_K_M = 17,
+    MVQ_FTYPE_Q6_K = 18,
+    MVQ_FTYPE_IQ4_NL = 25,
+    MVQ_FTYPE_BF16 = 32,
+    MVQ_FTYPE_GUESSED = 1024 /* plain --type not among the presets */
+} mvq_ftype;
+
+typedef struct mvq_preset {
+    const char *name;  /* "q4_k_m" */
+    mvq_ftype ftype;
+    mvq_type base;     /* type of most 2-D weights */
+    const char *about; /* one line for --help */
+} mvq_preset;
+
+/* NULL-terminated table of presets; lookup is case-insensitive. */
+MVQ_API const mvq_preset *mvq_presets(void);
+MVQ_API const mvq_preset *mvq_preset_find(const char *name);
+
+/* ---- the plan ---- */
+#define MVQ_PLAN_MAX_OVERRIDES 32
+
+typedef struct mvq_plan_params {
+    mvq_ftype ftype;          /* preset rules to apply (or MVQ_FTYPE_GUESSED: none) */
+    mvq_type base;            /* default type of 2-D weights */
+    int output_type;          /* -1: preset's rule */
+    int token_embd_type;      /* -1: preset's rule */
+    bool has_imatrix;         /* some llama.cpp rules depend on it */
+    int n_overrides;          /* --tensor-type REGEX=TYPE, first match wins */
+    const char *override_regex[MVQ_PLAN_MAX_OVERRIDES];
+    mvq_type override_type[MVQ_PLAN_MAX_OVERRIDES];
+} mvq_plan_params;
+
+typedef struct mvq_tensor_plan {
+    bool quantize;        /* false: copied as is (norms, 1-D tensors, non-weights) */
+    mvq_type type;        /* the type written */
+    mvq_type wanted;      /* the type the rules asked for, before any fallback */
+    bool fallback;        /* rows did not fit the wanted type's blocks */
+    bool overridden;      /* chosen by --tensor-type / output / embedding option */
+} mvq_tensor_plan;
+
+/* Decides a type for every tensor of g (out has mvq_gguf_n_tensors(g)
+ * entries), following llama.cpp's rules for the preset, then overrides,
+ * then the fallback for rows that do not divide into the type's blocks
+ * (K-quants to Q5_0/Q5_1/Q8_0/IQ4_NL as llama.cpp, then F16). */
+MVQ_API mvq_status mvq_plan_make(const mvq_gguf *g, const mvq_plan_params *p, mvq_tensor_plan *out,
+                                 mvq_error *err);
+
+/* ---- massive values (Jin et al., ICML 2025) ----
+ * For Q (or K) after RoPE in one layer, M[h][d] = ||Q[:,h,d]||_2 over the
+ * tokens.  Dimension d of head h is massive when M[h][d] > lambda * mean_d
+ * M[h][.] (lambda = 5 in the paper), or, with topk > 0, when it is among
+ * the topk largest of its head. */
+typedef struct mvq_massive_params {
+    double lambda; /* default 5 */
+    int topk;      /* 0: use lambda */
+} mvq_massive_params;
+
+/* Where a head dimension sits in RoPE. */
+typedef struct mvq_rope_dim {
+    int pair;          /* rotation pair index i (theta_i = base^(-2i/n_rot)); -1 if not rotated */
+    double freq;       /* theta_i, radians per token; 0 if not rotated */
+    double wavelength; /* 2 pi / theta_i tokens; +inf if not rotated */
+} mvq_rope_dim;
+
+/* neox: pairs are (i, i + n_rot/2) (qwen2); otherwise adjacent (2i, 2i+1) (llama). */
+MVQ_API mvq_rope_dim mvq_rope_dim_info(int d, int n_rot, double base, bool neox);
+
+typedef struct mvq_massive_head {
+    int top_dim;          /* argmax_d M[h][d] */
+    double top_ratio;     /* M[h][top_dim] / mean_d M[h][.] */
+    int n_massive;        /* dimensions flagged in this head */
+    double lowfreq_share; /* share of sum_d M[h][d]^2 held by the low-frequency half of the pairs */
+} mvq_massive_head;
+
+/* M: n_head rows of head_dim norms.  mask (n_head * head_dim, may be NULL)
+ * receives 1 for massive dimensions; heads (n_head, may be NULL) the
+ * per-head summary.  Returns the number of massive dimensions. */
+MVQ_API int mvq_massive_detect(const float *M, int n_head, int head_dim, int n_rot, double rope_base,
+                               bool neox, const mvq_massive_params *p, uint8_t *mask,
+                               mvq_massive_head *heads);
+
+/* ---- calibration statistics ----
+ * One pass of the forward pass over calibration tokens collects, for the
+ * input of every linear layer, per input column: the mean square (llama.cpp's
+ * importance matrix), the mean absolute value (AWQ) and the maximum absolute
+ * value (SmoothQuant); and for Q and K after RoPE and V (the control), per
+ * layer, head and dimension, the sum of squares over the tokens (M[h][d] is
+ * its square root). */
+typedef enum mvq_calib_input {
+    MVQ_CALIB_ATTN_IN = 0,     /* feeds attn_q, attn_k, attn_v   [n_embd] */
+    MVQ_CALIB_ATTN_OUT = 1,    /* feeds attn_output    [n_head * head_dim] */
+    MVQ_CALIB_FFN_IN = 2,      /* feeds ffn_gate, ffn_up          [n_embd] */
+    MVQ_CALIB_FFN_DOWN_IN = 3, /* feeds ffn_down                    [n_ff] */
+    MVQ_CALIB_OUTPUT_IN = 4,   /* feeds output (one "layer")      [n_embd] */
+    MVQ_CALIB_INPUT_COUNT = 5
+} mvq_calib_input;
+
+typedef enum mvq_calib_qkv { MVQ_CALIB_Q = 0, MVQ_CALIB_K = 1, MVQ_CALIB_V = 2 } mvq_calib_qkv;
+
+typedef struct mvq_calib {
+    mvq_hparams hp;
+    int64_t n_tokens;                          /* tokens observed */
+    int64_t dim[MVQ_CALIB_INPUT_COUNT];        /* columns of each input */
+    /* [layer][column]; OUTPUT_IN has one layer */
+    double *sum_sq[MVQ_CALIB_INPUT_COUNT];
+    double *sum_abs[MVQ_CALIB_INPUT_COUNT];
+    float *max_abs[MVQ_CALIB_INPUT_COUNT];
+    /* [layer][head][dim]: sum over tokens of the square, after RoPE */
+    double *qkv_sq[3];
+    int64_t qkv_heads[3];                      /* n_head, n_head_kv, n_head_kv */
+    uint64_t tokens_hash;                      /* XXH3-64 of the calibration tokens */
+} mvq_calib;
+
+MVQ_API mvq_calib *mvq_calib_new(const mvq_hparams *hp, mvq_error *err);
+MVQ_API void mvq_calib_free(mvq_calib *c);
+/* The observer to install on a forward pass (taps: mvq_calib_tap_mask()). */
+MVQ_API uint32_t mvq_calib_tap_mask(void);
+MVQ_API void mvq_calib_observe(void *calib, const mvq_observation *obs);
+
+typedef struct mvq_calib_opts {
+    int64_t n_ctx;  /* sequence length (default 512, at most the training context) */
+    int32_t bos;    /* first token of each sequence; < 0: none */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *user;
+} mvq_calib_opts;
+
+/* Runs the model over tokens in sequences of n_ctx (the last one shorter)
+ * and accumulates into c. */
+MVQ_API mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                                 const mvq_calib_opts *opts, mvq_pool *pool, mvq_error *err);
+
+/* Importance weights (mean square per input column) for a 2-D weight named
+ * as llama.cpp names them (blk.N.attn_q.weight, output.weight, ...): out
+ * receives n_in values; false when no statistic feeds that tensor. */
+MVQ_API bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in);
+/* M[h][d] = sqrt(sum of squares) of Q, K or V of a layer: n_heads * head_dim values. */
+MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out);
+
+/* Saves as a GGUF file of F32 tensors (mvquant.stats.* metadata), and loads
+ * it back, checking it fits the model's hyperparameters. */
+MVQ_API mvq_status mvq_calib_save(const mvq_calib *c, const char *path, const char *const *inputs,
+                                  uint64_t key, mvq_error *err);
+MVQ_API mvq_calib *mvq_calib_load(const char *path, const mvq_hparams *hp, uint64_t *key, mvq_error *err);
+
+/* ---- the quantization job ---- */
+typedef enum mvq_method {
+    MVQ_METHOD_RTN = 0, /* round to nearest, importance-weighted scale search */
+    MVQ_METHOD_COUNT = 1
+} mvq_method;
+
+MVQ_API const char *mvq_method_name(mvq_method m);
+MVQ_API int mvq_method_from_name(const char *name); /* -1 when unknown */
+
+typedef struct mvq_tensor_report {
+    const char *name;      /* into the input file's mapping: valid while it is open */
+    mvq_type from, to;
+    bool quantized;        /* false: copied byte for byte */
+    bool fallback;         /* rows did not fit the wanted type */
+    bool is_protected;     /* raised to the massive type */
+    uint64_t n_weights, bytes;
+    double rel_err;        /* sqrt(sum I (w - q)^2 / sum I w^2), I = importance (1 without) */
+    int n_massive_rows;    /* rows producing massive dimensions (attn_q, attn_k) */
+    double massive_rel_err; /* rel_err over those rows' outputs; < 0 when none */
+} mvq_tensor_report;
+
+typedef struct mvq_quantize_report {
+    int64_t n_tensors;
+    mvq_tensor_report *tensors;
+    uint64_t n_weights;            /* all tensors */
+    uint64_t bytes_in, bytes_out;  /* tensor data */
+    uint64_t file_bytes;           /* the output file */
+    uint64_t protect_bytes;        /* what protection added to the tensor data */
+    double bpw;                    /* bits per weight of the output's tensor data */
+    int n_layers_massive;          /* layers whose Q or K has massive dimensions */
+    int n_massive_q, n_massive_k;  /* massive dimensions over all layers */
+    double seconds;
+} mvq_quantize_report;
+
+typedef struct mvq_quantize_opts {
+    mvq_plan_params plan;
+    mvq_method method;
+    bool protect_massive;     /* raise attn_q/attn_k of massive layers to massive_type */
+    mvq_type massive_type;    /* default: Q8_0 */
+    mvq_massive_params massive;
+    const mvq_calib *calib;   /* importance and Q/K norms; NULL: plain RTN, nothing detected */
+    mvq_pool *pool;
+    /* called after each tensor (may be NULL) */
+    void (*progress)(void *user, const mvq_tensor_report *t, int64_t i, int64_t n);
+    void *user;
+} mvq_quantize_opts;
+
+/* Quantizes in to out (a temporary file renamed into place when complete),
+ * writing the report.  Free the report with mvq_quantize_report_free. */
+MVQ_API mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quantize_opts *o,
+                                     mvq_quantize_report *rep, mvq_error *err);
+MVQ_API void mvq_quantize_report_free(mvq_quantize_report *rep);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,203 @@
+/* Calibration statistics: accumulated from the forward pass's observation
+ * hooks over calibration tokens. */
+#include "config.h"
+#include <mvquant/quantize.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+static int64_t input_layers(const mvq_calib *c, int i)
+{
+    return i == MVQ_CALIB_OUTPUT_IN ? 1 : c->hp.n_layer;
+}
+
+mvq_calib *mvq_calib_new(const mvq_hparams *hp, mvq_error *err)
+{
+    mvq_calib *c = calloc(1, sizeof *c);
+    if (!c)
+        goto nomem;
+    c->hp = *hp;
+    c->dim[MVQ_CALIB_ATTN_IN] = hp->n_embd;
+    c->dim[MVQ_CALIB_ATTN_OUT] = hp->n_head * hp->head_dim;
+    c->dim[MVQ_CALIB_FFN_IN] = hp->n_embd;
+    c->dim[MVQ_CALIB_FFN_DOWN_IN] = hp->n_ff;
+    c->dim[MVQ_CALIB_OUTPUT_IN] = hp->n_embd;
+    for (int i = 0; i < MVQ_CALIB_INPUT_COUNT; i++) {
+        size_t n = (size_t)(input_layers(c, i) * c->dim[i]);
+        c->sum_sq[i] = calloc(n, sizeof(double));
+        c->sum_abs[i] = calloc(n, sizeof(double));
+        c->max_abs[i] = calloc(n, sizeof(float));
+        if (!c->sum_sq[i] || !c->sum_abs[i] || !c->max_abs[i])
+            goto nomem;
+    }
+    c->qkv_heads[MVQ_CALIB_Q] = hp->n_head;
+    c->qkv_heads[MVQ_CALIB_K] = c->qkv_heads[MVQ_CALIB_V] = hp->n_head_kv;
+    for (int i = 0; i < 3; i++) {
+        c->qkv_sq[i] = calloc((size_t)(hp->n_layer * c->qkv_heads[i] * hp->head_dim), sizeof(double));
+        if (!c->qkv_sq[i])
+            goto nomem;
+    }
+    return c;
+nomem:
+    mvq_calib_free(c);
+    mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory for calibration statistics");
+    return NULL;
+}
+
+void mvq_calib_free(mvq_calib *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < MVQ_CALIB_INPUT_COUNT; i++) {
+        free(c->sum_sq[i]);
+        free(c->sum_abs[i]);
+        free(c->max_abs[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        free(c->qkv_sq[i]);
+    free(c);
+}
+
+static int tap_input(mvq_tap tap)
+{
+    switch (tap) {
+    case MVQ_TAP_ATTN_IN: return MVQ_CALIB_ATTN_IN;
+    case MVQ_TAP_ATTN_OUT: return MVQ_CALIB_ATTN_OUT;
+    case MVQ_TAP_FFN_IN: return MVQ_CALIB_FFN_IN;
+    case MVQ_TAP_FFN_DOWN_IN: return MVQ_CALIB_FFN_DOWN_IN;
+    case MVQ_TAP_OUTPUT_IN: return MVQ_CALIB_OUTPUT_IN;
+    default: return -1;
+    }
+}
+
+static int tap_qkv(mvq_tap tap)
+{
+    switch (tap) {
+    case MVQ_TAP_Q: return MVQ_CALIB_Q;
+    case MVQ_TAP_K: return MVQ_CALIB_K;
+    case MVQ_TAP_V: return MVQ_CALIB_V;
+    default: return -1;
+    }
+}
+
+uint32_t mvq_calib_tap_mask(void)
+{
+    return MVQ_TAP_LINEAR_INPUTS | MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K) | MVQ_TAP_BIT(MVQ_TAP_V);
+}
+
+void mvq_calib_observe(void *calib, const mvq_observation *obs)
+{
+    mvq_calib *c = calib;
+    int in = tap_input(obs->tap), qkv = tap_qkv(obs->tap);
+    if (in >= 0 && obs->dim == c->dim[in]) {
+        int64_t layer = in == MVQ_CALIB_OUTPUT_IN ? 0 : obs->layer;
+        double *sq = c->sum_sq[in] + layer * obs->dim, *ab = c->sum_abs[in] + layer * obs->dim;
+        float *mx = c->max_abs[in] + layer * obs->dim;
+        for (int64_t t = 0; t < obs->n_tokens; t++) {
+            const float *x = obs->data + t * obs->dim;
+            for (int64_t j = 0; j < obs->dim; j++) {
+                float a = fabsf(x[j]);
+                sq[j] += (double)x[j] * x[j];
+                ab[j] += a;
+                if (a > mx[j])
+                    mx[j] = a;
+            }
+        }
+        if (in == MVQ_CALIB_ATTN_IN && obs->layer == 0)
+            c->n_tokens += obs->n_tokens; /* count each token once */
+    } else if (qkv >= 0 && obs->dim == c->qkv_heads[qkv] * c->hp.head_dim) {
+        double *sq = c->qkv_sq[qkv] + obs->layer * obs->dim;
+        for (int64_t t = 0; t < obs->n_tokens; t++) {
+            const float *x = obs->data + t * obs->dim;
+            for (int64_t j = 0; j < obs->dim; j++)
+                sq[j] += (double)x[j] * x[j];
+        }
+    }
+}
+
+mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                         const mvq_calib_opts *opts, mvq_pool *pool, mvq_error *err)
+{
+    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : 512;
+    if (m->hp.n_ctx_train > 0 && n_ctx > m->hp.n_ctx_train)
+        n_ctx = m->hp.n_ctx_train;
+    int32_t bos = opts ? opts->bos : -1;
+    mvq_forward *f = mvq_forward_create(m, n_ctx, pool, err);
+    if (!f)
+        return err ? err->status : MVQ_ERR_NOMEM;
+    int32_t *seq = malloc(sizeof *seq * (size_t)n_ctx);
+    if (!seq) {
+        mvq_forward_free(f);
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory for calibration");
+    }
+    mvq_forward_set_observer(f, mvq_calib_tap_mask(), mvq_calib_observe, c);
+    XXH3_state_t *hs = XXH3_createState();
+    if (hs)
+        XXH3_64bits_reset(hs);
+    mvq_status st = MVQ_OK;
+    for (int64_t at = 0; at < n_tokens && st == MVQ_OK; at += n_ctx) {
+        int64_t n = n_tokens - at < n_ctx ? n_tokens - at : n_ctx;
+        memcpy(seq, tokens + at, sizeof *seq * (size_t)n);
+        if (bos >= 0)
+            seq[0] = bos;
+        st = mvq_forward_run(f, seq, n, n, NULL, err);
+        if (opts && opts->progress)
+            opts->progress(opts->user, at + n, n_tokens);
+    }
+    if (hs) {
+        XXH3_64bits_update(hs, tokens, sizeof *tokens * (size_t)n_tokens);
+        c->tokens_hash = XXH3_64bits_digest(hs);
+        XXH3_freeState(hs);
+    }
+    free(seq);
+    mvq_forward_free(f);
+    return st;
+}
+
+/* Which statistic feeds a tensor, and of which layer. */
+static int tensor_input(const char *name, int64_t *layer)
+{
+    static const struct { const char *suffix; int input; } map[] = {
+        { "attn_q.weight", MVQ_CALIB_ATTN_IN },      { "attn_k.weight", MVQ_CALIB_ATTN_IN },
+        { "attn_v.weight", MVQ_CALIB_ATTN_IN },      { "attn_output.weight", MVQ_CALIB_ATTN_OUT },
+        { "ffn_gate.weight", MVQ_CALIB_FFN_IN },     { "ffn_up.weight", MVQ_CALIB_FFN_IN },
+        { "ffn_down.weight", MVQ_CALIB_FFN_DOWN_IN },
+    };
+    if (strcmp(name, "output.weight") == 0) {
+        *layer = 0;
+        return MVQ_CALIB_OUTPUT_IN;
+    }
+    long l;
+    int used = 0;
+    if (sscanf(name, "blk.%ld.%n", &l, &used) != 1 || used == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(name + used, map[i].suffix) == 0) {
+            *layer = l;
+            return map[i].input;
+        }
+    return -1;
+}
+
+bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in)
+{
+    int64_t layer;
+    int in = tensor_input(tensor_name, &layer);
+    if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= input_layers(c, in))
+        return false;
+    const double *sq = c->sum_sq[in] + layer * n_in;
+    for (int64_t j = 0; j < n_in; j++)
+        out[j] = (float)(sq[j] / (double)c->n_tokens);
+    return true;
+}
+
+void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out)
+{
+    int64_t n = c->qkv_heads[which] * c->hp.head_dim;
+    const double *sq = c->qkv_sq[which] + layer * n;
+    for (int64_t j = 0; j < n; j++)
+        out[j] = (float)sqrt(sq[j]);
+}

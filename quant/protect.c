@@ -1,0 +1,86 @@
+/* Which layers and rows carry massive values, for --protect-massive. */
+#include "config.h"
+#include "quant/quant_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+mvq_status mvq_massive_map_build(mvq_massive_map *mm, const mvq_calib *c, const mvq_massive_params *p,
+                                 mvq_error *err)
+{
+    const mvq_hparams *hp = &c->hp;
+    memset(mm, 0, sizeof *mm);
+    mm->n_layer = hp->n_layer;
+    mm->head_dim = hp->head_dim;
+    mm->n_q = hp->n_head * hp->head_dim;
+    mm->n_k = hp->n_head_kv * hp->head_dim;
+    mm->q = calloc((size_t)(mm->n_layer * mm->n_q), 1);
+    mm->k = calloc((size_t)(mm->n_layer * mm->n_k), 1);
+    mm->layer_count = calloc((size_t)mm->n_layer, sizeof(int));
+    float *norms = malloc(sizeof(float) * (size_t)(mm->n_q > mm->n_k ? mm->n_q : mm->n_k));
+    if (!mm->q || !mm->k || !mm->layer_count || !norms) {
+        free(norms);
+        mvq_massive_map_free(mm);
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory detecting massive values");
+    }
+    bool neox = hp->rope_style == MVQ_ROPE_NEOX;
+    for (int64_t l = 0; l < mm->n_layer; l++) {
+        mvq_calib_norms(c, MVQ_CALIB_Q, l, norms);
+        int nq = mvq_massive_detect(norms, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot,
+                                    hp->rope_freq_base, neox, p, mm->q + l * mm->n_q, NULL);
+        mvq_calib_norms(c, MVQ_CALIB_K, l, norms);
+        int nk = mvq_massive_detect(norms, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot,
+                                    hp->rope_freq_base, neox, p, mm->k + l * mm->n_k, NULL);
+        mm->layer_count[l] = nq + nk;
+    }
+    free(norms);
+    return MVQ_OK;
+}
+
+void mvq_massive_map_free(mvq_massive_map *mm)
+{
+    free(mm->q);
+    free(mm->k);
+    free(mm->layer_count);
+    memset(mm, 0, sizeof *mm);
+}
+
+/* The dimension RoPE rotates together with d. */
+static int64_t rope_partner(int64_t d, int64_t n_rot, bool neox)
+{
+    if (d >= n_rot)
+        return d;
+    if (neox)
+        return d < n_rot / 2 ? d + n_rot / 2 : d - n_rot / 2;
+    return d ^ 1;
+}
+
+int mvq_massive_rows(const mvq_massive_map *mm, const mvq_hparams *hp, const char *tensor_name,
+                     uint8_t *rows, int64_t n_out)
+{
+    long layer;
+    char kind[16];
+    if (!mm->q || sscanf(tensor_name, "blk.%ld.%15[a-z_].weight", &layer, kind) != 2 || layer < 0 ||
+        layer >= mm->n_layer)
+        return 0;
+    const uint8_t *mask;
+    if (strcmp(kind, "attn_q") == 0 && n_out == mm->n_q)
+        mask = mm->q + layer * mm->n_q;
+    else if (strcmp(kind, "attn_k") == 0 && n_out == mm->n_k)
+        mask = mm->k + layer * mm->n_k;
+    else
+        return 0;
+    bool neox = hp->rope_style == MVQ_ROPE_NEOX;
+    memset(rows, 0, (size_t)n_out);
+    int count = 0;
+    for (int64_t r = 0; r < n_out; r++) {
+        if (!mask[r])
+            continue;
+        int64_t head = r / mm->head_dim, d = r % mm->head_dim;
+        int64_t partner = head * mm->head_dim + rope_partner(d, hp->n_rot, neox);
+        count += !rows[r] + (partner != r && !rows[partner]);
+        rows[r] = rows[partner] = 1;
+    }
+    return count;
+}
