@@ -6,3 +6,14 @@ libmvq_core_la_SOURCES += \
 	kernels/types.c \
 	kernels/dispatch.c \
 	kernels/ref_table.c
+# The scalar reference kernels (the specification every SIMD kernel is tested against).
+libmvq_core_la_SOURCES += \
+	kernels/ref.h \
+	kernels/ref_unpack.c \
+	kernels/ref_float.c \
+	kernels/ref_dequant_legacy.c \
+	kernels/ref_quant_q8.c \
+	kernels/ref_search.c \
+	kernels/ref_quant_legacy.c \
+	kernels/ref_dot.c \
+	kernels/ref_dot_k.c

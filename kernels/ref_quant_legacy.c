@@ -1,0 +1,128 @@
+/* Reference weight quantizers of the 32-weight block types: Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q8_0 and IQ4_NL.  Each block's scale (and minimum) comes from
+ * the search in ref_search.c, minimising the squared error weighted by the
+ * importance of each input column when given. */
+#include "config.h"
+
+#include "kernels/ref.h"
+
+/* Search breadth per type: K candidates each side of ggml's scale, their
+ * relative step, refits per candidate.  Tuned on ggml's goldens: wider
+ * searches gain under 1% of error at several times the cost. */
+static const mvq_grid grid_q4_0 = {NULL, 16, -8, 2, 0.05f, 2};
+static const mvq_grid grid_q5_0 = {NULL, 32, -16, 2, 0.025f, 2};
+static const mvq_grid grid_q8_0 = {NULL, 255, -127, 2, 0.004f, 2};
+static const mvq_grid grid_q4_1 = {NULL, 16, 0, 2, 0.05f, 3};
+static const mvq_grid grid_q5_1 = {NULL, 32, 0, 2, 0.025f, 3};
+static const mvq_grid grid_iq4_nl = {mvq_kvalues_iq4nl, 16, 0, 2, 0.04f, 2};
+
+/* The importance of block i's columns, or all ones (unweighted) when there
+ * is none or it is all zero there. */
+static const float *block_weights(const float *imatrix, int64_t i)
+{
+    static const float ones[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    if (!imatrix)
+        return ones;
+    const float *w = imatrix + 32 * i;
+    for (int j = 0; j < 32; j++)
+        if (w[j] > 0.0f)
+            return w;
+    return ones;
+}
+
+static void pack_nibbles(const uint8_t codes[32], uint8_t qs[16])
+{
+    for (int j = 0; j < 16; j++)
+        qs[j] = (uint8_t)((codes[j] & 0xF) | ((codes[j + 16] & 0xF) << 4));
+}
+
+static void pack_fifth_bits(const uint8_t codes[32], uint8_t qh[4])
+{
+    uint32_t h = 0;
+    for (int j = 0; j < 32; j++)
+        h |= (uint32_t)((codes[j] >> 4) & 1) << j;
+    for (int b = 0; b < 4; b++)
+        qh[b] = (uint8_t)(h >> (8 * b));
+}
+
+void mvq_quantize_row_q4_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q4_0 *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q4_0, codes);
+        y[i].d = mvq_fp32_to_fp16(d);
+        pack_nibbles(codes, y[i].qs);
+    }
+}
+
+void mvq_quantize_row_q5_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q5_0 *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q5_0, codes);
+        y[i].d = mvq_fp32_to_fp16(d);
+        pack_nibbles(codes, y[i].qs);
+        pack_fifth_bits(codes, y[i].qh);
+    }
+}
+
+void mvq_quantize_row_iq4_nl_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_iq4_nl *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_iq4_nl, codes);
+        y[i].d = mvq_fp32_to_fp16(d);
+        pack_nibbles(codes, y[i].qs);
+    }
+}
+
+void mvq_quantize_row_q4_1_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q4_1 *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d, m;
+        mvq_search_affine(x + 32 * i, block_weights(imatrix, i), 32, &grid_q4_1, codes, &d, &m);
+        y[i].d = mvq_fp32_to_fp16(d);
+        y[i].m = mvq_fp32_to_fp16(m);
+        pack_nibbles(codes, y[i].qs);
+    }
+}
+
+void mvq_quantize_row_q5_1_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q5_1 *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d, m;
+        mvq_search_affine(x + 32 * i, block_weights(imatrix, i), 32, &grid_q5_1, codes, &d, &m);
+        y[i].d = mvq_fp32_to_fp16(d);
+        y[i].m = mvq_fp32_to_fp16(m);
+        pack_nibbles(codes, y[i].qs);
+        pack_fifth_bits(codes, y[i].qh);
+    }
+}
+
+/* Without importance: ggml's round-to-nearest (also the activation path of
+ * the Q8_0 dot products, which must match ggml bit for bit).  With
+ * importance: the weighted search.  A caller wanting the searched,
+ * unweighted quantizer passes importance weights of all ones. */
+void mvq_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    if (!imatrix) {
+        mvq_quantize_row_q8_0_rtn(x, vy, n);
+        return;
+    }
+    mvq_block_q8_0 *y = vy;
+    uint8_t codes[32];
+    for (int64_t i = 0; i < n / 32; i++) {
+        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q8_0, codes);
+        y[i].d = mvq_fp32_to_fp16(d);
+        for (int j = 0; j < 32; j++)
+            y[i].qs[j] = (int8_t)(codes[j] - 127);
+    }
+}
