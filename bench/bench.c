@@ -4,7 +4,7 @@
 #include "config.h"
 #include "bench/bench.h"
 
-#include <mvquant.h>
+#include <mvquant/kernels.h>
 
 #include <errno.h>
 #include <getopt.h>

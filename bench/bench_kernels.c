@@ -5,7 +5,7 @@
 #include "config.h"
 #include "bench/bench.h"
 
-#include <mvquant.h>
+#include <mvquant/kernels.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #include "bench/bench.h"
 #include "kernels/matmul.h"
 
-#include <mvquant.h>
+#include <mvquant/kernels.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

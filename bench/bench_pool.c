@@ -3,7 +3,7 @@
 #include "config.h"
 #include "bench/bench.h"
 
-#include <mvquant.h>
+#include <mvquant/kernels.h>
 #include <pthread.h>
 #include <stdio.h>
 
