@@ -160,7 +160,8 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
     if (n_out == 0 || n_tok == 0)
         return MVQ_OK;
 
-    if (wtype == MVQ_TYPE_F32 && f32_path != MVQ_F32_OWN) {
+    if (wtype == MVQ_TYPE_F32 && f32_path != MVQ_F32_OWN && mvq_onednn_available()) {
+        mvq_pool_park(pool); /* oneDNN brings its own threads: leave them the cores */
         if (mvq_sgemm_onednn(mvq_pool_size(pool), w, n_out, n_in, x, n_tok, y))
             return MVQ_OK;
         if (f32_path == MVQ_F32_ONEDNN)

@@ -18,6 +18,11 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                             const float *x, int64_t n_tok, float *y, mvq_error *err);
 
+/* kernels/pool.c: tells the pool's idle workers to sleep now rather than
+ * spin, before handing the cores to other threads (oneDNN's).  The next
+ * mvq_pool_run wakes them as usual. */
+void mvq_pool_park(mvq_pool *pool);
+
 /* kernels/matmul_onednn.c: y = x * w^T through dnnl_sgemm on n_threads of
  * oneDNN's own (OpenMP) threads.  false when oneDNN is absent or fails. */
 bool mvq_onednn_available(void);
