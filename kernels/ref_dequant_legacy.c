@@ -19,66 +19,40 @@ static void scale_levels_add_min(const int8_t q[32], float d, float m, float *y)
     }
 }
 
-void mvq_dequantize_row_q4_0_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q4_0 *x = vx;
-    int8_t q[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        mvq_unpack_q4_0(&x[i], q);
-        scale_levels(q, mvq_fp16_to_fp32(x[i].d), y + 32 * i);
+/* Every 32-weight block starts with its fp16 d (and m for the affine types). */
+#define DEQUANTIZE_SYMMETRIC(wtype)                                                  \
+    void mvq_dequantize_row_##wtype##_ref(const void *vx, float *y, int64_t n)     \
+    {                                                                              \
+        const mvq_block_##wtype *x = vx;                                           \
+        int8_t q[32];                                                              \
+        for (int64_t i = 0; i < n / 32; i++) {                                     \
+            mvq_unpack_##wtype(&x[i], q);                                          \
+            scale_levels(q, mvq_fp16_to_fp32(x[i].d), y + 32 * i);                 \
+        }                                                                          \
     }
-}
 
-void mvq_dequantize_row_q4_1_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q4_1 *x = vx;
-    int8_t q[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        mvq_unpack_q4_1(&x[i], q);
-        scale_levels_add_min(q, mvq_fp16_to_fp32(x[i].d), mvq_fp16_to_fp32(x[i].m), y + 32 * i);
+#define DEQUANTIZE_AFFINE(wtype)                                                     \
+    void mvq_dequantize_row_##wtype##_ref(const void *vx, float *y, int64_t n)     \
+    {                                                                              \
+        const mvq_block_##wtype *x = vx;                                           \
+        int8_t q[32];                                                              \
+        for (int64_t i = 0; i < n / 32; i++) {                                     \
+            mvq_unpack_##wtype(&x[i], q);                                          \
+            scale_levels_add_min(q, mvq_fp16_to_fp32(x[i].d), mvq_fp16_to_fp32(x[i].m), \
+                                 y + 32 * i);                                      \
+        }                                                                          \
     }
-}
 
-void mvq_dequantize_row_q5_0_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q5_0 *x = vx;
-    int8_t q[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        mvq_unpack_q5_0(&x[i], q);
-        scale_levels(q, mvq_fp16_to_fp32(x[i].d), y + 32 * i);
-    }
-}
-
-void mvq_dequantize_row_q5_1_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q5_1 *x = vx;
-    int8_t q[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        mvq_unpack_q5_1(&x[i], q);
-        scale_levels_add_min(q, mvq_fp16_to_fp32(x[i].d), mvq_fp16_to_fp32(x[i].m), y + 32 * i);
-    }
-}
-
-void mvq_dequantize_row_q8_0_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_q8_0 *x = vx;
-    for (int64_t i = 0; i < n / 32; i++)
-        scale_levels(x[i].qs, mvq_fp16_to_fp32(x[i].d), y + 32 * i);
-}
+DEQUANTIZE_SYMMETRIC(q4_0)
+DEQUANTIZE_SYMMETRIC(q5_0)
+DEQUANTIZE_SYMMETRIC(q8_0)
+DEQUANTIZE_SYMMETRIC(iq4_nl)
+DEQUANTIZE_AFFINE(q4_1)
+DEQUANTIZE_AFFINE(q5_1)
 
 void mvq_dequantize_row_q8_1_ref(const void *vx, float *y, int64_t n)
 {
     const mvq_block_q8_1 *x = vx;
     for (int64_t i = 0; i < n / 32; i++)
         scale_levels(x[i].qs, mvq_fp16_to_fp32(x[i].d), y + 32 * i);
-}
-
-void mvq_dequantize_row_iq4_nl_ref(const void *vx, float *y, int64_t n)
-{
-    const mvq_block_iq4_nl *x = vx;
-    int8_t q[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        mvq_unpack_iq4_nl(&x[i], q);
-        scale_levels(q, mvq_fp16_to_fp32(x[i].d), y + 32 * i);
-    }
 }

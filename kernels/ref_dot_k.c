@@ -76,31 +76,23 @@ static float k4_block_dot(const int8_t q[256], const uint8_t scales[12], mvq_hal
     return dd * (float)isum - dm * (float)summs;
 }
 
-void mvq_vec_dot_q4_K_q8_K_ref(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    int8_t q[256];
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        mvq_unpack_q4_K(&x[i], q);
-        sum += k4_block_dot(q, x[i].scales, x[i].d, x[i].dmin, &y[i]);
+/* Q4_K and Q5_K rows differ only in their unpacking. */
+#define DOT_K4_WITH_Q8_K(wtype)                                                              \
+    void mvq_vec_dot_##wtype##_q8_K_ref(int64_t n, float *s, const void *vx, const void *vy) \
+    {                                                                                        \
+        const mvq_block_##wtype *x = vx;                                                     \
+        const mvq_block_q8_K *y = vy;                                                        \
+        int8_t q[256];                                                                       \
+        float sum = 0.0f;                                                                    \
+        for (int64_t i = 0; i < n / MVQ_QK_K; i++) {                                         \
+            mvq_unpack_##wtype(&x[i], q);                                                    \
+            sum += k4_block_dot(q, x[i].scales, x[i].d, x[i].dmin, &y[i]);                   \
+        }                                                                                    \
+        *s = sum;                                                                            \
     }
-    *s = sum;
-}
 
-void mvq_vec_dot_q5_K_q8_K_ref(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    int8_t q[256];
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        mvq_unpack_q5_K(&x[i], q);
-        sum += k4_block_dot(q, x[i].scales, x[i].d, x[i].dmin, &y[i]);
-    }
-    *s = sum;
-}
+DOT_K4_WITH_Q8_K(q4_K)
+DOT_K4_WITH_Q8_K(q5_K)
 
 void mvq_vec_dot_q6_K_q8_K_ref(int64_t n, float *s, const void *vx, const void *vy)
 {

@@ -46,65 +46,93 @@ static void pack_fifth_bits(const uint8_t codes[32], uint8_t qh[4])
         qh[b] = (uint8_t)(h >> (8 * b));
 }
 
-void mvq_quantize_row_q4_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+/* Packers: codes 0..n_levels-1 of one block into its bytes. */
+static void pack_q4_0(void *vb, float d, float m, const uint8_t codes[32])
 {
-    mvq_block_q4_0 *y = vy;
-    uint8_t codes[32];
+    mvq_block_q4_0 *b = vb;
+    (void)m;
+    b->d = mvq_fp32_to_fp16(d);
+    pack_nibbles(codes, b->qs);
+}
+
+static void pack_q5_0(void *vb, float d, float m, const uint8_t codes[32])
+{
+    mvq_block_q5_0 *b = vb;
+    (void)m;
+    b->d = mvq_fp32_to_fp16(d);
+    pack_nibbles(codes, b->qs);
+    pack_fifth_bits(codes, b->qh);
+}
+
+static void pack_q8_0(void *vb, float d, float m, const uint8_t codes[32])
+{
+    mvq_block_q8_0 *b = vb;
+    (void)m;
+    b->d = mvq_fp32_to_fp16(d);
+    for (int j = 0; j < 32; j++)
+        b->qs[j] = (int8_t)(codes[j] - 127);
+}
+
+static void pack_q4_1(void *vb, float d, float m, const uint8_t codes[32])
+{
+    mvq_block_q4_1 *b = vb;
+    b->d = mvq_fp32_to_fp16(d);
+    b->m = mvq_fp32_to_fp16(m);
+    pack_nibbles(codes, b->qs);
+}
+
+static void pack_q5_1(void *vb, float d, float m, const uint8_t codes[32])
+{
+    mvq_block_q5_1 *b = vb;
+    b->d = mvq_fp32_to_fp16(d);
+    b->m = mvq_fp32_to_fp16(m);
+    pack_nibbles(codes, b->qs);
+    pack_fifth_bits(codes, b->qh);
+}
+
+typedef void (*pack_fn)(void *block, float d, float m, const uint8_t codes[32]);
+
+/* Searches each 32-weight block on its grid (with a minimum when affine)
+ * and packs it. */
+static void quantize_blocks(const float *x, void *vy, int64_t n, const float *imatrix,
+                            const mvq_grid *g, bool affine, size_t block_bytes, pack_fn pack)
+{
+    uint8_t *y = vy, codes[32];
     for (int64_t i = 0; i < n / 32; i++) {
-        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q4_0, codes);
-        y[i].d = mvq_fp32_to_fp16(d);
-        pack_nibbles(codes, y[i].qs);
+        const float *w = block_weights(imatrix, i);
+        float d, m = 0.0f;
+        if (affine)
+            mvq_search_affine(x + 32 * i, w, 32, g, codes, &d, &m);
+        else
+            d = mvq_search_symmetric(x + 32 * i, w, 32, g, codes);
+        pack(y + block_bytes * (size_t)i, d, m, codes);
     }
 }
 
-void mvq_quantize_row_q5_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_q4_0_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    mvq_block_q5_0 *y = vy;
-    uint8_t codes[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q5_0, codes);
-        y[i].d = mvq_fp32_to_fp16(d);
-        pack_nibbles(codes, y[i].qs);
-        pack_fifth_bits(codes, y[i].qh);
-    }
+    quantize_blocks(x, y, n, imatrix, &grid_q4_0, false, sizeof(mvq_block_q4_0), pack_q4_0);
 }
 
-void mvq_quantize_row_iq4_nl_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_q5_0_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    mvq_block_iq4_nl *y = vy;
-    uint8_t codes[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_iq4_nl, codes);
-        y[i].d = mvq_fp32_to_fp16(d);
-        pack_nibbles(codes, y[i].qs);
-    }
+    quantize_blocks(x, y, n, imatrix, &grid_q5_0, false, sizeof(mvq_block_q5_0), pack_q5_0);
 }
 
-void mvq_quantize_row_q4_1_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    mvq_block_q4_1 *y = vy;
-    uint8_t codes[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        float d, m;
-        mvq_search_affine(x + 32 * i, block_weights(imatrix, i), 32, &grid_q4_1, codes, &d, &m);
-        y[i].d = mvq_fp32_to_fp16(d);
-        y[i].m = mvq_fp32_to_fp16(m);
-        pack_nibbles(codes, y[i].qs);
-    }
+    /* same layout as Q4_0: fp16 d, then the codes' nibbles */
+    quantize_blocks(x, y, n, imatrix, &grid_iq4_nl, false, sizeof(mvq_block_iq4_nl), pack_q4_0);
 }
 
-void mvq_quantize_row_q5_1_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_q4_1_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    mvq_block_q5_1 *y = vy;
-    uint8_t codes[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        float d, m;
-        mvq_search_affine(x + 32 * i, block_weights(imatrix, i), 32, &grid_q5_1, codes, &d, &m);
-        y[i].d = mvq_fp32_to_fp16(d);
-        y[i].m = mvq_fp32_to_fp16(m);
-        pack_nibbles(codes, y[i].qs);
-        pack_fifth_bits(codes, y[i].qh);
-    }
+    quantize_blocks(x, y, n, imatrix, &grid_q4_1, true, sizeof(mvq_block_q4_1), pack_q4_1);
+}
+
+void mvq_quantize_row_q5_1_ref(const float *x, void *y, int64_t n, const float *imatrix)
+{
+    quantize_blocks(x, y, n, imatrix, &grid_q5_1, true, sizeof(mvq_block_q5_1), pack_q5_1);
 }
 
 /* Without importance: ggml's round-to-nearest (also the activation path of
@@ -117,12 +145,5 @@ void mvq_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n, const float 
         mvq_quantize_row_q8_0_rtn(x, vy, n);
         return;
     }
-    mvq_block_q8_0 *y = vy;
-    uint8_t codes[32];
-    for (int64_t i = 0; i < n / 32; i++) {
-        float d = mvq_search_symmetric(x + 32 * i, block_weights(imatrix, i), 32, &grid_q8_0, codes);
-        y[i].d = mvq_fp32_to_fp16(d);
-        for (int j = 0; j < 32; j++)
-            y[i].qs[j] = (int8_t)(codes[j] - 127);
-    }
+    quantize_blocks(x, vy, n, imatrix, &grid_q8_0, false, sizeof(mvq_block_q8_0), pack_q8_0);
 }

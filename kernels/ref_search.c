@@ -179,6 +179,26 @@ static void aff_try(const float *x, const float *w, int n, int nmax, float d, fl
         *out = p;
 }
 
+/* One candidate: nearest codes at (d, m), then least-squares refits. */
+static void aff_descend(const float *x, const float *w, int n, int nmax, float d, float m,
+                        int refits, uint8_t *tmp, aff_best *best)
+{
+    aff_pass p;
+    aff_try(x, w, n, nmax, d, m, tmp, best, &p);
+    for (int it = 0; it < refits; it++) {
+        const float det = p.sw * p.svv - p.sv * p.sv;
+        if (!(det > 0.0f))
+            break;
+        const float d2 = round_fp16((p.sw * p.sxv - p.sx * p.sv) / det);
+        const float m2 = round_fp16((p.svv * p.sx - p.sv * p.sxv) / det);
+        if (d2 == d && m2 == m)
+            break; /* converged */
+        d = d2;
+        m = m2;
+        aff_try(x, w, n, nmax, d, m, tmp, best, &p);
+    }
+}
+
 void mvq_search_affine(const float *x, const float *w, int n, const mvq_grid *g, uint8_t *codes,
                        float *d_out, float *m_out)
 {
@@ -195,27 +215,20 @@ void mvq_search_affine(const float *x, const float *w, int n, const mvq_grid *g,
     if (max > min) {
         const int K = g->half_steps < MAX_HALF_STEPS ? g->half_steps : MAX_HALF_STEPS;
         for (int k = -K; k <= K; k++) {
-            float d = round_fp16((max - min) / ((float)nmax * (1.0f + g->step * (float)k)));
-            float m = m0;
-            aff_pass p;
-            aff_try(x, w, n, nmax, d, m, tmp, &best, &p);
-            for (int it = 0; it < g->refits; it++) {
-                const float det = p.sw * p.svv - p.sv * p.sv;
-                if (!(det > 0.0f))
-                    break;
-                const float d2 = round_fp16((p.sw * p.sxv - p.sx * p.sv) / det);
-                const float m2 = round_fp16((p.svv * p.sx - p.sv * p.sxv) / det);
-                if (d2 == d && m2 == m)
-                    break; /* converged */
-                d = d2;
-                m = m2;
-                aff_try(x, w, n, nmax, d, m, tmp, &best, &p);
-            }
+            const float d = round_fp16((max - min) / ((float)nmax * (1.0f + g->step * (float)k)));
+            aff_descend(x, w, n, nmax, d, m0, g->refits, tmp, &best);
         }
+        /* The offset is multimodal when an outlier fixes the step (the
+         * refits keep its phase): shift the winner's levels by quarter steps. */
         const float d1 = best.d, m1 = best.m;
+        for (int q = -1; q <= 2; q++)
+            if (q != 0)
+                aff_descend(x, w, n, nmax, d1, round_fp16(m1 + d1 * 0.25f * (float)q), g->refits,
+                            tmp, &best);
+        const float d2 = best.d, m2 = best.m;
         for (int dir = -1; dir <= 1; dir += 2) {
-            aff_try(x, w, n, nmax, fp16_neighbour(d1, dir), m1, tmp, &best, NULL);
-            aff_try(x, w, n, nmax, d1, fp16_neighbour(m1, dir), tmp, &best, NULL);
+            aff_try(x, w, n, nmax, fp16_neighbour(d2, dir), m2, tmp, &best, NULL);
+            aff_try(x, w, n, nmax, d2, fp16_neighbour(m2, dir), tmp, &best, NULL);
         }
     }
     aff_assign(x, w, n, nmax, best.d, best.m, codes);
