@@ -17,7 +17,7 @@
 
 typedef struct mm_case {
     const mvq_kernel_table *kt;
-    mvq_f32_path f32_path;
+    mvq_matmul_path path;
     mvq_pool *pool;
     mvq_type type;
     const void *w;
@@ -30,7 +30,7 @@ static void run_matmul(void *p)
 {
     mm_case *c = p;
     mvq_error err;
-    if (mvq_matmul_table(c->kt, c->f32_path, c->pool, c->type, c->w, c->n_out, c->n_in, c->x,
+    if (mvq_matmul_table(c->kt, c->path, c->pool, c->type, c->w, c->n_out, c->n_in, c->x,
                          c->n_tok, c->y, &err) != MVQ_OK) {
         fprintf(stderr, "mvq_bench: %s\n", err.msg);
         exit(2);
@@ -81,14 +81,17 @@ static bool wants_any(bench_ctx *ctx, const char *name)
     return false;
 }
 
-/* One type, shape, mode and thread count on every set (scalar first). */
+/* One type, shape, mode and thread count on every set (scalar first), and
+ * through oneDNN: F32 always, other types (dequantized tiles, with the
+ * fastest table's dequantizer) in batches. */
 static void bench_one(bench_ctx *ctx, mm_case c, const char *group, const char *name)
 {
     double onednn = 0;
-    if (c.type == MVQ_TYPE_F32 && mvq_onednn_available()) {
+    if (mvq_onednn_available() && (c.type == MVQ_TYPE_F32 || c.n_tok > 1) &&
+        mvq_kernels()->to_float[c.type]) {
         mm_case d = c;
-        d.kt = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
-        d.f32_path = MVQ_F32_ONEDNN;
+        d.kt = mvq_kernels();
+        d.path = MVQ_PATH_ONEDNN;
         onednn = gflops(ctx, &d);
     }
     bool wants_scalar = bench_wants(ctx, group, name, "scalar");
@@ -100,7 +103,7 @@ static void bench_one(bench_ctx *ctx, mm_case c, const char *group, const char *
             (isa != MVQ_ISA_SCALAR && !bench_wants(ctx, group, name, variant)))
             continue;
         c.kt = kt;
-        c.f32_path = MVQ_F32_OWN;
+        c.path = MVQ_PATH_DOT;
         double v = gflops(ctx, &c);
         if (isa == MVQ_ISA_SCALAR)
             ref = v;
@@ -155,8 +158,10 @@ void bench_matmul(bench_ctx *ctx)
             free(w);
         }
     }
-    bench_note(ctx, "gemm: batches of %lld tokens; weights: a band of %d quantized rows repeated",
-               (long long)gemm_tokens, BAND);
+    bench_note(ctx, "gemm: batches of %lld tokens; weights: a band of %d quantized rows repeated; "
+               "isa variants: activations quantized + vec_dot; onednn: sgemm (non-f32: on "
+               "dequantized tiles; auto from %d tokens)", (long long)gemm_tokens, BAND,
+               MVQ_DEQUANT_GEMM_MIN_TOKENS);
     for (int n = 1; n <= max_threads; n++)
         mvq_pool_free(pools[n]);
     free(pools), free(band), free(x), free(y);

@@ -141,7 +141,7 @@ typedef struct { int64_t n_out, n_in, n_tok; } shape;
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* One type, one shape, threads 1..4: reference bound and bit-exactness. */
-static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mvq_f32_path f32)
+static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mvq_matmul_path path)
 {
     const mvq_kernel_table *ref = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
     const mvq_type_traits *tr = mvq_type_traits_get(t);
@@ -173,7 +173,7 @@ static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mv
         mvq_pool *pool = mvq_pool_create(nth);
         mvq_error err;
         memset(y, 0xff, sizeof(float) * (size_t)(s.n_tok * s.n_out));
-        mvq_status st = mvq_matmul_table(kt, f32, pool, t, w, s.n_out, n_in, x, s.n_tok, y, &err);
+        mvq_status st = mvq_matmul_table(kt, path, pool, t, w, s.n_out, n_in, x, s.n_tok, y, &err);
         cr_assert_eq(st, MVQ_OK, "%s: %s", tr->name, err.msg);
         for (int64_t tk = 0; tk < s.n_tok; tk++)
             for (int64_t o = 0; o < s.n_out; o++) {
@@ -181,13 +181,15 @@ static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mv
                 double exact = 0;
                 for (int64_t i = 0; i < n_in; i++)
                     exact += (double)wr[i] * xr[i];
-                double bound = error_bound(tr->vec_dot_type, atr->block_size, wr, xr, n_in);
+                /* oneDNN multiplies the f32 activations themselves */
+                mvq_type act = path == MVQ_PATH_ONEDNN ? MVQ_TYPE_F32 : tr->vec_dot_type;
+                double bound = error_bound(act, atr->block_size, wr, xr, n_in);
                 float got = y[tk * s.n_out + o];
                 cr_assert(fabs(got - exact) <= bound,
                           "%s %s %lldx%lldx%lld threads %d: y[%lld][%lld] = %.8g, exact %.8g, "
                           "bound %.3g", kt->isa, tr->name, (long long)s.n_out, (long long)n_in,
                           (long long)s.n_tok, nth, (long long)tk, (long long)o, got, exact, bound);
-                if (t != MVQ_TYPE_F32 || f32 == MVQ_F32_OWN)
+                if (path == MVQ_PATH_DOT)
                     cr_assert(memcmp(&got, &y_loop[tk * s.n_out + o], sizeof got) == 0,
                               "%s %s threads %d: y[%lld][%lld] = %.9g, the plain loop gives %.9g",
                               kt->isa, tr->name, nth, (long long)tk, (long long)o, got,
@@ -216,17 +218,15 @@ static bool has_matmul(const mvq_kernel_table *kt, mvq_type t)
            (tr->vec_dot_type == MVQ_TYPE_F32 || kt->from_float[tr->vec_dot_type]);
 }
 
-static int check_table(const mvq_kernel_table *kt, mvq_f32_path f32)
+static int check_table(const mvq_kernel_table *kt, mvq_matmul_path path)
 {
     const mvq_kernel_table *ref = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
     int types = 0;
     for (int t = 0; t < MVQ_TYPE_COUNT; t++) {
         if (!has_matmul(kt, (mvq_type)t) || !has_matmul(ref, (mvq_type)t))
             continue;
-        if (f32 == MVQ_F32_ONEDNN && t != MVQ_TYPE_F32)
-            continue;
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-            check_type_shape(kt, (mvq_type)t, shapes[i], f32);
+            check_type_shape(kt, (mvq_type)t, shapes[i], path);
         types++;
     }
     return types;
@@ -234,7 +234,7 @@ static int check_table(const mvq_kernel_table *kt, mvq_f32_path f32)
 
 Test(matmul, every_type_of_the_reference_table)
 {
-    int types = check_table(mvq_kernels_for_isa(MVQ_ISA_SCALAR), MVQ_F32_OWN);
+    int types = check_table(mvq_kernels_for_isa(MVQ_ISA_SCALAR), MVQ_PATH_DOT);
     if (types == 0)
         cr_skip_test("no type has reference kernels yet");
     cr_log_info("%d types checked", types);
@@ -245,21 +245,34 @@ Test(matmul, every_type_of_every_supported_isa)
     int tables = 0;
     for (int isa = 1; isa < MVQ_ISA_COUNT; isa++) {
         const mvq_kernel_table *kt = mvq_kernels_for_isa((mvq_isa)isa);
-        if (kt && check_table(kt, MVQ_F32_OWN) > 0)
+        if (kt && check_table(kt, MVQ_PATH_DOT) > 0)
             tables++;
     }
     if (tables == 0)
         cr_skip_test("this CPU runs no SIMD kernel set with matmul kernels");
 }
 
-Test(matmul, f32_through_onednn)
+Test(matmul, every_type_through_onednn)
 {
     if (!mvq_onednn_available())
         cr_skip_test("built without oneDNN");
-    const mvq_kernel_table *ref = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
-    if (!has_matmul(ref, MVQ_TYPE_F32))
-        cr_skip_test("no f32 reference kernels yet");
-    check_table(ref, MVQ_F32_ONEDNN);
+    check_table(mvq_kernels_for_isa(MVQ_ISA_SCALAR), MVQ_PATH_ONEDNN);
+}
+
+Test(matmul, auto_path_uses_onednn_for_f32_and_batches)
+{
+    const mvq_kernel_table *kt = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
+    mvq_matmul_path f32 = mvq_matmul_choose(kt, MVQ_TYPE_F32, 1);
+    mvq_matmul_path q_gemv = mvq_matmul_choose(kt, MVQ_TYPE_Q4_0, 1);
+    mvq_matmul_path q_gemm = mvq_matmul_choose(kt, MVQ_TYPE_Q4_0, MVQ_DEQUANT_GEMM_MIN_TOKENS);
+    cr_assert_eq(q_gemv, MVQ_PATH_DOT);
+    if (mvq_onednn_available()) {
+        cr_assert_eq(f32, MVQ_PATH_ONEDNN);
+        cr_assert_eq(q_gemm, kt->to_float[MVQ_TYPE_Q4_0] ? MVQ_PATH_ONEDNN : MVQ_PATH_DOT);
+    } else {
+        cr_assert_eq(f32, MVQ_PATH_DOT);
+        cr_assert_eq(q_gemm, MVQ_PATH_DOT);
+    }
 }
 
 Test(matmul, rejects_rows_that_are_not_whole_blocks)
