@@ -9,6 +9,7 @@
 #include <mvquant/gguf.h>
 #include <mvquant/model.h>
 #include <mvquant/tokenizer.h>
+#include <mvquant/synth.h>
 #include <mvquant/quantize.h>
 
 #endif

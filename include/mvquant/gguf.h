@@ -108,6 +108,19 @@ MVQ_API size_t mvq_gguf_vtype_size(mvq_gguf_vtype t); /* 0 for STRING, ARRAY */
  * safe; this adds what llama.cpp requires.) */
 MVQ_API mvq_status mvq_gguf_check_loader_rules(const mvq_gguf *g, mvq_error *err);
 
+/* ---- hashes ---- */
+/* XXH3-64 of a tensor's data bytes. */
+MVQ_API uint64_t mvq_gguf_tensor_hash(const mvq_gguf_tensor *t);
+/* Called for each tensor whose data does not match its recorded hash. */
+typedef void (*mvq_gguf_hash_mismatch_fn)(void *ctx, const mvq_gguf_tensor *t, uint64_t recorded,
+                                          uint64_t actual);
+/* Recomputes the hashes recorded under MVQ_GGUF_KEY_TENSOR_HASHES.  Sets
+ * *n_checked (0 when the file records none, which is not an error).
+ * Returns MVQ_ERR_FORMAT when any differs (message: how many, the first
+ * name) or the recorded array is not one UINT64 per tensor. */
+MVQ_API mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked,
+                                          mvq_gguf_hash_mismatch_fn on_mismatch, void *ctx, mvq_error *err);
+
 /* ---- writer ---- */
 typedef struct mvq_gguf_writer mvq_gguf_writer;
 
@@ -140,12 +153,34 @@ MVQ_API mvq_status mvq_gguf_writer_add_tensor(mvq_gguf_writer *w, const char *na
  * writes the header, metadata and infos. */
 MVQ_API mvq_status mvq_gguf_writer_write(mvq_gguf_writer *w, const void *data, size_t size, mvq_error *err);
 
+/* Records each tensor's XXH3-64 (of its data bytes, file order) in the
+ * metadata as a UINT64 array under MVQ_GGUF_KEY_TENSOR_HASHES, appended
+ * after the other pairs; the hashes are computed while the data streams
+ * and patched in place before the rename.  Call before the first write. */
+#define MVQ_GGUF_KEY_TENSOR_HASHES "mvquant.tensor_hashes"
+MVQ_API mvq_status mvq_gguf_writer_reserve_hashes(mvq_gguf_writer *w, mvq_error *err);
+
+/* Adds every metadata pair of g, in its order, except the keys in skip
+ * (NULL-terminated, may be NULL) and, when hashes are reserved, g's own
+ * hash array.  general.alignment is carried like any other pair. */
+MVQ_API mvq_status mvq_gguf_writer_add_kvs_from(mvq_gguf_writer *w, const mvq_gguf *g,
+                                                const char *const *skip, mvq_error *err);
+
 /* Flushes, fsyncs and renames into place; frees w in every case. */
 MVQ_API mvq_status mvq_gguf_writer_finish(mvq_gguf_writer *w, mvq_error *err);
 /* Removes the temporary file; frees w. */
 MVQ_API void mvq_gguf_writer_abort(mvq_gguf_writer *w);
 /* Removes every writer's temporary file; async-signal-safe (for SIGINT/SIGTERM handlers). */
 MVQ_API void mvq_gguf_writer_cleanup_on_signal(void);
+
+/* ---- whole-file copy ---- */
+/* Rewrites src to dst through the writer: same metadata (in order) and
+ * tensor data, offsets laid out by llama.cpp's rules.  With hashes, records
+ * each tensor's XXH3-64 (replacing any recorded in src).  progress, when
+ * not NULL, is called after each slice of data with bytes done and total. */
+typedef void (*mvq_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+MVQ_API mvq_status mvq_gguf_copy(const char *src, const char *dst, bool hashes, mvq_progress_fn progress,
+                                 void *ctx, mvq_error *err);
 
 #ifdef __cplusplus
 }

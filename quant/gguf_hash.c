@@ -1,0 +1,47 @@
+/* XXH3-64 of tensor data, and the check of hashes the writer recorded. */
+#include "config.h"
+#include "quant/gguf_internal.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t mvq_gguf_tensor_hash(const mvq_gguf_tensor *t)
+{
+    return XXH3_64bits(t->data, (size_t)t->size);
+}
+
+mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked, mvq_gguf_hash_mismatch_fn on_mismatch,
+                                  void *ctx, mvq_error *err)
+{
+    const char *path = mvq_gguf_path(g);
+    const mvq_gguf_kv *kv = mvq_gguf_find_kv(g, MVQ_GGUF_KEY_TENSOR_HASHES);
+    int64_t n = mvq_gguf_n_tensors(g), bad = 0;
+    const char *first_bad = NULL;
+    if (n_checked)
+        *n_checked = 0;
+    if (!kv)
+        return MVQ_OK;
+    if (kv->type != MVQ_GGUF_ARRAY || kv->arr_type != MVQ_GGUF_UINT64 || kv->arr_n != (uint64_t)n)
+        return mvq_error_set(err, MVQ_ERR_FORMAT, "%s: %s is not an array of %" PRId64 " uint64 (one per tensor)",
+                             path, MVQ_GGUF_KEY_TENSOR_HASHES, n);
+    for (int64_t i = 0; i < n; i++) {
+        const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
+        uint64_t recorded, actual = mvq_gguf_tensor_hash(t);
+        memcpy(&recorded, (const uint8_t *)kv->v.arr + 8 * i, 8); /* may be unaligned in the mapping */
+        if (recorded != actual) {
+            if (!bad++)
+                first_bad = t->name.data;
+            if (on_mismatch)
+                on_mismatch(ctx, t, recorded, actual);
+        }
+    }
+    if (n_checked)
+        *n_checked = n;
+    if (bad) {
+        char shown[80];
+        return mvq_error_set(err, MVQ_ERR_FORMAT, "%s: %" PRId64 " of %" PRId64 " tensor hashes differ (first: '%s')",
+                             path, bad, n, mvq_gguf_printable(first_bad, strlen(first_bad), shown, sizeof shown));
+    }
+    return MVQ_OK;
+}
