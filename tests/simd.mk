@@ -1,1 +1,13 @@
-# (empty until this part lands)
+# Every instruction set's kernels against the scalar reference (plain TAP:
+# also runs under qemu-aarch64 in the cross build).  Where SIMDe is found the
+# AVX-512 kernels are also checked through its emulation, on any x86 CPU.
+check_PROGRAMS += tests/simd_vs_ref
+TESTS += tests/simd_vs_ref
+tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c
+if HAVE_SIMDE
+tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
+tests_simd_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
+else
+tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_simd_vs_ref_LDADD = $(TEST_LIBS)
+endif

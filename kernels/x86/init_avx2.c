@@ -1,8 +1,11 @@
-/* Fills the avx2 entries of a kernel table (placeholder until the kernels land). */
+/* Fills the AVX2 (+FMA, F16C) entries of a kernel table. */
 #include "config.h"
-#include "kernels/kernel_impl.h"
+#include "kernels/x86/x86_impl.h"
 
 void mvq_kernels_init_avx2(mvq_kernel_table *t)
 {
     t->isa = "avx2";
+    mvq_act_init_avx2(t);
+    mvq_dequant_init_avx2(t);
+    mvq_dot_init_avx2(t);
 }

@@ -1,8 +1,13 @@
-/* Fills the avx512 entries of a kernel table (placeholder until the kernels land). */
+/* Fills the AVX-512 (F, BW, VL, VNNI) entries of a kernel table; dispatch
+ * starts it from the AVX2 table, so what is not here stays AVX2's.  Built a
+ * second time over SIMDe for the tests (mvq_kernels_init_avx512_simde). */
 #include "config.h"
-#include "kernels/kernel_impl.h"
+#include "kernels/x86/simd_x86.h"
 
-void mvq_kernels_init_avx512(mvq_kernel_table *t)
+void MVQ_X86_FN(mvq_kernels_init_avx512)(mvq_kernel_table *t)
 {
     t->isa = "avx512";
+    MVQ_X86_FN(mvq_act_init_avx512)(t);
+    MVQ_X86_FN(mvq_dequant_init_avx512)(t);
+    MVQ_X86_FN(mvq_dot_init_avx512)(t);
 }

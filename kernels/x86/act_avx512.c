@@ -1,0 +1,100 @@
+/* AVX-512 quantization of activations to Q8_0, Q8_1 and Q8_K, bit-exact with
+ * the scalar reference (same float operations per value, same rounding):
+ * 16 values a vector, saturating narrow straight to bytes. */
+#include "config.h"
+#include "kernels/ref.h"
+#include "kernels/x86/simd_avx512.h"
+
+/* roundf(): halves away from zero.  |v| - trunc(|v|) is exact in float. */
+MVQ_INLINE __m512i round_away_epi32(__m512 v)
+{
+    const __m512 a = _mm512_abs_ps(v);
+    /* truncate (imm 3; without NO_EXC, which SIMDe 0.7 misreads as fraction bits) */
+    const __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, t), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512i r = _mm512_castps_si512(_mm512_mask_add_ps(t, up, t, _mm512_set1_ps(1.0f)));
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u));
+    return _mm512_cvttps_epi32(_mm512_castsi512_ps(_mm512_or_si512(r, sign)));
+}
+
+/* One block of 32: quantizes with scale amax/127 into qs; returns d and the sum of qs. */
+MVQ_INLINE float quantize_block32(const float *x, int8_t *qs, int *sum)
+{
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1))) / 127.0f;
+    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const __m512i q0 = round_away_epi32(_mm512_mul_ps(v0, id)), q1 = round_away_epi32(_mm512_mul_ps(v1, id));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtsepi32_epi8(q1));
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    return d;
+}
+
+/* Q8_0 is also a weight type: with importance weights the reference searches. */
+static void quantize_row_q8_0_avx512(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    if (imatrix) {
+        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
+        return;
+    }
+    mvq_block_q8_0 *y = vy;
+    int sum;
+    for (int64_t i = 0; i < n / MVQ_QK8_0; i++)
+        y[i].d = float_to_half(quantize_block32(x + i * MVQ_QK8_0, y[i].qs, &sum));
+}
+
+static void quantize_row_q8_1_avx512(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q8_1 *y = vy;
+    int sum;
+    for (int64_t i = 0; i < n / MVQ_QK8_1; i++) {
+        const float d = quantize_block32(x + i * MVQ_QK8_1, y[i].qs, &sum);
+        y[i].d = float_to_half(d);
+        y[i].s = float_to_half((float)sum * d);
+    }
+}
+
+/* Q8_K: scale -127/max where max is the first value of largest magnitude;
+ * round to nearest even (the reference's nearest_int), capped at 127. */
+static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
+{
+    __m512 amax16 = _mm512_setzero_ps();
+    for (int j = 0; j < MVQ_QK_K; j += 16)
+        amax16 = _mm512_max_ps(amax16, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    const float amax = _mm512_reduce_max_ps(amax16);
+    if (amax == 0.0f) {
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    int first = 0;
+    for (int j = 0; j < MVQ_QK_K; j += 16) {
+        const __mmask16 hit =
+            _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (hit) {
+            first = j + __builtin_ctz((unsigned)hit);
+            break;
+        }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m512 is = _mm512_set1_ps(iscale);
+    for (int j = 0; j < MVQ_QK_K; j += 16) {
+        const __m512i q = _mm512_min_epi32(_mm512_set1_epi32(127), _mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(x + j))));
+        _mm_storeu_si128((__m128i *)(y->qs + j), _mm512_cvtsepi32_epi8(q));
+        y->bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+    }
+    y->d = 1.0f / iscale;
+}
+
+static void quantize_row_q8_K_avx512(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_q8_K *y = vy;
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
+        quantize_block_q8_K(x + i * MVQ_QK_K, y + i);
+}
+
+void MVQ_X86_FN(mvq_act_init_avx512)(mvq_kernel_table *t)
+{
+    t->from_float[MVQ_TYPE_Q8_0] = quantize_row_q8_0_avx512;
+    t->from_float[MVQ_TYPE_Q8_1] = quantize_row_q8_1_avx512;
+    t->from_float[MVQ_TYPE_Q8_K] = quantize_row_q8_K_avx512;
+}

@@ -1,0 +1,151 @@
+/* Internal to kernels/x86/: the intrinsics, and helpers both x86 sets share.
+ *
+ * The AVX-512 sources are built twice: natively (-mavx512...) and, for the
+ * tests on CPUs without AVX-512, over SIMDe's portable emulations of the same
+ * intrinsics (-DMVQ_USE_SIMDE).  MVQ_X86_FN() renames the SIMDe build's
+ * exported functions so both builds link into one test program. */
+#ifndef MVQ_SIMD_X86_H
+#define MVQ_SIMD_X86_H
+
+#ifdef MVQ_USE_SIMDE
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include "kernels/x86/simde_shims.h"
+#define MVQ_X86_FN(name) name##_simde
+#else
+#include <immintrin.h>
+#define MVQ_X86_FN(name) name
+#endif
+
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/ref.h"
+#include "kernels/x86/x86_impl.h"
+
+#define MVQ_INLINE static inline __attribute__((always_inline))
+
+MVQ_INLINE float hsum_ps_128(__m128 v)
+{
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    v = _mm_add_ss(v, _mm_movehdup_ps(v));
+    return _mm_cvtss_f32(v);
+}
+
+MVQ_INLINE float hsum_ps_256(__m256 v)
+{
+    return hsum_ps_128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+}
+
+MVQ_INLINE int hsum_epi32_256(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* One half (binary16) to float, exactly (F16C). */
+MVQ_INLINE float half_to_float(uint16_t h)
+{
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* Float to half, round to nearest even (F16C), as mvq_fp32_to_fp16. */
+MVQ_INLINE uint16_t float_to_half(float f)
+{
+    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
+/* 32 nibbles (16 bytes: element j in the low nibble of byte j, element
+ * j + 16 in its high nibble) to 32 bytes 0..15, in element order. */
+MVQ_INLINE __m256i nibbles_to_bytes_32(const uint8_t *qs)
+{
+    const __m128i lo = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(lo, 4), lo);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits (little-endian) to 32 bytes: 0xFF where the bit is set. */
+MVQ_INLINE __m256i bits_to_bytes_32(const uint8_t *bits)
+{
+    uint32_t w;
+    memcpy(&w, bits, 4);
+    /* byte k of the result looks at byte k/8 of w, bit k%8 */
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)w),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+MVQ_INLINE __m256i load_256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* 5-bit values of q5_0/q5_1/q5_K-like blocks: the nibbles with bit 4 from 32 bits qh */
+MVQ_INLINE __m256i q5_bytes_32(const uint8_t *qs, const uint8_t *qh)
+{
+    return _mm256_or_si256(nibbles_to_bytes_32(qs), _mm256_and_si256(bits_to_bytes_32(qh), _mm256_set1_epi8(0x10)));
+}
+
+/* 2-bit field j (bits 2j, 2j+1) of each of 32 bytes */
+MVQ_INLINE __m256i crumb_256(__m256i q, int j)
+{
+    return _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+}
+
+/* IQ4_NL's 16 non-linear levels, in both 128-bit lanes (for a byte shuffle) */
+MVQ_INLINE __m256i iq4nl_levels_256(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mvq_kvalues_iq4nl));
+}
+
+/* sum over Q8_K's 16 runs of 16 of c[j] * bsums[j] (c: 16 bytes), as 8 int32 */
+MVQ_INLINE __m256i bsums_dot_256(const int16_t *bsums, __m128i c, int c_signed)
+{
+    const __m256i c16 = c_signed ? _mm256_cvtepi8_epi16(c) : _mm256_cvtepu8_epi16(c);
+    return _mm256_madd_epi16(load_256(bsums), c16);
+}
+
+/* q4_K/q5_K: 8 6-bit scales and 8 6-bit mins from their 12 packed bytes, as
+ * 8 bytes each (low halves of sc and mins) */
+MVQ_INLINE void k4_scales_mins(const uint8_t *packed, __m128i *sc, __m128i *mins)
+{
+    uint32_t a[3];
+    memcpy(a, packed, 12);
+    const uint32_t m6 = 0x3F3F3F3F, m4 = 0x0F0F0F0F, m2 = 0x03030303;
+    const uint32_t s0 = a[0] & m6, s1 = (a[2] & m4) | (((a[0] >> 6) & m2) << 4);
+    const uint32_t n0 = a[1] & m6, n1 = ((a[2] >> 4) & m4) | (((a[1] >> 6) & m2) << 4);
+    *sc = _mm_setr_epi32((int)s0, (int)s1, 0, 0);
+    *mins = _mm_setr_epi32((int)n0, (int)n1, 0, 0);
+}
+
+/* q3_K's 16 6-bit scales from their 12 packed bytes, as signed bytes (minus 32) */
+MVQ_INLINE __m128i q3_K_scales(const uint8_t *packed)
+{
+    uint32_t a[3];
+    memcpy(a, packed, 12);
+    const uint32_t m4 = 0x0F0F0F0F, m2 = 0x03030303;
+    const __m128i lo = _mm_setr_epi32((int)(a[0] & m4), (int)(a[1] & m4), (int)((a[0] >> 4) & m4),
+                                      (int)((a[1] >> 4) & m4));
+    const __m128i hi = _mm_setr_epi32((int)((a[2] & m2) << 4), (int)(((a[2] >> 2) & m2) << 4),
+                                      (int)(((a[2] >> 4) & m2) << 4), (int)(((a[2] >> 6) & m2) << 4));
+    return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+}
+
+/* Sums of products of unsigned (u) by signed (s) bytes, 4 at a time, as 8
+ * int32.  Exact when no pair sum exceeds int16 (true of all our formats). */
+MVQ_INLINE __m256i dot_u8s8_256(__m256i u, __m256i s)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* The same for signed by signed bytes (x must not hold -128 where y does). */
+MVQ_INLINE __m256i dot_s8s8_256(__m256i x, __m256i y)
+{
+    return dot_u8s8_256(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+#endif
