@@ -35,6 +35,7 @@ struct bench_ctx {
     char **notes;
     size_t n_notes;
     FILE *table; /* stdout, or stderr with --json */
+    int n_starved; /* single-thread cases that got < 80% of a core */
 };
 
 typedef struct family {
@@ -86,20 +87,43 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-bench_timing bench_time(bench_ctx *ctx, void (*fn)(void *arg), void *arg)
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Time-stamp ticks per second, measured once against the monotonic clock
+ * (to turn CPU time into ticks). */
+static double tick_rate(void)
+{
+    static double rate;
+    if (rate == 0) {
+        double t0 = now_s();
+        uint64_t k0 = ticks();
+        while (now_s() - t0 < 0.02)
+            ;
+        rate = (double)(ticks() - k0) / (now_s() - t0);
+    }
+    return rate;
+}
+
+static bench_timing time_with(bench_ctx *ctx, void (*fn)(void *arg), void *arg, bool cpu)
 {
     const double warm_s = ctx->quick ? 0.01 : 0.05;
     const double rep_s = ctx->quick ? 0.004 : 0.02;
     const double budget_s = ctx->quick ? 0.3 : 2.0;
     enum { MAX_REPS = 15 };
+    double (*clock_s)(void) = cpu ? thread_cpu_s : now_s;
 
     /* warm-up (caches, page faults, the pool's threads), and a first estimate */
     int calls = 0;
-    double t0 = now_s(), elapsed;
+    double t0 = clock_s(), elapsed;
     do {
         fn(arg);
         calls++;
-        elapsed = now_s() - t0;
+        elapsed = clock_s() - t0;
     } while (elapsed < warm_s);
     double per_call = elapsed / calls;
 
@@ -109,16 +133,32 @@ bench_timing bench_time(bench_ctx *ctx, void (*fn)(void *arg), void *arg)
         reps -= 2;
 
     double secs[MAX_REPS], tks[MAX_REPS];
+    double wall = 0, busy = 0;
     for (int r = 0; r < reps; r++) {
-        double s0 = now_s();
+        double w0 = now_s(), s0 = clock_s();
         uint64_t k0 = ticks();
         for (int i = 0; i < inner; i++)
             fn(arg);
         uint64_t k1 = ticks();
-        secs[r] = (now_s() - s0) / inner;
-        tks[r] = (double)(k1 - k0) / inner;
+        double s = clock_s() - s0;
+        secs[r] = s / inner;
+        tks[r] = cpu ? secs[r] * tick_rate() : (double)(k1 - k0) / inner;
+        wall += now_s() - w0;
+        busy += s;
     }
+    if (cpu && busy < 0.8 * wall)
+        ctx->n_starved++;
     return (bench_timing){ median(secs, reps), median(tks, reps), reps, inner };
+}
+
+bench_timing bench_time(bench_ctx *ctx, void (*fn)(void *arg), void *arg)
+{
+    return time_with(ctx, fn, arg, false);
+}
+
+bench_timing bench_time_cpu(bench_ctx *ctx, void (*fn)(void *arg), void *arg)
+{
+    return time_with(ctx, fn, arg, true);
 }
 
 /* ---- options the families read ---- */
@@ -453,12 +493,17 @@ int main(int argc, char **argv)
             mvq_version(), ctx.command, ctx.machine, ctx.isa_line, ctx.onednn, ctx.started,
             ctx.quick ? " (quick)" : "");
     fprintf(ctx.table, "# medians; \"vs ref\"/\"vs alt\" are speedups (>1: faster) against the named "
-                       "path in this run\n");
+                       "path in this run\n# single-thread figures: the thread's CPU time (cycles: "
+                       "CPU time x time-stamp rate); multithreaded: wall time\n");
     print_table_head(&ctx);
 
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         families[i].run(&ctx);
 
+    if (ctx.n_starved > 0)
+        bench_note(&ctx, "%d single-thread cases got less than 80%% of a core (other load): their "
+                   "figures use the thread's CPU time; multithreaded figures (wall time) are "
+                   "unreliable in this run", ctx.n_starved);
     if (ctx.json)
         write_json(&ctx, stdout);
 

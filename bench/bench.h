@@ -5,7 +5,8 @@
  * add one line BENCH_FAMILY(NAME, "what it measures") to bench/families.def
  * and the file to bench/local.mk.  Inside, for each case:
  *     if (!bench_wants(ctx, "group", "case", "variant")) skip it;
- *     bench_timing t = bench_time(ctx, fn, arg);   (median of repetitions)
+ *     bench_timing t = bench_time(ctx, fn, arg);   (median of repetitions;
+ *                                                   bench_time_cpu when single-threaded)
  *     bench_report(ctx, &(bench_row){ ... });
  * The harness prints the table (or JSON) and writes the CSV. */
 #ifndef MVQ_BENCH_H
@@ -50,8 +51,13 @@ int bench_max_threads(const bench_ctx *ctx);
 bool bench_wants(const bench_ctx *ctx, const char *group, const char *name, const char *variant);
 
 /* Calls fn(arg) after a warm-up, in repetitions of enough calls to last a
- * few milliseconds each; returns the medians. */
+ * few milliseconds each; returns the medians of wall time. */
 bench_timing bench_time(bench_ctx *ctx, void (*fn)(void *arg), void *arg);
+/* The same for work done on the calling thread alone, timed by that
+ * thread's CPU time, so that other load on the machine does not inflate it
+ * (ticks = CPU time x the time-stamp rate).  A case that got less than 80%
+ * of a core is counted and reported under the table. */
+bench_timing bench_time_cpu(bench_ctx *ctx, void (*fn)(void *arg), void *arg);
 
 void bench_report(bench_ctx *ctx, const bench_row *row);
 

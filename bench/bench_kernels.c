@@ -56,19 +56,19 @@ typedef measured (*measure_fn)(bench_ctx *ctx, kernel_case *c);
 
 static measured measure_quantize(bench_ctx *ctx, kernel_case *c)
 {
-    bench_timing t = bench_time(ctx, run_quantize, c);
+    bench_timing t = bench_time_cpu(ctx, run_quantize, c);
     return (measured){ (double)c->n / t.seconds * 1e-6, 0 };
 }
 
 static measured measure_dequantize(bench_ctx *ctx, kernel_case *c)
 {
-    bench_timing t = bench_time(ctx, run_dequantize, c);
+    bench_timing t = bench_time_cpu(ctx, run_dequantize, c);
     return (measured){ (double)c->n * sizeof(float) / t.seconds * 1e-9, 0 };
 }
 
 static measured measure_vec_dot(bench_ctx *ctx, kernel_case *c)
 {
-    bench_timing t = bench_time(ctx, run_vec_dot, c);
+    bench_timing t = bench_time_cpu(ctx, run_vec_dot, c);
     return (measured){ t.ticks / (ROW / 32.0), (double)mvq_row_size(c->type, ROW) / t.seconds * 1e-9 };
 }
 

@@ -44,7 +44,8 @@ static void run_matmul(void *p)
 
 static double gflops(bench_ctx *ctx, mm_case *c)
 {
-    bench_timing t = bench_time(ctx, run_matmul, c);
+    bench_timing t = mvq_pool_size(c->pool) == 1 ? bench_time_cpu(ctx, run_matmul, c)
+                                                 : bench_time(ctx, run_matmul, c);
     return 2.0 * (double)c->n_out * (double)c->n_in * (double)c->n_tok / t.seconds * 1e-9;
 }
 
@@ -145,6 +146,7 @@ void bench_matmul(bench_ctx *ctx)
         pools[n] = mvq_pool_create(n);
 
     const mvq_kernel_table *ref = mvq_kernels_for_isa(MVQ_ISA_SCALAR);
+    bool ran = false;
     for (int s = 0; s < n_shapes; s++) {
         for (int t = 0; t < MVQ_TYPE_COUNT; t++) {
             const mvq_type_traits *tr = mvq_type_traits_get((mvq_type)t);
@@ -155,6 +157,7 @@ void bench_matmul(bench_ctx *ctx)
                      (long long)shapes[s].n_out);
             if (!wants_any(ctx, name))
                 continue;
+            ran = true;
             void *w = make_weights((mvq_type)t, shapes[s].n_out, shapes[s].n_in, band);
             for (int mode = 0; mode < 2; mode++)
                 for (int n = 1; n <= max_threads; n++) {
@@ -166,7 +169,8 @@ void bench_matmul(bench_ctx *ctx)
             free(w);
         }
     }
-    bench_note(ctx, "gemm: batches of %lld tokens; weights: a band of %d quantized rows repeated; "
+    if (ran)
+        bench_note(ctx, "gemm: batches of %lld tokens; weights: a band of %d quantized rows repeated; "
                "isa variants: activations quantized + vec_dot; onednn: sgemm (non-f32: on "
                "dequantized tiles; auto from %d tokens); scalar gemm measured on 1/%d of the rows",
                (long long)gemm_tokens, BAND, MVQ_DEQUANT_GEMM_MIN_TOKENS, SCALAR_GEMM_ROWS_DIV);

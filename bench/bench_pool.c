@@ -75,7 +75,7 @@ void bench_pool(bench_ctx *ctx)
     if (!bench_wants(ctx, "pool", "dispatch", "pool"))
         return;
     share_work w = { .iters = 1000, .n = 1 };
-    bench_timing cal = bench_time(ctx, one_busy_share, &w);
+    bench_timing cal = bench_time_cpu(ctx, one_busy_share, &w);
     w.iters = (long)(w.iters * SHARE_US * 1e-6 / cal.seconds);
     char name[64];
     snprintf(name, sizeof name, "%.0fus x threads", SHARE_US);
