@@ -172,8 +172,9 @@ void bench_matmul(bench_ctx *ctx)
     if (ran)
         bench_note(ctx, "gemm: batches of %lld tokens; weights: a band of %d quantized rows repeated; "
                "isa variants: activations quantized + vec_dot; onednn: sgemm (non-f32: on "
-               "dequantized tiles; auto from %d tokens); scalar gemm measured on 1/%d of the rows",
-               (long long)gemm_tokens, BAND, MVQ_DEQUANT_GEMM_MIN_TOKENS, SCALAR_GEMM_ROWS_DIV);
+               "dequantized tiles; auto from %d tokens, f16/bf16 from %d); scalar gemm measured on "
+               "1/%d of the rows", (long long)gemm_tokens, BAND, MVQ_DEQUANT_GEMM_MIN_TOKENS,
+               MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF, SCALAR_GEMM_ROWS_DIV);
     for (int n = 1; n <= max_threads; n++)
         mvq_pool_free(pools[n]);
     free(pools), free(band), free(x), free(y);

@@ -155,8 +155,9 @@ mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, in
         return MVQ_PATH_DOT;
     if (wtype == MVQ_TYPE_F32)
         return MVQ_PATH_ONEDNN;
-    return n_tok >= MVQ_DEQUANT_GEMM_MIN_TOKENS && kt->to_float[wtype] ? MVQ_PATH_ONEDNN
-                                                                        : MVQ_PATH_DOT;
+    bool half = wtype == MVQ_TYPE_F16 || wtype == MVQ_TYPE_BF16;
+    int64_t min_tokens = half ? MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF : MVQ_DEQUANT_GEMM_MIN_TOKENS;
+    return n_tok >= min_tokens && kt->to_float[wtype] ? MVQ_PATH_ONEDNN : MVQ_PATH_DOT;
 }
 
 static mvq_status matmul_onednn(const mvq_kernel_table *kt, mvq_pool *pool, mvq_type wtype,

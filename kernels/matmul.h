@@ -15,12 +15,16 @@ typedef enum mvq_matmul_path {
 
 /* From this batch size on, dequantizing weight tiles once and multiplying
  * them with oneDNN's register-blocked sgemm beats one vec_dot per
- * (row, token) (measured by make bench: gemm rows, variant onednn). */
+ * (row, token).  Measured on AVX2 (4096x4096, one thread): quantized types
+ * break even at about 16 tokens (q4_0: 24 vs 28 GFLOP/s; at 64 tokens 24 vs
+ * 50), F16/BF16 already at 4 (8 vs 12). */
 #define MVQ_DEQUANT_GEMM_MIN_TOKENS 16
+#define MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF 4
 
 /* The path MVQ_PATH_AUTO takes: F32 through oneDNN when built with it;
- * other types through oneDNN for batches of MVQ_DEQUANT_GEMM_MIN_TOKENS or
- * more when the table can dequantize them; otherwise vec_dot. */
+ * other types through oneDNN for batches of MVQ_DEQUANT_GEMM_MIN_TOKENS
+ * (F16/BF16: _HALF) or more when the table can dequantize them; otherwise
+ * vec_dot. */
 mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, int64_t n_tok);
 
 /* mvq_matmul with the given table and path. */

@@ -266,6 +266,8 @@ Test(matmul, auto_path_uses_onednn_for_f32_and_batches)
     mvq_matmul_path q_gemv = mvq_matmul_choose(kt, MVQ_TYPE_Q4_0, 1);
     mvq_matmul_path q_gemm = mvq_matmul_choose(kt, MVQ_TYPE_Q4_0, MVQ_DEQUANT_GEMM_MIN_TOKENS);
     cr_assert_eq(q_gemv, MVQ_PATH_DOT);
+    cr_assert_eq(mvq_matmul_choose(kt, MVQ_TYPE_Q4_0, MVQ_DEQUANT_GEMM_MIN_TOKENS - 1), MVQ_PATH_DOT);
+    cr_assert_eq(mvq_matmul_choose(kt, MVQ_TYPE_F16, 1), MVQ_PATH_DOT);
     if (mvq_onednn_available()) {
         cr_assert_eq(f32, MVQ_PATH_ONEDNN);
         cr_assert_eq(q_gemm, kt->to_float[MVQ_TYPE_Q4_0] ? MVQ_PATH_ONEDNN : MVQ_PATH_DOT);
