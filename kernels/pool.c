@@ -71,13 +71,17 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* One spin step; false once SPIN_NS have passed since the first call. */
-static bool keep_spinning(unsigned i, long long *deadline)
+/* One spin step; false once SPIN_NS have passed since the first call.
+ * An idle worker yields now and then (it has nothing better to do); the
+ * caller waiting for shares in progress does not, since a yield can hand
+ * its core to another process for a whole time slice. */
+static bool keep_spinning(unsigned i, long long *deadline, bool yield)
 {
     cpu_relax();
     if ((i & SPIN_CHECK_MASK) != 0)
         return true;
-    sched_yield(); /* let a preempted thread of ours run */
+    if (yield)
+        sched_yield();
     long long t = now_ns();
     if (*deadline == 0)
         *deadline = t + SPIN_NS;
@@ -95,7 +99,7 @@ static void wait_for_generation(mvq_pool *pool, unsigned seen)
     long long deadline = 0;
     for (unsigned i = 1; current_generation(pool) == seen; i++) {
         if (!atomic_load_explicit(&pool->park, memory_order_relaxed) &&
-            keep_spinning(i, &deadline))
+            keep_spinning(i, &deadline, true))
             continue;
         pthread_mutex_lock(&pool->lock);
         atomic_fetch_add(&pool->n_sleeping, 1);
@@ -159,7 +163,7 @@ static void wait_for_shares(mvq_pool *pool)
 {
     long long deadline = 0;
     for (unsigned i = 1; atomic_load(&pool->done) != pool->n_threads; i++) {
-        if (keep_spinning(i, &deadline))
+        if (keep_spinning(i, &deadline, false))
             continue;
         pthread_mutex_lock(&pool->lock);
         atomic_store(&pool->caller_sleeping, true);
