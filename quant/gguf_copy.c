@@ -3,7 +3,7 @@
 #include "quant/gguf_internal.h"
 
 /* Data goes out in slices so progress moves on large tensors. */
-#define COPY_SLICE (64u << 20)
+#define COPY_SLICE (16u << 20)
 
 static mvq_status copy_tensors(const mvq_gguf *g, mvq_gguf_writer *w, mvq_progress_fn progress, void *ctx,
                                mvq_error *err)
@@ -20,7 +20,9 @@ static mvq_status copy_tensors(const mvq_gguf *g, mvq_gguf_writer *w, mvq_progre
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
         for (uint64_t off = 0; off < t->size && st == MVQ_OK; off += COPY_SLICE) {
             size_t len = t->size - off < COPY_SLICE ? (size_t)(t->size - off) : COPY_SLICE;
-            st = mvq_gguf_writer_write(w, (const uint8_t *)t->data + off, len, err);
+            const uint8_t *slice = (const uint8_t *)t->data + off;
+            st = mvq_gguf_writer_write(w, slice, len, err);
+            mvq_gguf_drop_pages(g, slice, len); /* keeps resident memory to about one slice */
             done += len;
             if (progress)
                 progress(ctx, done, total);

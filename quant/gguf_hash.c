@@ -6,9 +6,31 @@
 #include <string.h>
 #include <xxhash.h>
 
-uint64_t mvq_gguf_tensor_hash(const mvq_gguf_tensor *t)
+
+/* In slices, dropping each from memory after use: verifying a model
+ * larger than memory keeps little of it resident. */
+#define HASH_SLICE (16u << 20)
+
+static uint64_t hash_streaming(const mvq_gguf *g, const mvq_gguf_tensor *t, XXH3_state_t *state)
 {
-    return XXH3_64bits(t->data, (size_t)t->size);
+    if (!state || !g)
+        return XXH3_64bits(t->data, (size_t)t->size);
+    XXH3_64bits_reset(state);
+    for (uint64_t off = 0; off < t->size; off += HASH_SLICE) {
+        size_t len = t->size - off < HASH_SLICE ? (size_t)(t->size - off) : HASH_SLICE;
+        const uint8_t *slice = (const uint8_t *)t->data + off;
+        XXH3_64bits_update(state, slice, len);
+        mvq_gguf_drop_pages(g, slice, len);
+    }
+    return XXH3_64bits_digest(state);
+}
+
+uint64_t mvq_gguf_tensor_hash(const mvq_gguf *g, const mvq_gguf_tensor *t)
+{
+    XXH3_state_t *state = g ? XXH3_createState() : NULL;
+    uint64_t h = hash_streaming(g, t, state);
+    XXH3_freeState(state);
+    return h;
 }
 
 mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked, mvq_gguf_hash_mismatch_fn on_mismatch,
@@ -25,9 +47,10 @@ mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked, mvq_ggu
     if (kv->type != MVQ_GGUF_ARRAY || kv->arr_type != MVQ_GGUF_UINT64 || kv->arr_n != (uint64_t)n)
         return mvq_error_set(err, MVQ_ERR_FORMAT, "%s: %s is not an array of %" PRId64 " uint64 (one per tensor)",
                              path, MVQ_GGUF_KEY_TENSOR_HASHES, n);
+    XXH3_state_t *state = XXH3_createState(); /* NULL: hash in one go */
     for (int64_t i = 0; i < n; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
-        uint64_t recorded, actual = mvq_gguf_tensor_hash(t);
+        uint64_t recorded, actual = hash_streaming(g, t, state);
         memcpy(&recorded, (const uint8_t *)kv->v.arr + 8 * i, 8); /* may be unaligned in the mapping */
         if (recorded != actual) {
             if (!bad++)
@@ -36,6 +59,7 @@ mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked, mvq_ggu
                 on_mismatch(ctx, t, recorded, actual);
         }
     }
+    XXH3_freeState(state);
     if (n_checked)
         *n_checked = n;
     if (bad) {

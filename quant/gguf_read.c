@@ -526,6 +526,18 @@ const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name)
     return NULL;
 }
 
+void mvq_gguf_drop_pages(const mvq_gguf *g, const void *p, size_t n)
+{
+    uintptr_t lo = (uintptr_t)g->base, hi = lo + g->size, a = (uintptr_t)p, b;
+    if (!g->mapped || a < lo || a > hi || __builtin_add_overflow(a, n, &b) || b > hi)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    a = (a + page - 1) / page * page; /* whole pages inside the range only */
+    b = b / page * page;
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static bool is_signed_int(mvq_gguf_vtype t)
 {
     return t == MVQ_GGUF_INT8 || t == MVQ_GGUF_INT16 || t == MVQ_GGUF_INT32 || t == MVQ_GGUF_INT64;

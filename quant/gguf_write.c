@@ -418,7 +418,8 @@ static mvq_status out(mvq_gguf_writer *w, const void *p, size_t n, mvq_error *er
             return MVQ_OK;
         }
     }
-    memcpy(w->out.p + w->out.n, p, n);
+    if (n) /* p may be NULL then (no metadata) */
+        memcpy(w->out.p + w->out.n, p, n);
     w->out.n += n;
     return MVQ_OK;
 }

@@ -43,6 +43,12 @@ Test(gguf_malformed, sample_file_is_valid)
     cr_assert_eq(mvq_gguf_find_tensor(g, "b.weight")->size, 68);
     cr_assert_eq(mvq_gguf_check_loader_rules(g, &err), MVQ_OK, "%s", err.msg);
     mvq_gguf_close(g);
+    b.p[4] = 2; /* version 2 has the same layout */
+    g = mvq_gguf_open_memory(b.p, b.n, "v2.gguf", &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    cr_assert_eq(mvq_gguf_version(g), 2);
+    cr_assert_eq(mvq_gguf_n_tensors(g), 3);
+    mvq_gguf_close(g);
     gb_free(&b);
 }
 

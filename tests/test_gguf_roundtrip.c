@@ -309,7 +309,8 @@ Test(gguf_roundtrip, recorded_hashes_verify_and_catch_corruption)
     cr_assert_eq(kv->arr_n, N_SPECS);
     uint64_t first;
     memcpy(&first, kv->v.arr, 8);
-    cr_assert_eq(first, mvq_gguf_tensor_hash(mvq_gguf_tensor_at(g, 0)));
+    cr_assert_eq(first, mvq_gguf_tensor_hash(NULL, mvq_gguf_tensor_at(g, 0)));
+    cr_assert_eq(first, mvq_gguf_tensor_hash(g, mvq_gguf_tensor_at(g, 0)), "streamed hash equals one-shot");
     int64_t checked = -1;
     mvq_error err;
     cr_assert_eq(mvq_gguf_verify_hashes(g, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);

@@ -99,6 +99,13 @@ MVQ_API int64_t mvq_gguf_n_tensors(const mvq_gguf *g);
 MVQ_API const mvq_gguf_tensor *mvq_gguf_tensor_at(const mvq_gguf *g, int64_t i);
 MVQ_API const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name);
 
+/* Drops the mapped pages of [p, p + n) from this process's resident memory
+ * (they stay in the page cache and fault back in on the next access), so
+ * one pass over a model larger than memory keeps little resident.  Call
+ * after using a slice of tensor data; a no-op for memory buffers and for
+ * ranges outside the mapping. */
+MVQ_API void mvq_gguf_drop_pages(const mvq_gguf *g, const void *p, size_t n);
+
 MVQ_API const char *mvq_gguf_vtype_name(mvq_gguf_vtype t);
 MVQ_API size_t mvq_gguf_vtype_size(mvq_gguf_vtype t); /* 0 for STRING, ARRAY */
 
@@ -109,8 +116,9 @@ MVQ_API size_t mvq_gguf_vtype_size(mvq_gguf_vtype t); /* 0 for STRING, ARRAY */
 MVQ_API mvq_status mvq_gguf_check_loader_rules(const mvq_gguf *g, mvq_error *err);
 
 /* ---- hashes ---- */
-/* XXH3-64 of a tensor's data bytes. */
-MVQ_API uint64_t mvq_gguf_tensor_hash(const mvq_gguf_tensor *t);
+/* XXH3-64 of a tensor's data bytes.  With g (the file t belongs to, may be
+ * NULL), the data is read in slices dropped from memory after use. */
+MVQ_API uint64_t mvq_gguf_tensor_hash(const mvq_gguf *g, const mvq_gguf_tensor *t);
 /* Called for each tensor whose data does not match its recorded hash. */
 typedef void (*mvq_gguf_hash_mismatch_fn)(void *ctx, const mvq_gguf_tensor *t, uint64_t recorded,
                                           uint64_t actual);

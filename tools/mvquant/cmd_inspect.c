@@ -156,8 +156,9 @@ static void inspect_text(const mvq_gguf *g, bool hash)
         cli_print_name(stdout, t->name.data, (size_t)t->name.len, 32);
         printf(" %-8s %-22s %12" PRIu64 " %12" PRIu64, type_label(t->type, tbuf, sizeof tbuf), shape, t->size,
                t->offset);
-        if (hash)
-            printf("  %016" PRIx64, mvq_gguf_tensor_hash(t));
+        if (hash) {
+            printf("  %016" PRIx64, mvq_gguf_tensor_hash(g, t));
+        }
         printf("\n");
         cli_progress("hashing", (uint64_t)i + 1, (uint64_t)mvq_gguf_n_tensors(g));
     }
@@ -224,7 +225,7 @@ static void json_kv(cli_json *j, const mvq_gguf_kv *kv)
     cli_json_end_object(j);
 }
 
-static void json_tensor(cli_json *j, const mvq_gguf_tensor *t, bool hash)
+static void json_tensor(cli_json *j, const mvq_gguf *g, const mvq_gguf_tensor *t, bool hash)
 {
     char tbuf[24];
     cli_json_begin_object(j);
@@ -245,7 +246,7 @@ static void json_tensor(cli_json *j, const mvq_gguf_tensor *t, bool hash)
     cli_json_u64(j, t->offset);
     if (hash) {
         char hex[20];
-        snprintf(hex, sizeof hex, "%016" PRIx64, mvq_gguf_tensor_hash(t));
+        snprintf(hex, sizeof hex, "%016" PRIx64, mvq_gguf_tensor_hash(g, t));
         cli_json_key(j, "xxh3_64");
         cli_json_str(j, hex);
     }
@@ -275,7 +276,7 @@ static void inspect_json(const mvq_gguf *g, bool hash)
     cli_json_key(&j, "tensors");
     cli_json_begin_array(&j);
     for (int64_t i = 0; i < mvq_gguf_n_tensors(g); i++)
-        json_tensor(&j, mvq_gguf_tensor_at(g, i), hash);
+        json_tensor(&j, g, mvq_gguf_tensor_at(g, i), hash);
     cli_json_end_array(&j);
     totals s = count_totals(g);
     cli_json_key(&j, "totals");
