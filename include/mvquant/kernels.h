@@ -73,7 +73,10 @@ MVQ_API mvq_pool *mvq_pool_create(int n_threads); /* <= 0: number of cores */
 MVQ_API void mvq_pool_free(mvq_pool *pool);
 MVQ_API int mvq_pool_size(const mvq_pool *pool);
 /* Runs fn(arg, i, n) for i in [0, n) on the pool's threads (the caller is one
- * of them) and returns when all are done. */
+ * of them) and returns when all are done.  n is the pool's size; each i runs
+ * exactly once, but one thread may run several (a late worker's share is
+ * taken by whoever is free).  One caller at a time; fn must not call
+ * mvq_pool_run on the same pool. */
 MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth), void *arg);
 
 /* y[t][o] = sum_i w[o][i] * x[t][i] for t < n_tok, o < n_out.
