@@ -132,11 +132,8 @@ MVQ_INLINE void dequantize_q45_K(const uint8_t *packed, const uint8_t *qs, const
                                  float dmin, float *y)
 {
     const __m256i hb = qh ? load_256(qh) : _mm256_setzero_si256();
-    __m128i sc8, mins8;
-    uint8_t sc[16], mins[16];
-    k4_scales_mins(packed, &sc8, &mins8);
-    _mm_storeu_si128((__m128i *)sc, sc8);
-    _mm_storeu_si128((__m128i *)mins, mins8);
+    uint8_t sm[16]; /* scales, then mins */
+    _mm_storeu_si128((__m128i *)sm, k4_scales_mins(packed));
     for (int g = 0; g < 8; g++) {
         const __m256i q = _mm256_srl_epi16(load_256(qs + 32 * (g / 2)), _mm_cvtsi32_si128(4 * (g % 2)));
         __m256i u = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
@@ -144,7 +141,7 @@ MVQ_INLINE void dequantize_q45_K(const uint8_t *packed, const uint8_t *qs, const
             const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(g)), _mm256_set1_epi8(1));
             u = _mm256_or_si256(u, _mm256_slli_epi16(bit, 4));
         }
-        const float d1 = d * sc[g], m1 = dmin * mins[g];
+        const float d1 = d * sm[g], m1 = dmin * sm[8 + g];
         put16(y + 32 * g, lo128(u), d1, m1, DQ_MUL_SUB);
         put16(y + 32 * g + 16, hi128(u), d1, m1, DQ_MUL_SUB);
     }

@@ -5,103 +5,55 @@
 #include "config.h"
 #include "kernels/x86/simd_x86.h"
 
-/* d * (integer dot of one block as 8 int32) added to acc */
-static inline __m256 fma_block(float d, __m256i dot, __m256 acc)
+/* Signed formats (q4_0, q5_0, q8_0, iq4_nl) as signed bytes, multiplied by
+ * the sign trick; q4_1/q5_1 as unsigned bytes, their min added through
+ * Q8_1's s = d * sum(y).  Two blocks a step, one accumulator each. */
+MVQ_INLINE __m256i s_q4_0(const mvq_block_q4_0 *b)
 {
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot), acc);
+    return _mm256_sub_epi8(nibbles_to_bytes_32(b->qs), _mm256_set1_epi8(8));
 }
+MVQ_INLINE __m256i s_q5_0(const mvq_block_q5_0 *b)
+{
+    return _mm256_sub_epi8(q5_bytes_32(b->qs, b->qh), _mm256_set1_epi8(16));
+}
+MVQ_INLINE __m256i s_q8_0(const mvq_block_q8_0 *b) { return load_256(b->qs); }
+MVQ_INLINE __m256i s_iq4_nl(const mvq_block_iq4_nl *b)
+{
+    return _mm256_shuffle_epi8(iq4nl_levels_256(), nibbles_to_bytes_32(b->qs));
+}
+MVQ_INLINE __m256i u_q4_1(const mvq_block_q4_1 *b) { return nibbles_to_bytes_32(b->qs); }
+MVQ_INLINE __m256i u_q5_1(const mvq_block_q5_1 *b) { return q5_bytes_32(b->qs, b->qh); }
 
-static void vec_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_0 *x = vx;
-    const mvq_block_q8_0 *y = vy;
-    const int64_t nb = n / MVQ_QK4_0;
-    const __m256i eight = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i q0 = _mm256_sub_epi8(nibbles_to_bytes_32(x[i].qs), eight);
-        const __m256i q1 = _mm256_sub_epi8(nibbles_to_bytes_32(x[i + 1].qs), eight);
-        acc0 = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d), dot_s8s8_256(q0, load_256(y[i].qs)), acc0);
-        acc1 = fma_block(half_to_float(x[i + 1].d) * half_to_float(y[i + 1].d),
-                         dot_s8s8_256(q1, load_256(y[i + 1].qs)), acc1);
-    }
-    *s = hsum_ps_256(_mm256_add_ps(acc0, acc1)) + mvq_x86_dot_tail(MVQ_TYPE_Q4_0, i, nb, vx, vy);
-}
+#define MIN_NONE(x, y) 0.0f
+#define MIN_TERM(x, y) (half_to_float((x).m) * half_to_float((y).s))
 
-static void vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_1 *x = vx;
-    const mvq_block_q8_1 *y = vy;
-    const int64_t nb = n / MVQ_QK4_1;
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = nibbles_to_bytes_32(x[i].qs);
-        acc = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d), dot_u8s8_256(q, load_256(y[i].qs)), acc);
-        summs += half_to_float(x[i].m) * half_to_float(y[i].s);
+#define DEFINE_DOT_PAIRS(NAME, TYPE, XB, YB, UNPACK, DOT, MINTERM)                                   \
+    static void NAME(int64_t n, float *s, const void *vx, const void *vy)                          \
+    {                                                                                              \
+        const XB *x = vx;                                                                          \
+        const YB *y = vy;                                                                          \
+        const int64_t nb = n / 32;                                                                 \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                            \
+        float summs = 0.0f;                                                                        \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            const __m128 d = scale_products_2(x[i].d, y[i].d, x[i + 1].d, y[i + 1].d);             \
+            const __m256i p0 = DOT(UNPACK(&x[i]), load_256(y[i].qs));                              \
+            const __m256i p1 = DOT(UNPACK(&x[i + 1]), load_256(y[i + 1].qs));                      \
+            acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), _mm256_cvtepi32_ps(p0), acc0);        \
+            acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehl_ps(d, d)), _mm256_cvtepi32_ps(p1), acc1); \
+            summs += MINTERM(x[i], y[i]) + MINTERM(x[i + 1], y[i + 1]);                            \
+        }                                                                                          \
+        *s = hsum_ps_256(_mm256_add_ps(acc0, acc1)) + summs + mvq_x86_dot_tail(TYPE, i, nb, vx, vy); \
     }
-    *s = hsum_ps_256(acc) + summs;
-}
 
-static void vec_dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_0 *x = vx;
-    const mvq_block_q8_0 *y = vy;
-    const int64_t nb = n / MVQ_QK5_0;
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_sub_epi8(q5_bytes_32(x[i].qs, x[i].qh), sixteen);
-        acc = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d), dot_s8s8_256(q, load_256(y[i].qs)), acc);
-    }
-    *s = hsum_ps_256(acc);
-}
-
-static void vec_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_1 *x = vx;
-    const mvq_block_q8_1 *y = vy;
-    const int64_t nb = n / MVQ_QK5_1;
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = q5_bytes_32(x[i].qs, x[i].qh);
-        acc = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d), dot_u8s8_256(q, load_256(y[i].qs)), acc);
-        summs += half_to_float(x[i].m) * half_to_float(y[i].s);
-    }
-    *s = hsum_ps_256(acc) + summs;
-}
-
-static void vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q8_0 *x = vx;
-    const mvq_block_q8_0 *y = vy;
-    const int64_t nb = n / MVQ_QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        acc0 = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d),
-                         dot_s8s8_256(load_256(x[i].qs), load_256(y[i].qs)), acc0);
-        acc1 = fma_block(half_to_float(x[i + 1].d) * half_to_float(y[i + 1].d),
-                         dot_s8s8_256(load_256(x[i + 1].qs), load_256(y[i + 1].qs)), acc1);
-    }
-    *s = hsum_ps_256(_mm256_add_ps(acc0, acc1)) + mvq_x86_dot_tail(MVQ_TYPE_Q8_0, i, nb, vx, vy);
-}
-
-static void vec_dot_iq4_nl_q8_0_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_iq4_nl *x = vx;
-    const mvq_block_q8_0 *y = vy;
-    const int64_t nb = n / MVQ_QK4_NL;
-    const __m256i levels = iq4nl_levels_256();
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_shuffle_epi8(levels, nibbles_to_bytes_32(x[i].qs));
-        acc = fma_block(half_to_float(x[i].d) * half_to_float(y[i].d), dot_s8s8_256(q, load_256(y[i].qs)), acc);
-    }
-    *s = hsum_ps_256(acc);
-}
+DEFINE_DOT_PAIRS(vec_dot_q4_0_q8_0_avx2, MVQ_TYPE_Q4_0, mvq_block_q4_0, mvq_block_q8_0, s_q4_0, dot_s8s8_256, MIN_NONE)
+DEFINE_DOT_PAIRS(vec_dot_q4_1_q8_1_avx2, MVQ_TYPE_Q4_1, mvq_block_q4_1, mvq_block_q8_1, u_q4_1, dot_u8s8_256, MIN_TERM)
+DEFINE_DOT_PAIRS(vec_dot_q5_0_q8_0_avx2, MVQ_TYPE_Q5_0, mvq_block_q5_0, mvq_block_q8_0, s_q5_0, dot_s8s8_256, MIN_NONE)
+DEFINE_DOT_PAIRS(vec_dot_q5_1_q8_1_avx2, MVQ_TYPE_Q5_1, mvq_block_q5_1, mvq_block_q8_1, u_q5_1, dot_u8s8_256, MIN_TERM)
+DEFINE_DOT_PAIRS(vec_dot_q8_0_q8_0_avx2, MVQ_TYPE_Q8_0, mvq_block_q8_0, mvq_block_q8_0, s_q8_0, dot_s8s8_256, MIN_NONE)
+DEFINE_DOT_PAIRS(vec_dot_iq4_nl_q8_0_avx2, MVQ_TYPE_IQ4_NL, mvq_block_iq4_nl, mvq_block_q8_0, s_iq4_nl, dot_s8s8_256,
+                 MIN_NONE)
 
 /* ---- plain types by f32: 32 values a step, the rest by the reference ---- */
 

@@ -4,33 +4,47 @@
  * each group with one 16-bit scale per half of 16 (the 6-bit formats repeat
  * their one scale per 32).  The signed offsets (q6_K: -32, q3_K: -4) and the
  * mins (q2_K, q4_K, q5_K) are folded in once per super-block through Q8_K's
- * bsums (sums of 16 activations), so the inner loop is multiply-adds only. */
+ * bsums (sums of 16 activations), so the inner loop is multiply-adds only.
+ * The group loops are unrolled so every shift and shuffle mask is constant. */
 #include "config.h"
 #include "kernels/x86/simd_x86.h"
 
-/* Scales (as int16) for one group: byte a of sc for the first 16 values,
- * byte b for the last 16. */
-static inline __m256i scale_pair(__m128i sc, int a, int b)
+/* 16 scales (bytes) widened to int16: w (s0..s7 | s8..s15), and each half
+ * repeated in both lanes for pick_scales */
+typedef struct {
+    __m256i w, lo, hi;
+} scales16;
+
+MVQ_INLINE scales16 widen_scales(__m128i sc, int is_signed)
 {
-    const __m128i idx = _mm_set_epi64x((long long)(0x0101010101010101ULL * (unsigned)b),
-                                       (long long)(0x0101010101010101ULL * (unsigned)a));
-    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, idx));
+    scales16 s;
+    s.w = is_signed ? _mm256_cvtepi8_epi16(sc) : _mm256_cvtepu8_epi16(sc);
+    s.lo = _mm256_permute2x128_si256(s.w, s.w, 0x00);
+    s.hi = _mm256_permute2x128_si256(s.w, s.w, 0x11);
+    return s;
+}
+
+/* int16 scales of one group: scale a for its first 16 values, b for the last */
+MVQ_INLINE __m256i pick_scales(const scales16 *s, int a, int b)
+{
+    const __m256i idx = _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * (b % 8))),
+                                         _mm_set1_epi16((short)(0x0100 + 0x0202 * (a % 8))));
+    return _mm256_shuffle_epi8(a < 8 ? s->lo : s->hi, idx);
 }
 
 /* sum of scale * u * y over one group of 32, as 8 int32 */
-static inline __m256i group_dot(__m256i u, const int8_t *q8, __m256i scales)
+MVQ_INLINE __m256i group_dot(__m256i u, const int8_t *q8, __m256i scales)
 {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, load_256(q8)), scales);
 }
 
-/* bits g of 32 bytes h moved to bit pos: (h >> g & 1) << pos */
-static inline __m256i high_bit(__m256i h, int g, int pos)
+/* sum over the 16 runs of 16 of c[j] * bsums[j] (c widened), as 8 int32 */
+MVQ_INLINE __m256i bsums_dot(const int16_t *bsums, __m256i c16)
 {
-    const __m256i b = _mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(g)), _mm256_set1_epi8(1));
-    return _mm256_sll_epi16(b, _mm_cvtsi32_si128(pos));
+    return _mm256_madd_epi16(load_256(bsums), c16);
 }
 
-static inline __m256 fma_int(float d, __m256i sum, __m256 acc)
+MVQ_INLINE __m256 fma_int(float d, __m256i sum, __m256 acc)
 {
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
 }
@@ -42,19 +56,16 @@ static void vec_dot_q2_K_q8_K_avx2(int64_t n, float *s, const void *vx, const vo
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
         const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m128i sc = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
-        const __m128i mins = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
+        const scales16 sc = widen_scales(_mm_and_si128(packed, _mm_set1_epi8(0x0F)), 0);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
         __m256i sum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            const __m256i q = load_256(x[i].qs + 32 * h);
-            for (int j = 0; j < 4; j++) {
-                const int g = 4 * h + j;
-                sum = _mm256_add_epi32(sum, group_dot(crumb_256(q, j), y[i].qs + 32 * g, scale_pair(sc, 2 * g, 2 * g + 1)));
-            }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m256i u = crumb_256(load_256(x[i].qs + 32 * (g / 4)), g % 4);
+            sum = _mm256_add_epi32(sum, group_dot(u, y[i].qs + 32 * g, pick_scales(&sc, 2 * g, 2 * g + 1)));
         }
-        const float dy = y[i].d;
-        acc = fma_int(dy * half_to_float(x[i].d), sum, acc);
-        acc = fma_int(-dy * half_to_float(x[i].dmin), bsums_dot_256(y[i].bsums, mins, 0), acc);
+        acc = fma_int(y[i].d * half_to_float(x[i].d), sum, acc);
+        acc = fma_int(-y[i].d * half_to_float(x[i].dmin), bsums_dot(y[i].bsums, mins), acc);
     }
     *s = hsum_ps_256(acc);
 }
@@ -65,64 +76,68 @@ static void vec_dot_q3_K_q8_K_avx2(int64_t n, float *s, const void *vx, const vo
     const mvq_block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        const __m128i sc = q3_K_scales(x[i].scales);
+        const scales16 sc = widen_scales(q3_K_scales(x[i].scales), 1);
         const __m256i hm = load_256(x[i].hmask);
         __m256i sum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            const __m256i q = load_256(x[i].qs + 32 * h);
-            for (int j = 0; j < 4; j++) {
-                const int g = 4 * h + j;
-                const __m256i u = _mm256_or_si256(crumb_256(q, j), high_bit(hm, g, 2));
-                sum = _mm256_add_epi32(sum, group_dot(u, y[i].qs + 32 * g, scale_pair(sc, 2 * g, 2 * g + 1)));
-            }
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m256i u = _mm256_or_si256(crumb_256(load_256(x[i].qs + 32 * (g / 4)), g % 4), bit_to_256(hm, g, 2));
+            sum = _mm256_add_epi32(sum, group_dot(u, y[i].qs + 32 * g, pick_scales(&sc, 2 * g, 2 * g + 1)));
         }
         /* u = q + 4: subtract 4 * scale * bsum */
-        sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(bsums_dot_256(y[i].bsums, sc, 1), 2));
+        sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(bsums_dot(y[i].bsums, sc.w), 2));
         acc = fma_int(y[i].d * half_to_float(x[i].d), sum, acc);
     }
     *s = hsum_ps_256(acc);
 }
 
-MVQ_INLINE void vec_dot_q45_K(int64_t n, float *s, const void *vx, const void *vy, int five)
+/* q4_K and q5_K (qh NULL for q4_K): qs[32j..32j+31] holds group 2j in its
+ * low nibbles and group 2j + 1 in its high nibbles */
+MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, float d,
+                                   float dmin, const mvq_block_q8_K *y, __m256 acc)
 {
-    const int64_t nb = n / MVQ_QK_K;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const mvq_block_q4_K *x4 = (const mvq_block_q4_K *)vx + i;
-        const mvq_block_q5_K *x5 = (const mvq_block_q5_K *)vx + i;
-        const uint8_t *qs = five ? x5->qs : x4->qs;
-        __m128i sc, mins;
-        k4_scales_mins(five ? x5->scales : x4->scales, &sc, &mins);
-        mins = _mm_unpacklo_epi8(mins, mins); /* each min weighs two bsums */
-        const __m256i hb = five ? load_256(x5->qh) : _mm256_setzero_si256();
-        __m256i sum = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            const __m256i q = load_256(qs + 32 * j);
-            __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0F));
-            if (five) {
-                lo = _mm256_or_si256(lo, high_bit(hb, 2 * j, 4));
-                hi = _mm256_or_si256(hi, high_bit(hb, 2 * j + 1, 4));
-            }
-            sum = _mm256_add_epi32(sum, group_dot(lo, y[i].qs + 64 * j, scale_pair(sc, 2 * j, 2 * j)));
-            sum = _mm256_add_epi32(sum, group_dot(hi, y[i].qs + 64 * j + 32, scale_pair(sc, 2 * j + 1, 2 * j + 1)));
+    const scales16 sc = widen_scales(k4_scales_mins(packed), 0); /* lo: the scales, hi: the mins */
+    /* one min per two bsums: words 0,0,1,1,..,7,7 of the mins */
+    const __m256i mins = _mm256_shuffle_epi8(
+        sc.hi, _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13,
+                                12, 13, 14, 15, 14, 15));
+    const __m256i hb = qh ? load_256(qh) : _mm256_setzero_si256();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m256i q = load_256(qs + 32 * j);
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, bit_to_256(hb, 2 * j, 4));
+            hi = _mm256_or_si256(hi, bit_to_256(hb, 2 * j + 1, 4));
         }
-        const mvq_half d = five ? x5->d : x4->d, dmin = five ? x5->dmin : x4->dmin;
-        acc = fma_int(y[i].d * half_to_float(d), sum, acc);
-        acc = fma_int(-y[i].d * half_to_float(dmin), bsums_dot_256(y[i].bsums, mins, 0), acc);
+        sum = _mm256_add_epi32(sum, group_dot(lo, y->qs + 64 * j, pick_scales(&sc, 2 * j, 2 * j)));
+        sum = _mm256_add_epi32(sum, group_dot(hi, y->qs + 64 * j + 32, pick_scales(&sc, 2 * j + 1, 2 * j + 1)));
     }
-    *s = hsum_ps_256(acc);
+    acc = fma_int(y->d * d, sum, acc);
+    return fma_int(-y->d * dmin, bsums_dot(y->bsums, mins), acc);
 }
 
 static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-    vec_dot_q45_K(n, s, vx, vy, 0);
+    const mvq_block_q4_K *x = vx;
+    const mvq_block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
+        acc = q45_K_superblock(x[i].scales, x[i].qs, NULL, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i], acc);
+    *s = hsum_ps_256(acc);
 }
 
 static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-    vec_dot_q45_K(n, s, vx, vy, 1);
+    const mvq_block_q5_K *x = vx;
+    const mvq_block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
+        acc = q45_K_superblock(x[i].scales, x[i].qs, x[i].qh, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i],
+                               acc);
+    *s = hsum_ps_256(acc);
 }
 
 static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
@@ -132,9 +147,12 @@ static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const vo
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
-        const __m128i sc = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const scales16 sc = widen_scales(_mm_loadu_si128((const __m128i *)x[i].scales), 1);
         __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
+            /* groups 4h..4h+3: low nibbles of ql[64h..+32], of ql[64h+32..],
+             * then their high nibbles; 2 high bits each from qh[32h..] */
             const __m256i a = load_256(x[i].ql + 64 * h), b = load_256(x[i].ql + 64 * h + 32);
             const __m256i qh = load_256(x[i].qh + 32 * h);
             const __m256i u[4] = {
@@ -144,13 +162,14 @@ static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const vo
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
                                 _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)),
             };
+#pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const int g = 4 * h + j;
-                sum = _mm256_add_epi32(sum, group_dot(u[j], y[i].qs + 32 * g, scale_pair(sc, 2 * g, 2 * g + 1)));
+                sum = _mm256_add_epi32(sum, group_dot(u[j], y[i].qs + 32 * g, pick_scales(&sc, 2 * g, 2 * g + 1)));
             }
         }
         /* u = q + 32: subtract 32 * scale * bsum */
-        sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(bsums_dot_256(y[i].bsums, sc, 1), 5));
+        sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(bsums_dot(y[i].bsums, sc.w), 5));
         acc = fma_int(y[i].d * half_to_float(x[i].d), sum, acc);
     }
     *s = hsum_ps_256(acc);

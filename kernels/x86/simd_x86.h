@@ -51,6 +51,16 @@ MVQ_INLINE float half_to_float(uint16_t h)
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
 }
 
+/* The products dx * dy of two blocks' half scales (x0 y0, x1 y1): lanes 0
+ * and 2.  The four halves travel in one general register, so the vector
+ * side does one conversion for both blocks. */
+MVQ_INLINE __m128 scale_products_2(uint16_t x0, uint16_t y0, uint16_t x1, uint16_t y1)
+{
+    const uint64_t w = x0 | (uint64_t)y0 << 16 | (uint64_t)x1 << 32 | (uint64_t)y1 << 48;
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)w));
+    return _mm_mul_ps(f, _mm_movehdup_ps(f));
+}
+
 /* Float to half, round to nearest even (F16C), as mvq_fp32_to_fp16. */
 MVQ_INLINE uint16_t float_to_half(float f)
 {
@@ -90,10 +100,17 @@ MVQ_INLINE __m256i q5_bytes_32(const uint8_t *qs, const uint8_t *qh)
     return _mm256_or_si256(nibbles_to_bytes_32(qs), _mm256_and_si256(bits_to_bytes_32(qh), _mm256_set1_epi8(0x10)));
 }
 
-/* 2-bit field j (bits 2j, 2j+1) of each of 32 bytes */
+/* 2-bit field j (bits 2j, 2j+1) of each of 32 bytes (j constant in unrolled loops) */
 MVQ_INLINE __m256i crumb_256(__m256i q, int j)
 {
-    return _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+    return _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), _mm256_set1_epi8(3));
+}
+
+/* bit g of each of 32 bytes h, moved to bit pos (others cleared) */
+MVQ_INLINE __m256i bit_to_256(__m256i h, int g, int pos)
+{
+    const __m256i moved = g >= pos ? _mm256_srli_epi16(h, g - pos) : _mm256_slli_epi16(h, pos - g);
+    return _mm256_and_si256(moved, _mm256_set1_epi8((char)(1 << pos)));
 }
 
 /* IQ4_NL's 16 non-linear levels, in both 128-bit lanes (for a byte shuffle) */
@@ -109,30 +126,34 @@ MVQ_INLINE __m256i bsums_dot_256(const int16_t *bsums, __m128i c, int c_signed)
     return _mm256_madd_epi16(load_256(bsums), c16);
 }
 
-/* q4_K/q5_K: 8 6-bit scales and 8 6-bit mins from their 12 packed bytes, as
- * 8 bytes each (low halves of sc and mins) */
-MVQ_INLINE void k4_scales_mins(const uint8_t *packed, __m128i *sc, __m128i *mins)
+/* q4_K/q5_K: the 8 6-bit scales (bytes 0..7) and 8 6-bit mins (bytes 8..15)
+ * from their 12 packed bytes, as dwords a0 a1 a2:
+ *   scales = a0 & 0x3f.., (a2 & 0x0f..) | (a0 >> 6 & 3..) << 4
+ *   mins   = a1 & 0x3f.., (a2 >> 4 & 0x0f..) | (a1 >> 6 & 3..) << 4 */
+MVQ_INLINE __m128i k4_scales_mins(const uint8_t *packed)
 {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t m6 = 0x3F3F3F3F, m4 = 0x0F0F0F0F, m2 = 0x03030303;
-    const uint32_t s0 = a[0] & m6, s1 = (a[2] & m4) | (((a[0] >> 6) & m2) << 4);
-    const uint32_t n0 = a[1] & m6, n1 = ((a[2] >> 4) & m4) | (((a[1] >> 6) & m2) << 4);
-    *sc = _mm_setr_epi32((int)s0, (int)s1, 0, 0);
-    *mins = _mm_setr_epi32((int)n0, (int)n1, 0, 0);
+    /* reads 16 bytes: q4_K/q5_K blocks go on after their scales */
+    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
+    const __m128i low = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
+    const __m128i top = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2);
+    return _mm_or_si128(_mm_and_si128(low, _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F)),
+                        _mm_and_si128(top, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
 }
 
-/* q3_K's 16 6-bit scales from their 12 packed bytes, as signed bytes (minus 32) */
+/* q3_K's 16 6-bit scales from their 12 packed bytes (dwords a0 a1 a2), as
+ * signed bytes minus 32: dword k of the result is
+ *   (k < 2 ? a_k : a_{k-2} >> 4) & 0x0f..  |  (a2 >> 2k & 3..) << 4 */
 MVQ_INLINE __m128i q3_K_scales(const uint8_t *packed)
 {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t m4 = 0x0F0F0F0F, m2 = 0x03030303;
-    const __m128i lo = _mm_setr_epi32((int)(a[0] & m4), (int)(a[1] & m4), (int)((a[0] >> 4) & m4),
-                                      (int)((a[1] >> 4) & m4));
-    const __m128i hi = _mm_setr_epi32((int)((a[2] & m2) << 4), (int)(((a[2] >> 2) & m2) << 4),
-                                      (int)(((a[2] >> 4) & m2) << 4), (int)(((a[2] >> 6) & m2) << 4));
-    return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+    uint32_t a2;
+    memcpy(&a2, packed + 8, 4);
+    const __m128i v = _mm_loadl_epi64((const __m128i *)packed); /* a0 a1 */
+    const __m128i low = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0)), _mm_setr_epi32(0, 0, 4, 4));
+    const __m128i h = _mm_set1_epi32((int)a2);
+    /* (a2 >> 2k & 3) << 4 = a2 << (4 - 2k) & 0x30 for k < 3, a2 >> 2 & 0x30 for k = 3 */
+    const __m128i top = _mm_blend_epi32(_mm_sllv_epi32(h, _mm_setr_epi32(4, 2, 0, 0)), _mm_srli_epi32(h, 2), 8);
+    const __m128i sc = _mm_or_si128(_mm_and_si128(low, _mm_set1_epi8(0x0F)), _mm_and_si128(top, _mm_set1_epi8(0x30)));
+    return _mm_sub_epi8(sc, _mm_set1_epi8(32));
 }
 
 /* Sums of products of unsigned (u) by signed (s) bytes, 4 at a time, as 8
