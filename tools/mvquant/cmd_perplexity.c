@@ -3,6 +3,9 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 
+#include <mvquant/model.h>
+#include <mvquant/tokenizer.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
