@@ -1,13 +1,18 @@
 /* Calibration statistics: accumulated from the forward pass's observation
  * hooks over calibration tokens. */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include "quant/calib_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+int64_t mvq_calib_default_ctx(const mvq_hparams *hp)
+{
+    return hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512;
+}
 
 static int64_t input_layers(const mvq_calib *c, int i)
 {
@@ -121,9 +126,9 @@ void mvq_calib_observe(void *calib, const mvq_observation *obs)
 mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
                          const mvq_calib_opts *opts, mvq_pool *pool, mvq_error *err)
 {
-    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : 512;
-    if (m->hp.n_ctx_train > 0 && n_ctx > m->hp.n_ctx_train)
-        n_ctx = m->hp.n_ctx_train;
+    /* a length given is used as is: converters often record a shorter
+     * context than the model was trained with (llama2.c models: 128) */
+    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : mvq_calib_default_ctx(&m->hp);
     int32_t bos = opts ? opts->bos : -1;
     mvq_forward *f = mvq_forward_create(m, n_ctx, pool, err);
     if (!f)
@@ -158,7 +163,7 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
 }
 
 /* Which statistic feeds a tensor, and of which layer. */
-static int tensor_input(const char *name, int64_t *layer)
+int mvq_calib_tensor_input(const char *name, int64_t *layer)
 {
     static const struct { const char *suffix; int input; } map[] = {
         { "attn_q.weight", MVQ_CALIB_ATTN_IN },      { "attn_k.weight", MVQ_CALIB_ATTN_IN },
@@ -185,13 +190,16 @@ static int tensor_input(const char *name, int64_t *layer)
 bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in)
 {
     int64_t layer;
-    int in = tensor_input(tensor_name, &layer);
+    int in = mvq_calib_tensor_input(tensor_name, &layer);
     if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= input_layers(c, in))
         return false;
     const double *sq = c->sum_sq[in] + layer * n_in;
-    for (int64_t j = 0; j < n_in; j++)
+    bool any = false;
+    for (int64_t j = 0; j < n_in; j++) {
         out[j] = (float)(sq[j] / (double)c->n_tokens);
-    return true;
+        any |= sq[j] != 0.0;
+    }
+    return any; /* all zero: an imported matrix without this entry */
 }
 
 void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out)
@@ -200,4 +208,13 @@ void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, flo
     const double *sq = c->qkv_sq[which] + layer * n;
     for (int64_t j = 0; j < n; j++)
         out[j] = (float)sqrt(sq[j]);
+}
+
+bool mvq_calib_has_norms(const mvq_calib *c)
+{
+    for (int w = 0; w < 3; w++)
+        for (int64_t j = 0; j < c->hp.n_layer * c->qkv_heads[w] * c->hp.head_dim; j++)
+            if (c->qkv_sq[w][j] != 0.0)
+                return true;
+    return false;
 }

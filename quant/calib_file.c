@@ -5,6 +5,7 @@
 #include <mvquant/quantize.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -11,3 +11,30 @@ tests_test_massive_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_massive_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_massive_LDADD = $(CRITERION_TEST_LIBS)
 endif
+
+# mvquant massive (its CLI sources sit here, after the CLI's own fragment)
+tools_mvquant_mvquant_SOURCES += tools/mvquant/cmd_massive.c tools/mvquant/massive_svg.c \
+	tools/mvquant/massive_cli.h
+
+# Calibration statistics, the cache, imatrix import, self-generated text,
+# and the massive-value acceptance on the fixture models.
+EXTRA_DIST += tests/calib_testlib.h
+if HAVE_CRITERION
+CALIB_TESTS = tests/test_calib tests/test_calib_sources tests/test_massive_models
+check_PROGRAMS += $(CALIB_TESTS)
+TESTS += $(CALIB_TESTS)
+tests_test_calib_SOURCES = tests/test_calib.c
+tests_test_calib_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_calib_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_calib_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_calib_sources_SOURCES = tests/test_calib_sources.c
+tests_test_calib_sources_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_calib_sources_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_calib_sources_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_massive_models_SOURCES = tests/test_massive_models.c
+tests_test_massive_models_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_massive_models_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_massive_models_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif
+TESTS += tests/massive_cli.sh
+EXTRA_DIST += tests/massive_cli.sh

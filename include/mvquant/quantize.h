@@ -146,7 +146,7 @@ MVQ_API uint32_t mvq_calib_tap_mask(void);
 MVQ_API void mvq_calib_observe(void *calib, const mvq_observation *obs);
 
 typedef struct mvq_calib_opts {
-    int64_t n_ctx;  /* sequence length (default 512, at most the training context) */
+    int64_t n_ctx;  /* sequence length; <= 0: 512, or the training context when shorter */
     int32_t bos;    /* first token of each sequence; < 0: none */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
@@ -159,7 +159,8 @@ MVQ_API mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t
 
 /* Importance weights (mean square per input column) for a 2-D weight named
  * as llama.cpp names them (blk.N.attn_q.weight, output.weight, ...): out
- * receives n_in values; false when no statistic feeds that tensor. */
+ * receives n_in values; false when no statistic feeds that tensor (or, for
+ * an imported importance matrix, it had no entry for it). */
 MVQ_API bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in);
 /* M[h][d] = sqrt(sum of squares) of Q, K or V of a layer: n_heads * head_dim values. */
 MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out);
@@ -169,6 +170,96 @@ MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t la
 MVQ_API mvq_status mvq_calib_save(const mvq_calib *c, const char *path, const char *const *inputs,
                                   uint64_t key, mvq_error *err);
 MVQ_API mvq_calib *mvq_calib_load(const char *path, const mvq_hparams *hp, uint64_t *key, mvq_error *err);
+
+/* True when c holds Q/K/V norms (not for statistics imported from a
+ * llama.cpp importance matrix, which has importance only). */
+MVQ_API bool mvq_calib_has_norms(const mvq_calib *c);
+
+/* Calibration text from a file: read whole, tokenized with the model's
+ * tokenizer (BOS first when the model wants it), cut to max_tokens when
+ * > 0.  *tokens is malloc'd; the caller frees it. */
+MVQ_API mvq_status mvq_calib_text_tokens(const mvq_model *m, const char *path, int64_t max_tokens, int32_t **tokens,
+                                         int64_t *n_tokens, mvq_error *err);
+
+/* ---- calibration without a file: text the model writes itself ----
+ * Sequences of seq_len tokens, each BOS then tokens sampled from the model
+ * (temperature, then nucleus/top-p), with a fixed seed: the same model,
+ * parameters and build give the same tokens.  Decoding keeps a KV cache,
+ * so the cost is that of one forward pass over the tokens. */
+typedef struct mvq_selfgen_params {
+    int64_t n_tokens;   /* total, cut from the last sequence (default 4096) */
+    int64_t seq_len;    /* tokens per sequence, BOS included (default 256) */
+    uint64_t seed;      /* default MVQ_SELFGEN_SEED */
+    double temperature; /* default 1.0 */
+    double top_p;       /* default 0.95 */
+    int32_t bos;        /* < 0: the file's tokenizer.ggml.bos_token_id, else 1 */
+    void (*progress)(void *user, int64_t done, int64_t total); /* may be NULL */
+    void *user;
+} mvq_selfgen_params;
+#define MVQ_SELFGEN_SEED 20250101u
+
+MVQ_API void mvq_selfgen_default(mvq_selfgen_params *p);
+/* *tokens is malloc'd (n_tokens of them); the caller frees it. */
+MVQ_API mvq_status mvq_calib_self_tokens(const mvq_model *m, const mvq_selfgen_params *p, mvq_pool *pool,
+                                         int32_t **tokens, int64_t *n_tokens, mvq_error *err);
+
+/* ---- llama.cpp importance matrices ----
+ * Its GGUF format (general.type "imatrix": tensors <name>.in_sum2 [n_in,
+ * n_mat] and <name>.counts [1, n_mat]; mean square = in_sum2 / counts) or
+ * the legacy .dat format (int32 entries; per entry int32 name length, the
+ * name, int32 ncall, int32 nval, nval floats = mean square * ncall; a
+ * trailer), told apart by the GGUF magic.  Fills the mean squares of the
+ * statistics (importance only: no mean |x|, max |x| or Q/K norms); entries
+ * for tensors the model does not have, or of another width, are an error
+ * naming them. */
+MVQ_API mvq_calib *mvq_calib_import_imatrix(const char *path, const mvq_hparams *hp, mvq_error *err);
+
+/* ---- obtaining statistics: from a file, the cache, or a calibration run ----
+ * The cache key is the XXH3-64 of the model's tensor data (names, shapes,
+ * types, bytes), the calibration tokens (or, for self-generated text, the
+ * generation parameters) and the settings (sequence length, BOS, stats
+ * format version).  Cache: $MVQ_CACHE_DIR, else $XDG_CACHE_HOME/mvquant,
+ * else ~/.cache/mvquant; one file <key>.stats.gguf per key. */
+typedef enum mvq_calib_origin {
+    MVQ_CALIB_FROM_STATS = 0,   /* --stats FILE */
+    MVQ_CALIB_FROM_IMATRIX = 1, /* --imatrix FILE */
+    MVQ_CALIB_FROM_CACHE = 2,   /* an earlier run's statistics: calibration skipped */
+    MVQ_CALIB_COMPUTED = 3      /* calibrated now (and cached) */
+} mvq_calib_origin;
+
+typedef struct mvq_calib_request {
+    const char *stats_path;   /* load these; nothing computed */
+    const char *imatrix_path; /* import llama.cpp's importance matrix; nothing computed */
+    const int32_t *tokens;    /* calibration tokens (the --calib text, tokenized); NULL: self-generated */
+    int64_t n_tokens;         /* of tokens; with tokens NULL and > 0: overrides self.n_tokens */
+    mvq_selfgen_params self;  /* used when tokens is NULL (mvq_selfgen_default) */
+    int64_t n_ctx;            /* sequence length of the calibration pass; <= 0: as mvq_calib_opts */
+    bool no_cache;            /* neither read nor write the cache */
+    const char *cache_dir;    /* NULL: the default above */
+    const char *stats_out;    /* also save the statistics there (any origin) */
+    /* phase is "generate" or "calibrate" (may be NULL) */
+    void (*progress)(void *user, const char *phase, int64_t done, int64_t total);
+    void *user;
+} mvq_calib_request;
+
+typedef struct mvq_calib_info {
+    mvq_calib_origin origin;
+    uint64_t key;          /* cache key (0 for --stats / --imatrix) */
+    char cache_path[1024]; /* cache file read or written; "" when none */
+    char note[256];        /* a cache that could not be written (not an error), else "" */
+    bool self_generated;   /* tokens were generated by the model */
+    int64_t n_tokens;      /* calibration tokens behind the statistics */
+    uint64_t tokens_hash;  /* their XXH3-64 */
+    double seconds;        /* generation + calibration (0 when loaded) */
+} mvq_calib_info;
+
+MVQ_API void mvq_calib_request_default(mvq_calib_request *r);
+MVQ_API mvq_calib *mvq_calib_obtain(const mvq_model *m, const mvq_calib_request *r, mvq_pool *pool,
+                                    mvq_calib_info *info, mvq_error *err);
+/* The cache folder (not created here). */
+MVQ_API mvq_status mvq_calib_cache_dir(char *buf, size_t size, mvq_error *err);
+/* XXH3-64 over every tensor of the model's file: name, type, shape, data. */
+MVQ_API uint64_t mvq_model_data_hash(const mvq_model *m);
 
 /* ---- the quantization job ---- */
 typedef enum mvq_method {

@@ -2,6 +2,8 @@
  * base model) on a text file. */
 #include "config.h"
 #include "tools/mvquant/cli.h"
+#include <mvquant/model.h>
+#include <mvquant/tokenizer.h>
 
 #include <mvquant/model.h>
 #include <mvquant/tokenizer.h>

@@ -2,6 +2,7 @@
 # helpers, and one file per subcommand.
 bin_PROGRAMS += tools/mvquant/mvquant
 tools_mvquant_mvquant_SOURCES = \
+	tools/mvquant/cmd_quantize.c \
 	tools/mvquant/main.c \
 	tools/mvquant/cli.h \
 	tools/mvquant/cli.c \

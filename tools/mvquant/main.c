@@ -5,6 +5,7 @@
 #include "tools/mvquant/cli.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct cli_command {
@@ -18,18 +19,22 @@ static const cli_command commands[] = {
     {"inspect", cmd_inspect, "show a GGUF file's header, metadata, tensors and bits per weight"},
     {"verify", cmd_verify, "recompute recorded tensor hashes and check llama.cpp's loader rules"},
     {"copy", cmd_copy, "rewrite a GGUF file through the streaming writer, optionally recording hashes"},
+    {"quantize", cmd_quantize, "quantize a model (also: mvquant [OPTIONS] IN.gguf OUT.gguf)"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text, and KL divergence against a base model"},
     {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
+    {"massive", cmd_massive, "find the massive dimensions of Q and K per layer and head; SVG heatmaps"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: mvquant [-v|-q] COMMAND [ARGS...]\n"
+            "Usage: mvquant [-v|-q] [--protect-massive | --ignore-massive] [OPTIONS] IN.gguf OUT.gguf\n"
+            "       mvquant [-v|-q] COMMAND [ARGS...]\n"
             "       mvquant --help | --version\n"
             "\n"
-            "Quantize GGUF language models (bit-compatible with llama.cpp).\n"
+            "Quantize GGUF language models (bit-compatible with llama.cpp), protecting the\n"
+            "massive values of attention queries and keys ('mvquant quantize --help').\n"
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -90,6 +95,29 @@ static const cli_command *find_command(const char *name)
     return NULL;
 }
 
+/* The main job needs no command word: mvquant [OPTIONS] IN.gguf OUT.gguf */
+static bool looks_like_model(const char *arg)
+{
+    size_t n = strlen(arg);
+    return !find_command(arg) && (strchr(arg, '/') || (n > 5 && strcmp(arg + n - 5, ".gguf") == 0));
+}
+
+static int run_quantize(int argc, char **argv)
+{
+    char **args = malloc(sizeof *args * (size_t)(argc + 2));
+    if (!args) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    args[0] = "quantize";
+    memcpy(args + 1, argv, sizeof *args * (size_t)argc);
+    args[argc + 1] = NULL;
+    cli_optind = 0;
+    int rc = cmd_quantize(argc + 1, args);
+    free(args);
+    return rc;
+}
+
 static int run_command(int argc, char **argv)
 {
     if (strcmp(argv[0], "help") == 0) {
@@ -128,10 +156,14 @@ static int run(int argc, char **argv)
                     return cli_usage_error(NULL, "unknown option '%s'", a);
                 cli_verbosity = *p == 'v' ? cli_verbosity + 1 : 0;
             }
+        } else if (strncmp(a, "--", 2) == 0) {
+            break; /* the main job's options: mvquant --protect-massive IN OUT */
         } else {
             return cli_usage_error(NULL, "unknown option '%s'", a);
         }
     }
+    if (i < argc && (argv[i][0] == '-' || looks_like_model(argv[i])))
+        return run_quantize(argc - i, argv + i);
     if (i == argc) {
         usage(stderr);
         return CLI_EXIT_USAGE;

@@ -1,0 +1,90 @@
+#!/bin/sh
+# mvquant massive: text, JSON, the SVG figure (checked by an XML parser),
+# the statistics cache, exit codes (TAP).
+MVQ="${MVQ_BUILDDIR:-.}/tools/mvquant/mvquant"
+dir=$(mktemp -d /tmp/mvq-massive-cli-XXXXXX) || exit 1
+trap 'rm -rf "$dir"' EXIT
+MVQ_CACHE_DIR="$dir/cache"
+export MVQ_CACHE_DIR
+if [ -n "$EMULATOR" ]; then
+    echo "1..0 # SKIP the CLI tests run natively only (EMULATOR=$EMULATOR)"
+    exit 0
+fi
+echo "1..12"
+n=0
+check() { # description, then the command's status (0 = ok)
+    n=$((n + 1))
+    if [ "$2" -eq 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi
+}
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+# An XML parser: python3's, else xmllint.
+xml_ok() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+assert r.tag == "{http://www.w3.org/2000/svg}svg", r.tag
+ns = "{http://www.w3.org/2000/svg}"
+rects = r.findall(ns + "rect")
+texts = [t.text for t in r.findall(ns + "text")]
+assert len(rects) >= int(sys.argv[2]), len(rects)
+for want in sys.argv[3:]:
+    assert want in texts, want' "$@"
+    elif command -v xmllint >/dev/null 2>&1; then
+        xmllint --noout "$1"
+    else
+        return 2
+    fi
+}
+
+"$MVQ" massive --help >"$dir/help.txt" 2>&1 && grep -q "top-p 0.95" "$dir/help.txt" && grep -q "temperature 1.0" "$dir/help.txt"
+check "--help states the default calibration" $?
+
+"$MVQ" synth "$dir/syn.gguf" --dim 64 --heads 4 --kv-heads 2 --ff 96 --layers 2 --vocab 300 >/dev/null 2>&1
+"$MVQ" massive "$dir/syn.gguf" --calib-tokens 128 --ctx 64 >"$dir/syn.txt" 2>&1 &&
+    grep -q "self-generated" "$dir/syn.txt" && grep -q "^summary" "$dir/syn.txt"
+check "runs on any model without a text (self-generated)" $?
+
+model="${MVQ_FIXTURES:-}/models/stories260K.gguf"
+text="${MVQ_FIXTURES:-}/text/tinystories-calib.txt"
+if [ -r "$model" ] && [ -r "$text" ]; then
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 --svg "$dir/fig.svg" >"$dir/out.txt" 2>"$dir/err.txt"
+    check "text report on stories260K" $?
+    grep -q "^layer 4: massive dims" "$dir/out.txt" && grep -q "Q: .*most frequent top pair 3" "$dir/out.txt"
+    check "per layer, and Q peaks in pair 3" $?
+    # 5 layers x (8 + 4 + 4 heads) x 8 dims of cells
+    xml_ok "$dir/fig.svg" 640 "layer 0: Q (after RoPE)" "layer 4: V" "head dimension"
+    rc=$?
+    if [ $rc -eq 2 ]; then skip "no XML parser (python3 or xmllint)"; else check "the SVG parses, with cells and labels" $rc; fi
+    ! ls "$dir" | grep -q "fig.svg."
+    check "no temporary file left beside the figure" $?
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 >/dev/null 2>"$dir/err2.txt" &&
+        grep -q "calibration skipped" "$dir/err2.txt"
+    check "the second run takes the statistics from the cache" $?
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 --layers 1-2 --json >"$dir/out.json" 2>/dev/null
+    rc=$?
+    if [ $rc -eq 0 ] && command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+assert [l["layer"] for l in j["layers"]] == [1, 2]
+assert all(len(l["q"]["heads"]) == 8 and len(l["k"]["heads"]) == 4 for l in j["layers"])
+assert j["summary"]["q"]["top_pair"] == 3 and j["summary"]["k"]["top_pair"] == 3' "$dir/out.json"
+        rc=$?
+    fi
+    check "--json with --layers" $rc
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --svg /nonexistent/dir/fig.svg >/dev/null 2>&1
+    [ $? -eq 2 ]
+    check "unwritable figure: exit 2" $?
+else
+    for what in report layers svg temp cache json unwritable; do skip "fixtures absent ($what)"; done
+fi
+
+"$MVQ" massive "$dir/syn.gguf" --layers 7 >/dev/null 2>&1
+[ $? -eq 1 ]
+check "layers outside the model: exit 1" $?
+"$MVQ" massive "$dir/syn.gguf" --lambda -2 >/dev/null 2>&1
+[ $? -eq 1 ]
+check "bad --lambda: exit 1" $?
+"$MVQ" massive "$dir/missing.gguf" >/dev/null 2>&1
+[ $? -eq 2 ]
+check "missing model: exit 2" $?
