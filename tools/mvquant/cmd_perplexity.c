@@ -5,9 +5,6 @@
 #include <mvquant/model.h>
 #include <mvquant/tokenizer.h>
 
-#include <mvquant/model.h>
-#include <mvquant/tokenizer.h>
-
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
