@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kernels/matmul.h"
 #include "quant/model_internal.h"
 #include "tests/fixtures.h"
 #include "tests/synth_model.h"
@@ -151,6 +152,12 @@ static void quantized_vs_dequantized(mvq_type t, double tol)
     cr_log_info("%s weights vs dequantized f32: relative error %.3g", mvq_type_name(t), e);
     cr_assert_leq(e, tol, "%s: relative error %.3g > %.3g", mvq_type_name(t), e, tol);
     cr_assert_gt(e, 0.0, "%s: the quantized path was not taken", mvq_type_name(t));
+    /* the fast numerics multiply dequantized weights with f32 activations (for batches, with oneDNN) */
+    mvq_forward_set_numerics(fq, MVQ_NUMERICS_FAST);
+    cr_assert_eq(mvq_forward_run(fq, tokens, 48, 0, lq, &err), MVQ_OK, "%s", err.msg);
+    double e_fast = rel_error_ff(lq, ld, 48 * 256);
+    cr_log_info("%s weights, fast numerics: relative error %.3g", mvq_type_name(t), e_fast);
+    cr_assert_leq(e_fast, mvq_onednn_available() ? 1e-5 : tol, "%s fast: relative error %.3g", mvq_type_name(t), e_fast);
     mvq_forward_free(fq);
     mvq_forward_free(fd);
     mvq_pool_free(pool);
