@@ -1,7 +1,11 @@
 # Plan, massive values, calibration and the quantization job.
 if HAVE_CRITERION
-check_PROGRAMS += tests/test_massive tests/test_plan
-TESTS += tests/test_massive tests/test_plan
+check_PROGRAMS += tests/test_massive tests/test_plan tests/test_gates
+TESTS += tests/test_massive tests/test_plan tests/test_gates
+tests_test_gates_SOURCES = tests/test_gates.c
+tests_test_gates_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_gates_LDADD = $(CRITERION_TEST_LIBS)
 tests_test_plan_SOURCES = tests/test_plan.c
 tests_test_plan_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_plan_CFLAGS = $(CRITERION_TEST_CFLAGS)

@@ -1,0 +1,128 @@
+/* The main job's gates on the fixture models (Criterion): quantized at
+ * q4_k_m with the calibration text, the mean KL divergence against the F32
+ * model on tinystories-eval.txt (n_ctx 256) must be no worse than
+ * llama.cpp's Q4_K_M with an importance matrix, at no more than its size
+ * plus 1%, and --protect-massive must beat --ignore-massive. */
+#include <criterion/criterion.h>
+#include <mvquant.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/fixtures.h"
+
+typedef struct outcome {
+    double kld, kld_err, ppl;
+    uint64_t size, protect_bytes;
+} outcome;
+
+static outcome quantize_and_judge(mvq_gguf *in, mvq_model *base, const mvq_calib *calib, bool protect,
+                                  const int32_t *tokens, int64_t n_tokens, int32_t bos, mvq_pool *pool)
+{
+    char out[] = "/tmp/mvq-gate-XXXXXX.gguf";
+    int fd = mkstemps(out, 5);
+    cr_assert(fd >= 0);
+    close(fd);
+    const mvq_preset *p = mvq_preset_find("q4_k_m");
+    mvq_quantize_opts o = {
+        .plan = { .ftype = p->ftype, .base = p->base, .output_type = -1, .token_embd_type = -1,
+                  .has_imatrix = true },
+        .method = MVQ_METHOD_RTN,
+        .protect_massive = protect,
+        .massive_type = MVQ_TYPE_Q8_0,
+        .massive = { .lambda = 5.0, .topk = 1 },
+        .calib = calib,
+        .pool = pool,
+    };
+    mvq_quantize_report rep;
+    mvq_error err;
+    cr_assert_eq(mvq_quantize_file(in, out, &o, &rep, &err), MVQ_OK, "%s", err.msg);
+
+    /* what llama.cpp's loader and `mvquant verify` check */
+    mvq_gguf *q = mvq_gguf_open(out, &err);
+    cr_assert_not_null(q, "%s", err.msg);
+    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
+    int64_t checked = 0;
+    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
+    uint64_t ft = 0, qv = 0;
+    cr_assert(mvq_gguf_get_u64(q, "general.file_type", &ft) && ft == MVQ_FTYPE_Q4_K_M);
+    cr_assert(mvq_gguf_get_u64(q, "general.quantization_version", &qv) && qv == 2);
+
+    mvq_model *m = mvq_model_from_gguf(q, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    mvq_eval_opts eo = { .n_ctx = 256, .bos = bos };
+    mvq_eval_result r;
+    cr_assert_eq(mvq_eval_perplexity(m, base, tokens, n_tokens, &eo, pool, &r, &err), MVQ_OK, "%s", err.msg);
+    outcome oc = { r.kld_mean, r.kld_err, r.ppl, mvq_gguf_file_size(q), rep.protect_bytes };
+    mvq_model_free(m);
+    mvq_gguf_close(q);
+    mvq_quantize_report_free(&rep);
+    unlink(out);
+    return oc;
+}
+
+static void gate(const char *name, uint64_t llama_size, double llama_kld_imatrix)
+{
+    char model[4096], calib_text[4096], eval_text[4096], rel[256];
+    snprintf(rel, sizeof rel, "models/%s.gguf", name);
+    if (!mvq_fixture(rel, model, sizeof model) ||
+        !mvq_fixture("text/tinystories-calib.txt", calib_text, sizeof calib_text) ||
+        !mvq_fixture("text/tinystories-eval.txt", eval_text, sizeof eval_text))
+        cr_skip_test("fixtures absent (%s and the texts): configure --with-fixtures=DIR", rel);
+    mvq_error err;
+    mvq_gguf *in = mvq_gguf_open(model, &err);
+    cr_assert_not_null(in, "%s", err.msg);
+    mvq_model *base = mvq_model_from_gguf(in, &err);
+    cr_assert_not_null(base, "%s", err.msg);
+    mvq_pool *pool = mvq_pool_create(2);
+
+    int32_t *ctoks, *etoks;
+    int64_t n_ctoks, n_etoks;
+    cr_assert_eq(mvq_calib_text_tokens(base, calib_text, 16384, &ctoks, &n_ctoks, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(mvq_calib_text_tokens(base, eval_text, 0, &etoks, &n_etoks, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(n_etoks, 97820);
+    mvq_calib_request req;
+    mvq_calib_request_default(&req);
+    req.tokens = ctoks;
+    req.n_tokens = n_ctoks;
+    req.n_ctx = 256;
+    req.no_cache = true;
+    mvq_calib_info info;
+    mvq_calib *calib = mvq_calib_obtain(base, &req, pool, &info, &err);
+    cr_assert_not_null(calib, "%s", err.msg);
+
+    int32_t bos = etoks[0];
+    outcome ign = quantize_and_judge(in, base, calib, false, etoks, n_etoks, bos, pool);
+    outcome pro = quantize_and_judge(in, base, calib, true, etoks, n_etoks, bos, pool);
+    cr_log_info("%s q4_k_m: ignore %llu bytes, KLD %.6f +/- %.6f, PPL %.4f; protect %llu bytes (+%llu), "
+                "KLD %.6f +/- %.6f, PPL %.4f; llama.cpp %llu bytes, KLD %.6f",
+                name, (unsigned long long)ign.size, ign.kld, ign.kld_err, ign.ppl, (unsigned long long)pro.size,
+                (unsigned long long)pro.protect_bytes, pro.kld, pro.kld_err, pro.ppl,
+                (unsigned long long)llama_size, llama_kld_imatrix);
+    cr_expect(ign.size <= llama_size + llama_size / 100, "%s: %llu bytes, llama.cpp's Q4_K_M %llu (+1%%)", name,
+              (unsigned long long)ign.size, (unsigned long long)llama_size);
+    cr_expect(ign.kld <= llama_kld_imatrix, "%s --ignore-massive: mean KLD %.6f, llama.cpp with imatrix %.6f", name,
+              ign.kld, llama_kld_imatrix);
+    cr_expect(pro.kld < ign.kld, "%s: --protect-massive KLD %.6f not below --ignore-massive %.6f", name, pro.kld,
+              ign.kld);
+    cr_expect(pro.size == ign.size + pro.protect_bytes, "the report states what protection cost");
+    mvq_calib_free(calib);
+    free(ctoks);
+    free(etoks);
+    mvq_pool_free(pool);
+    mvq_model_free(base);
+    mvq_gguf_close(in);
+}
+
+Test(gates, stories260K_q4_k_m, .timeout = 1200)
+{
+    gate("stories260K", 304096, 0.014366);
+}
+
+Test(gates, tinyrope_q4_k_m, .timeout = 1800)
+{
+    gate("tinyrope-3M", 2091936, 0.003094);
+}
