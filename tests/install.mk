@@ -7,8 +7,6 @@
 # on its own staged install too.
 EXTRA_DIST += tests/downstream.c tests/run-all.sh .ci/install-deps
 
-# distcheck configures the unpacked tarball elsewhere, where ../shared is not
-# beside it: hand it the fixtures this tree was configured with.
 # distcheck proves the tarball builds and its tests run; the fixture-heavy
 # tests (full-file perplexity, the gates) already ran once in `make check`.
 AM_DISTCHECK_CONFIGURE_FLAGS = --with-fixtures=no
