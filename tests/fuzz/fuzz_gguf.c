@@ -1,8 +1,10 @@
 /* Fuzzing the GGUF reader and what reads a parsed file: every pair and
  * tensor is walked byte by byte (the sanitizers see any read outside the
  * buffer), lookups find what the walk saw, the loader rules, the hashes,
- * the tokenizer and the quantization plan run on whatever parsed.  Errors
- * must be one line naming the file. */
+ * the tokenizer and the quantization plan run on whatever parsed, and it
+ * is rewritten through the streaming writer (as `mvquant copy` does, into
+ * a temporary file that is then aborted).  Errors must be one line naming
+ * the file. */
 #include "config.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -10,15 +12,22 @@
 #include <mvquant/quantize.h>
 #include <mvquant/tokenizer.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FUZZ_NAME "fuzz.gguf"
 
+static void require_line_naming(const mvq_error *err, const char *file)
+{
+    size_t n = strlen(file);
+    FUZZ_REQUIRE(err->status != MVQ_OK, "an error without a status: %s", err->msg);
+    FUZZ_REQUIRE(strncmp(err->msg, file, n) == 0 && strncmp(err->msg + n, ": ", 2) == 0,
+                 "error does not name the file %s: %s", file, err->msg);
+    FUZZ_REQUIRE(!strchr(err->msg, '\n'), "error spans lines: %s", err->msg);
+}
+
 static void require_one_line(const mvq_error *err)
 {
-    FUZZ_REQUIRE(err->status != MVQ_OK, "an error without a status: %s", err->msg);
-    FUZZ_REQUIRE(strncmp(err->msg, FUZZ_NAME ": ", strlen(FUZZ_NAME) + 2) == 0, "error does not name the file: %s",
-                 err->msg);
-    FUZZ_REQUIRE(!strchr(err->msg, '\n'), "error spans lines: %s", err->msg);
+    require_line_naming(err, FUZZ_NAME);
 }
 
 /* Reads n bytes one by one, so a short buffer is caught where it ends. */
@@ -117,6 +126,50 @@ static void use_plan(const mvq_gguf *g)
     free(plan);
 }
 
+/* The destination of the rewrites: a folder of this process's own,
+ * removed at exit (the writer leaves nothing in it). */
+static char rewrite_dir[] = "/tmp/mvq-fuzz-gguf-XXXXXX";
+
+static void remove_rewrite_dir(void)
+{
+    rmdir(rewrite_dir);
+}
+
+static const char *rewrite_path(void)
+{
+    static char path[64];
+    if (!path[0]) {
+        FUZZ_REQUIRE(mkdtemp(rewrite_dir) != NULL, "cannot make a temporary folder");
+        atexit(remove_rewrite_dir);
+        snprintf(path, sizeof path, "%s/out.gguf", rewrite_dir);
+    }
+    return path;
+}
+
+static void use_writer(const mvq_gguf *g)
+{
+    const char *dst = rewrite_path();
+    mvq_error err;
+    mvq_gguf_writer *w = mvq_gguf_writer_open(dst, NULL, &err);
+    FUZZ_REQUIRE(w != NULL, "writer: %s", err.msg);
+    mvq_status st = mvq_gguf_writer_reserve_hashes(w, &err);
+    if (st == MVQ_OK)
+        st = mvq_gguf_writer_set_alignment(w, mvq_gguf_alignment(g), &err);
+    if (st == MVQ_OK)
+        st = mvq_gguf_writer_add_kvs_from(w, g, NULL, &err);
+    for (int64_t i = 0; i < mvq_gguf_n_tensors(g) && st == MVQ_OK; i++) {
+        const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
+        st = mvq_gguf_writer_add_tensor(w, t->name.data, t->n_dims, t->ne, t->type, t->size, &err);
+    }
+    for (int64_t i = 0; i < mvq_gguf_n_tensors(g) && st == MVQ_OK; i++) {
+        const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
+        st = mvq_gguf_writer_write(w, t->data, t->size, &err);
+    }
+    if (st != MVQ_OK)
+        require_line_naming(&err, dst);
+    mvq_gguf_writer_abort(w);
+}
+
 int mvq_fuzz_gguf(const uint8_t *data, size_t size)
 {
     mvq_error err;
@@ -139,6 +192,7 @@ int mvq_fuzz_gguf(const uint8_t *data, size_t size)
         require_one_line(&err);
     use_tokenizer(g);
     use_plan(g);
+    use_writer(g);
     mvq_gguf_close(g);
     (void)sum;
     return 0;
