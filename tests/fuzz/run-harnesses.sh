@@ -29,7 +29,7 @@ for h in "$@"; do
     corpus="$work/corpus/$h"
     artifacts="$work/artifacts/$h"
     rm -rf "$artifacts"
-    mkdir -p "$corpus" "$artifacts"
+    mkdir -p "$corpus" "$artifacts" "$src/tests/fuzz-regressions/$h"
     log="$work/$h.log"
     echo "=== fuzz-$h: ${seconds}s"
     "$build/tests/fuzz/fuzz-$h" -max_total_time="$seconds" -max_len="$(max_len "$h")" -timeout=30 \
