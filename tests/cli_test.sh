@@ -272,5 +272,83 @@ for sig in INT TERM; do
         sh -c "[ $rc -gt 128 ] && [ \"\$(ls -A '$d')\" = model.gguf ] && [ \"\$(cat '$d/model.gguf')\" = 'old model' ]"
 done
 
+# ---- the main job (mvquant [--protect-massive] IN OUT): the same faults ----
+"$MVQ" -q synth "$T/tiny.gguf" --dim 64 --heads 4 --kv-heads 2 --ff 96 --layers 1 --vocab 300
+i=0
+while [ $i -lt 20 ]; do printf 'Once upon a time there was a tiny model. '; i=$((i + 1)); done >"$T/calib.txt"
+job="--no-cache --calib $T/calib.txt --calib-tokens 16 --ctx 16 --threads 2"
+run "$MVQ" --protect-massive $job "$T/tiny.gguf" "$T/tiny-q.gguf"
+check "job: quantizes a small model" sh -c "[ $rc = 0 ] && '$MVQ' inspect '$T/tiny-q.gguf' >/dev/null"
+head -c 1000 "$T/tiny.gguf" >"$T/tiny-cut.gguf"
+for bad in "tiny-cut.gguf:truncated or corrupt" "missing.gguf:cannot open" ".:is a directory" "magic.gguf:not a GGUF file"; do
+    f=${bad%%:*}
+    run "$MVQ" --protect-massive $job "$T/$f" "$T/job-out.gguf"
+    check "job on $f: exit 2, one line naming the file and the problem, no output" \
+        sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/$f: ${bad#*:}' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+cp "$T/tiny.gguf" "$T/jin.gguf"
+ln -s "$T/jin.gguf" "$T/jsym.gguf"
+ln "$T/jin.gguf" "$T/jhard.gguf"
+for dst in jin jsym jhard; do
+    run "$MVQ" $job "$T/jin.gguf" "$T/$dst.gguf"
+    check "job onto its input ($dst): exit 1, refused, input untouched" \
+        sh -c "[ $rc = 1 ] && grep -q 'refusing to overwrite it' '$T/err' && cmp -s '$T/tiny.gguf' '$T/jin.gguf'"
+done
+check "job: no temporary file left beside the input" test "$(leftovers "$T")" = 0
+for opts in "--type nonsense" "--type q8_1" "--threads -1" "--threads 0" "--threads 100000" "--threads abc" \
+    "--massive-type q9_9" "--lambda x" "--ctx -5" "--frob" "--threads"; do
+    run "$MVQ" $job $opts "$T/tiny.gguf" "$T/job-out.gguf"
+    check "job $opts: exit 1, usage error, nothing written" \
+        sh -c "[ $rc = 1 ] && grep -q '^mvquant quantize: ' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+run "$MVQ" $job "$T/tiny.gguf"
+check "job without OUT: exit 1" test "$rc" = 1
+if [ -z "$as_user" ] || command -v setpriv >/dev/null 2>&1; then
+    chmod 755 "$T"
+    chmod 644 "$T/calib.txt"
+    run $as_user "$MVQ" $job "$T/tiny.gguf" "$T/ro/q.gguf"
+    chmod 700 "$T"
+    check "job into an unwritable folder: exit 2, nothing left" \
+        sh -c "[ $rc = 2 ] && grep -q 'Permission denied' '$T/err' && [ -z \"\$(ls -A '$T/ro')\" ]"
+else
+    skip "running as root without setpriv: unwritable folders not tested"
+fi
+"$MVQ" -q synth "$T/mid.gguf" --dim 256 --ff 768 --layers 2 --vocab 600
+if in_tmpfs "$MVQ" $job --type f16 "$T/mid.gguf" "$T/tmpfs/q.gguf" >"$T/out" 2>"$T/err"; then
+    check "job onto a full disk: exit 2, 'No space left', nothing left behind" \
+        sh -c "grep -qx 'rc=2' '$T/out' && [ $(lines "$T/out") = 1 ] && grep -q 'No space left on device' '$T/err'"
+else
+    skip "cannot mount a tmpfs here: the job onto a full disk not tested"
+fi
+mkdir "$T/fulljob"
+(ulimit -f 256 && trap '' XFSZ && "$MVQ" $job --type f16 "$T/mid.gguf" "$T/fulljob/q.gguf" >"$T/out" 2>"$T/err")
+rc=$?
+check "job over the file size limit: exit 2, clear error, nothing left behind" \
+    sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fulljob')\" ]"
+
+# interrupted while writing: a 512 MiB sparse f32 matrix (no model: plain
+# round to nearest, fast), killed once the temporary file holds 4 MiB
+{ printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 4096; le 8 32768; le 4 0; le 8 0; } \
+    >"$T/wide.gguf"
+truncate -s $((96 + 4096 * 32768 * 4)) "$T/wide.gguf"
+for sig in INT TERM; do
+    d="$T/jobsig$sig"
+    mkdir "$d"
+    echo "old model" >"$d/q.gguf"
+    "$MVQ" -q --no-cache --type q8_0 "$T/wide.gguf" "$d/q.gguf" >/dev/null 2>&1 &
+    pid=$!
+    tries=0
+    while [ $tries -lt 3000 ] && kill -0 $pid 2>/dev/null &&
+        [ "$(find "$d" -name '*.tmp-*' -size +4096k | wc -l)" = 0 ]; do
+        tries=$((tries + 1))
+        sleep 0.01
+    done
+    kill -$sig $pid 2>/dev/null
+    wait $pid
+    rc=$?
+    check "SIG$sig during the job: killed, no temporary file, destination untouched" \
+        sh -c "[ $rc -gt 128 ] && [ \"\$(ls -A '$d')\" = q.gguf ] && [ \"\$(cat '$d/q.gguf')\" = 'old model' ]"
+done
+
 echo "1..$n"
 [ $failed = 0 ]
