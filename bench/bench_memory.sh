@@ -1,9 +1,9 @@
 #!/bin/sh
 # Peak resident memory of mvquant on a ~1B-parameter model (make bench-memory,
 # part of make bench; a measurement, never a test).  Writes a synthetic F16
-# Llama (mvquant synth), converts it with the main job to Q8_0 and Q4_K (a
-# 16-token calibration, so the figures are the streaming writer's and the
-# quantizers', not a long forward pass's), copies and inspects it, each
+# Llama (mvquant synth), copies and inspects it, calibrates it (16 tokens:
+# the forward pass's peak) and converts it with the main job from the saved
+# statistics to Q8_0 and Q4_K (the streaming quantizer's peak), each
 # under /usr/bin/time -v, and compares each peak with the model's size and
 # with the target: the largest tensor's F32 size + 256 MiB.
 # Usage: bench_memory.sh MVQUANT [WORKDIR]   (BENCH_MEMORY_SYNTH: synth options)
@@ -56,8 +56,13 @@ calib="--calib $work/calib.txt --calib-tokens 16 --ctx 16 --no-cache"
 measure "inspect --hash" "$MVQ" inspect --hash "$model"
 measure "copy" "$MVQ" copy "$model" "$work/copy.gguf"
 rm -f "$work/copy.gguf"
+# the job in two steps: calibration (a forward pass reads every weight),
+# then quantization from the saved statistics (one tensor at a time)
+measure "calibrate" "$MVQ" --type q8_0 $calib --stats-out "$work/stats.gguf" "$model" "$work/calib-q8_0.gguf"
+rm -f "$work/calib-q8_0.gguf"
 for type in q8_0 q4_K; do
-    measure "quantize $type" "$MVQ" --protect-massive --type "$type" $calib "$model" "$work/$type.gguf"
+    measure "quantize $type" "$MVQ" --protect-massive --type "$type" --no-cache --stats "$work/stats.gguf" \
+        "$model" "$work/$type.gguf"
     echo "  $type file: $(mib "$(wc -c <"$work/$type.gguf")") MiB"
     rm -f "$work/$type.gguf"
 done
