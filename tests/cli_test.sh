@@ -252,24 +252,31 @@ check "synth over the file size limit: exit 2, clear error, nothing left behind"
     sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fullsynth')\" ]"
 
 # ---- synth interrupted: temporary file removed, existing destination untouched ----
-big_synth="--dim 1024 --heads 8 --kv-heads 8 --ff 2816 --layers 8 --vocab 32000 --type f16"
-for sig in INT TERM; do
-    d="$T/synthsig$sig"
+# interrupted SIG LABEL DIR COMMAND...: with an old model.gguf in DIR, runs
+# COMMAND (writing DIR/model.gguf) in the background, sends SIG once the
+# temporary file holds 4 MiB; then only the old model may be left.
+interrupted() {
+    sig=$1 label=$2 d=$3
+    shift 3
     mkdir "$d"
     echo "old model" >"$d/model.gguf"
-    "$MVQ" synth "$d/model.gguf" $big_synth >/dev/null 2>&1 &
+    "$@" >/dev/null 2>&1 &
     pid=$!
-    tries=0 # until the temporary file holds a few MiB of tensors
+    tries=0
     while [ $tries -lt 3000 ] && kill -0 $pid 2>/dev/null &&
         [ "$(find "$d" -name '*.tmp-*' -size +4096k | wc -l)" = 0 ]; do
         tries=$((tries + 1))
         sleep 0.01
     done
-    kill -$sig $pid 2>/dev/null
+    kill -"$sig" $pid 2>/dev/null
     wait $pid
     rc=$?
-    check "SIG$sig during synth: killed, no temporary file, destination untouched" \
+    check "SIG$sig during $label: killed, no temporary file, destination untouched" \
         sh -c "[ $rc -gt 128 ] && [ \"\$(ls -A '$d')\" = model.gguf ] && [ \"\$(cat '$d/model.gguf')\" = 'old model' ]"
+}
+big_synth="--dim 1024 --heads 8 --kv-heads 8 --ff 2816 --layers 8 --vocab 32000 --type f16"
+for sig in INT TERM; do
+    interrupted $sig synth "$T/synthsig$sig" "$MVQ" synth "$T/synthsig$sig/model.gguf" $big_synth
 done
 
 # ---- the main job (mvquant [--protect-massive] IN OUT): the same faults ----
@@ -332,22 +339,7 @@ check "job over the file size limit: exit 2, clear error, nothing left behind" \
     >"$T/wide.gguf"
 truncate -s $((96 + 4096 * 32768 * 4)) "$T/wide.gguf"
 for sig in INT TERM; do
-    d="$T/jobsig$sig"
-    mkdir "$d"
-    echo "old model" >"$d/q.gguf"
-    "$MVQ" -q --no-cache --type q8_0 "$T/wide.gguf" "$d/q.gguf" >/dev/null 2>&1 &
-    pid=$!
-    tries=0
-    while [ $tries -lt 3000 ] && kill -0 $pid 2>/dev/null &&
-        [ "$(find "$d" -name '*.tmp-*' -size +4096k | wc -l)" = 0 ]; do
-        tries=$((tries + 1))
-        sleep 0.01
-    done
-    kill -$sig $pid 2>/dev/null
-    wait $pid
-    rc=$?
-    check "SIG$sig during the job: killed, no temporary file, destination untouched" \
-        sh -c "[ $rc -gt 128 ] && [ \"\$(ls -A '$d')\" = q.gguf ] && [ \"\$(cat '$d/q.gguf')\" = 'old model' ]"
+    interrupted $sig "the job" "$T/jobsig$sig" "$MVQ" -q --no-cache --type q8_0 "$T/wide.gguf" "$T/jobsig$sig/model.gguf"
 done
 
 echo "1..$n"
