@@ -1,7 +1,28 @@
+# `make bench`: one harness (bench/bench.c), one file per family of
+# benchmarks, listed in bench/families.def.  Built with the tests' access to
+# internal functions (it links the core statically); never run by make check.
+noinst_PROGRAMS += bench/mvq_bench
+bench_mvq_bench_SOURCES = \
+	bench/bench.h \
+	bench/bench.c \
+	bench/bench_pool.c \
+	bench/bench_kernels.c \
+	bench/bench_matmul.c
+bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
+bench_mvq_bench_LDADD = libmvq_core.la $(XXHASH_LIBS) $(ONEDNN_LIBS) -lm
+EXTRA_DIST += bench/families.def
+
+# Options go through BENCH_FLAGS, e.g. make bench BENCH_FLAGS='--quick --filter vec_dot'
+BENCH_FLAGS =
+bench: bench/mvq_bench$(EXEEXT)
+	$(LIBTOOL) --mode=execute $(EMULATOR) bench/mvq_bench$(EXEEXT) \
+		--out '$(abs_top_srcdir)/bench/results' $(BENCH_FLAGS)
+.PHONY: bench
+
 # Peak resident memory of the CLI on a ~1B-parameter model (bench/bench_memory.sh;
 # about 4 GiB of disk under $TMPDIR; BENCH_MEMORY_SYNTH='...' for other shapes).
 bench: bench-memory
 bench-memory: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/bench_memory.sh '$(abs_top_builddir)/tools/mvquant/mvquant'
 EXTRA_DIST += bench/bench_memory.sh
-.PHONY: bench bench-memory
+.PHONY: bench-memory

@@ -8,7 +8,9 @@
  *    inside a chunk a small tile of weight rows stays in L1 while a tile of
  *    token rows (in L2) goes past it, so in a GEMM every weight row fetched
  *    from memory serves several tokens.
- * Small products run on the caller alone: waking threads would cost more. */
+ * Small products run on the caller alone: waking threads would cost more.
+ * With oneDNN, F32 weights go to its sgemm, and batches on other types to
+ * kernels/matmul_dequant.c (see mvq_matmul_choose). */
 #include "config.h"
 #include "kernels/matmul.h"
 
@@ -89,14 +91,11 @@ static void dot_share(void *arg, int ith, int nth)
     }
 }
 
-/* Threads worth waking for this product (1 .. pool size). */
-static int useful_threads(mvq_pool *pool, int64_t n_out, int64_t n_in, int64_t n_tok)
+/* Whether the product is big enough to be worth waking the pool's threads. */
+static bool worth_threads(mvq_pool *pool, int64_t n_out, int64_t n_in, int64_t n_tok)
 {
     int nth = mvq_pool_size(pool);
-    double macs = (double)n_out * (double)n_in * (double)n_tok;
-    while (nth > 1 && macs / nth < MIN_MACS_PER_THREAD)
-        nth--;
-    return nth;
+    return nth > 1 && (double)n_out * (double)n_in * (double)n_tok / nth >= MIN_MACS_PER_THREAD;
 }
 
 static void plan_chunks(matmul_job *job, int nth)
@@ -113,13 +112,13 @@ static void plan_chunks(matmul_job *job, int nth)
     atomic_init(&job->next_chunk, 0);
 }
 
-/* Runs fn on nth threads of the pool (the caller alone when nth == 1). */
-static void run_on(mvq_pool *pool, int nth, void (*fn)(void *, int, int), void *job)
+/* Runs fn on the pool, or on the caller alone. */
+static void run_on(mvq_pool *pool, bool parallel, void (*fn)(void *, int, int), void *job)
 {
-    if (nth == 1)
-        fn(job, 0, 1);
-    else
+    if (parallel)
         mvq_pool_run(pool, fn, job);
+    else
+        fn(job, 0, 1);
 }
 
 static mvq_status check_args(const mvq_kernel_table *kt, mvq_type wtype, const void *w,
@@ -150,7 +149,39 @@ static mvq_status check_args(const mvq_kernel_table *kt, mvq_type wtype, const v
     return MVQ_OK;
 }
 
-mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, mvq_pool *pool,
+mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, int64_t n_tok)
+{
+    if (!mvq_onednn_available() || (unsigned)wtype >= MVQ_TYPE_COUNT)
+        return MVQ_PATH_DOT;
+    if (wtype == MVQ_TYPE_F32)
+        return MVQ_PATH_ONEDNN;
+    bool half = wtype == MVQ_TYPE_F16 || wtype == MVQ_TYPE_BF16;
+    int64_t min_tokens = half ? MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF : MVQ_DEQUANT_GEMM_MIN_TOKENS;
+    return n_tok >= min_tokens && kt->to_float[wtype] ? MVQ_PATH_ONEDNN : MVQ_PATH_DOT;
+}
+
+static mvq_status matmul_onednn(const mvq_kernel_table *kt, mvq_pool *pool, mvq_type wtype,
+                                const void *w, int64_t n_out, int64_t n_in, const float *x,
+                                int64_t n_tok, float *y, mvq_error *err)
+{
+    if (!mvq_onednn_available())
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
+                             "mvq_matmul: oneDNN is not available in this build");
+    if (wtype != MVQ_TYPE_F32) {
+        if (!kt->to_float[wtype])
+            return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
+                                 "mvq_matmul: no %s dequantizer in the %s kernels",
+                                 mvq_type_name(wtype), kt->isa);
+        return mvq_matmul_dequant_sgemm(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype,
+                                        w, n_out, n_in, x, n_tok, y, err);
+    }
+    mvq_pool_park(pool); /* oneDNN brings its own threads: leave them the cores */
+    if (!mvq_sgemm_onednn(mvq_pool_size(pool), w, n_out, n_in, x, n_tok, y, n_out))
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "mvq_matmul: oneDNN sgemm failed");
+    return MVQ_OK;
+}
+
+mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_pool *pool,
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                             const float *x, int64_t n_tok, float *y, mvq_error *err)
 {
@@ -159,14 +190,10 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
         return st;
     if (n_out == 0 || n_tok == 0)
         return MVQ_OK;
-
-    if (wtype == MVQ_TYPE_F32 && f32_path != MVQ_F32_OWN) {
-        if (mvq_sgemm_onednn(mvq_pool_size(pool), w, n_out, n_in, x, n_tok, y))
-            return MVQ_OK;
-        if (f32_path == MVQ_F32_ONEDNN)
-            return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
-                                 "mvq_matmul: oneDNN is not available in this build");
-    }
+    if (path == MVQ_PATH_AUTO)
+        path = mvq_matmul_choose(kt, wtype, n_tok);
+    if (path == MVQ_PATH_ONEDNN)
+        return matmul_onednn(kt, pool, wtype, w, n_out, n_in, x, n_tok, y, err);
 
     const mvq_type_traits *tr = mvq_type_traits_get(wtype);
     const mvq_type_traits *atr = mvq_type_traits_get(tr->vec_dot_type);
@@ -181,7 +208,7 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
     job.y = y;
     job.x = x;
     job.act_row = mvq_row_size(tr->vec_dot_type, n_in);
-    int nth = useful_threads(pool, n_out, n_in, n_tok);
+    bool parallel = worth_threads(pool, n_out, n_in, n_tok);
 
     if (tr->vec_dot_type == MVQ_TYPE_F32) {
         job.act = (const char *)x;
@@ -197,12 +224,12 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
         job.act_blocks = n_tok * (n_in / atr->block_size);
         /* quantizing is ~n_in work per token against ~n_out*n_in for the
          * dots: worth the threads only for a batch */
-        run_on(pool, n_tok >= 4 ? nth : 1, quantize_share, &job);
+        run_on(pool, parallel && n_tok >= 4, quantize_share, &job);
         job.act = job.xq;
     }
 
-    plan_chunks(&job, nth);
-    run_on(pool, nth, dot_share, &job);
+    plan_chunks(&job, parallel ? mvq_pool_size(pool) : 1);
+    run_on(pool, parallel, dot_share, &job);
     free(job.xq);
     return MVQ_OK;
 }
@@ -210,6 +237,6 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, m
 mvq_status mvq_matmul(mvq_pool *pool, mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                       const float *x, int64_t n_tok, float *y, mvq_error *err)
 {
-    return mvq_matmul_table(mvq_kernels(), MVQ_F32_AUTO, pool, wtype, w, n_out, n_in, x, n_tok,
+    return mvq_matmul_table(mvq_kernels(), MVQ_PATH_AUTO, pool, wtype, w, n_out, n_in, x, n_tok,
                             y, err);
 }

@@ -1,27 +1,54 @@
 /* Internal to kernels/ (and to tests and benchmarks, which link the core
- * statically): the matrix product on an explicit kernel table, so paths can
- * be compared side by side in one process. */
+ * statically): the matrix product on an explicit kernel table and path, so
+ * paths can be compared side by side in one process. */
 #ifndef MVQ_MATMUL_H
 #define MVQ_MATMUL_H
 
 #include <mvquant/kernels.h>
 
-/* How mvq_matmul_table treats F32 weights. */
-typedef enum mvq_f32_path {
-    MVQ_F32_AUTO = 0,   /* oneDNN when built with it, else our own */
-    MVQ_F32_OWN = 1,    /* always our own (vec_dot of the table) */
-    MVQ_F32_ONEDNN = 2  /* oneDNN; MVQ_ERR_UNSUPPORTED when not built with it */
-} mvq_f32_path;
+typedef enum mvq_matmul_path {
+    MVQ_PATH_AUTO = 0,  /* what mvq_matmul_choose says */
+    MVQ_PATH_DOT = 1,   /* activations quantized to vec_dot_type, the table's vec_dot */
+    MVQ_PATH_ONEDNN = 2 /* oneDNN sgemm: F32 directly, other types on dequantized tiles;
+                           MVQ_ERR_UNSUPPORTED when not built with oneDNN */
+} mvq_matmul_path;
 
-/* mvq_matmul with the given table instead of the one in use. */
-mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_f32_path f32_path, mvq_pool *pool,
+/* From this batch size on, dequantizing weight tiles once and multiplying
+ * them with oneDNN's register-blocked sgemm beats one vec_dot per
+ * (row, token).  Measured on AVX2 (4096x4096, one thread): quantized types
+ * break even at about 16 tokens (q4_0: 24 vs 28 GFLOP/s; at 64 tokens 24 vs
+ * 50), F16/BF16 already at 4 (8 vs 12). */
+#define MVQ_DEQUANT_GEMM_MIN_TOKENS 16
+#define MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF 4
+
+/* The path MVQ_PATH_AUTO takes: F32 through oneDNN when built with it;
+ * other types through oneDNN for batches of MVQ_DEQUANT_GEMM_MIN_TOKENS
+ * (F16/BF16: _HALF) or more when the table can dequantize them; otherwise
+ * vec_dot. */
+mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, int64_t n_tok);
+
+/* mvq_matmul with the given table and path. */
+mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_pool *pool,
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                             const float *x, int64_t n_tok, float *y, mvq_error *err);
 
-/* kernels/matmul_onednn.c: y = x * w^T through dnnl_sgemm on n_threads of
- * oneDNN's own (OpenMP) threads.  false when oneDNN is absent or fails. */
+/* kernels/pool.c: tells the pool's idle workers to sleep now rather than
+ * spin, before handing the cores to other threads (oneDNN's).  The next
+ * mvq_pool_run wakes them as usual. */
+void mvq_pool_park(mvq_pool *pool);
+
+/* kernels/matmul_dequant.c: the oneDNN path for non-F32 weights (arguments
+ * already checked; kt->to_float[wtype] not NULL); on the whole pool when
+ * parallel, else on the caller alone. */
+mvq_status mvq_matmul_dequant_sgemm(const mvq_kernel_table *kt, mvq_pool *pool, bool parallel,
+                                    mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
+                                    const float *x, int64_t n_tok, float *y, mvq_error *err);
+
+/* kernels/matmul_onednn.c: y = x * w^T (y rows ldy apart) through dnnl_sgemm
+ * on n_threads of oneDNN's own (OpenMP) threads.  false when oneDNN is
+ * absent or fails. */
 bool mvq_onednn_available(void);
 bool mvq_sgemm_onednn(int n_threads, const float *w, int64_t n_out, int64_t n_in, const float *x,
-                      int64_t n_tok, float *y);
+                      int64_t n_tok, float *y, int64_t ldy);
 
 #endif

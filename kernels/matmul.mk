@@ -3,4 +3,5 @@ libmvq_core_la_SOURCES += \
 	kernels/pool.c \
 	kernels/matmul.h \
 	kernels/matmul.c \
+	kernels/matmul_dequant.c \
 	kernels/matmul_onednn.c

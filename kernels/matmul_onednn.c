@@ -38,17 +38,20 @@ bool mvq_onednn_available(void)
 }
 
 bool mvq_sgemm_onednn(int n_threads, const float *w, int64_t n_out, int64_t n_in, const float *x,
-                      int64_t n_tok, float *y)
+                      int64_t n_tok, float *y, int64_t ldy)
 {
     pthread_once(&omp_once, find_omp);
     int before = 0;
     if (omp_set_num_threads_p && n_threads > 0) {
         before = omp_get_max_threads_p();
-        omp_set_num_threads_p(n_threads);
+        if (before != n_threads)
+            omp_set_num_threads_p(n_threads);
+        else
+            before = 0;
     }
     /* row-major: y[n_tok x n_out] = x[n_tok x n_in] * w[n_out x n_in]^T */
     dnnl_status_t st = dnnl_sgemm('N', 'T', n_tok, n_out, n_in, 1.0f, x, n_in, w, n_in, 0.0f, y,
-                                  n_out);
+                                  ldy);
     if (before > 0)
         omp_set_num_threads_p(before);
     return st == dnnl_success;
@@ -62,9 +65,9 @@ bool mvq_onednn_available(void)
 }
 
 bool mvq_sgemm_onednn(int n_threads, const float *w, int64_t n_out, int64_t n_in, const float *x,
-                      int64_t n_tok, float *y)
+                      int64_t n_tok, float *y, int64_t ldy)
 {
-    (void)n_threads, (void)w, (void)n_out, (void)n_in, (void)x, (void)n_tok, (void)y;
+    (void)n_threads, (void)w, (void)n_out, (void)n_in, (void)x, (void)n_tok, (void)y, (void)ldy;
     return false;
 }
 

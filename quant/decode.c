@@ -135,7 +135,7 @@ static mvq_status linear(const mvq_decoder *d, const mvq_weight *w, const float 
                          float *y, mvq_error *err)
 {
     /* one row: our own GEMV, as oneDNN's sgemm costs more to start than it takes */
-    const mvq_f32_path path = n < 4 ? MVQ_F32_OWN : MVQ_F32_AUTO;
+    const mvq_matmul_path path = n < 4 ? MVQ_PATH_DOT : MVQ_PATH_AUTO;
     mvq_status st = mvq_matmul_table(mvq_kernels(), path, d->pool, w->type, w->data, w->n_out, w->n_in, x, n, y, err);
     if (st == MVQ_OK && bias)
         for (int64_t t = 0; t < n; t++)

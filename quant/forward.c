@@ -2,6 +2,7 @@
  * weight products through mvq_matmul, observation hooks at the taps. */
 #include "config.h"
 #include "quant/model_internal.h"
+#include "kernels/matmul.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct mvq_forward {
     float *rope_cos, *rope_sin;
     /* activations, max_tokens rows each */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *tmp, *kt, *scores;
+    mvq_forward_numerics numerics;
     uint32_t tap_mask;
     mvq_observe_fn observe;
     void *user;
@@ -177,11 +179,20 @@ static void observe(const mvq_forward *f, mvq_tap tap, int64_t layer, float *dat
     f->observe(f->user, &o);
 }
 
+void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numerics)
+{
+    f->numerics = numerics;
+}
+
 /* y = x W^T (+ bias) for n rows. */
 static mvq_status linear(const mvq_forward *f, const mvq_weight *w, const float *bias, const float *x, int64_t n,
                          float *y, mvq_error *err)
 {
-    mvq_status st = mvq_matmul(f->pool, w->type, w->data, w->n_out, w->n_in, x, n, y, err);
+    /* llama.cpp's numerics: quantized weights meet activations quantized to their dot-product type */
+    const mvq_matmul_path path =
+        f->numerics == MVQ_NUMERICS_LLAMA_CPP && w->type != MVQ_TYPE_F32 ? MVQ_PATH_DOT : MVQ_PATH_AUTO;
+    mvq_status st =
+        mvq_matmul_table(mvq_kernels(), path, f->pool, w->type, w->data, w->n_out, w->n_in, x, n, y, err);
     if (st != MVQ_OK || !bias)
         return st;
     for (int64_t t = 0; t < n; t++)

@@ -156,7 +156,8 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     }
     if ((st = mvq_plan_make(in, &o->plan, plan, err)) != MVQ_OK)
         goto done;
-    if (o->calib && (st = mvq_massive_map_build(&mm, o->calib, &o->massive, err)) != MVQ_OK)
+    if (o->calib && mvq_calib_has_norms(o->calib) &&
+        (st = mvq_massive_map_build(&mm, o->calib, &o->massive, err)) != MVQ_OK)
         goto done;
     for (int64_t l = 0; l < mm.n_layer; l++)
         rep->n_layers_massive += mm.layer_count[l] > 0;

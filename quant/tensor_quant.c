@@ -30,6 +30,28 @@ static void weighted_error(const float *a, const float *b, const float *imp, int
     *ref = r;
 }
 
+/* For the 32-weight block types, weight the importance by the weight's own
+ * size, sqrt(mean x^2 + x_j^2), as llama.cpp's quantizers do: measured on
+ * the fixtures (KLD against F32, tinystories-eval, n_ctx 256), stories260K's
+ * Q4_K_M mixture (mostly Q5_0) went from 0.01471 to 0.01406.  The K-quants
+ * did better with the plain importance (tinyrope-3M 0.00301 against 0.00308). */
+static bool sharpens_importance(mvq_type t)
+{
+    const mvq_type_traits *tr = mvq_type_traits_get(t);
+    return tr && tr->is_quantized && tr->block_size == 32;
+}
+
+static const float *sharpened(const float *imp, const float *x, int64_t n, float *out)
+{
+    double ms = 0;
+    for (int64_t j = 0; j < n; j++)
+        ms += (double)x[j] * x[j];
+    ms /= n;
+    for (int64_t j = 0; j < n; j++)
+        out[j] = imp[j] * (float)sqrt(ms + (double)x[j] * x[j]);
+    return out;
+}
+
 /* A massive row: try the importance as given, none, and the importance
  * sharpened by the weights' own magnitude; keep the lowest weighted error. */
 static void quantize_carefully(share *s, const float *x, void *dst, float *deq, float *alt_imp, void *cand)
@@ -85,6 +107,8 @@ static void run_rows(void *arg, int ith, int nth)
         bool careful = job->careful && job->careful[row];
         if (careful)
             quantize_carefully(s, x, dst, deq, alt, cand);
+        else if (job->imatrix && sharpens_importance(job->dst_type))
+            s->quantize(x, dst, n, sharpened(job->imatrix, x, n, alt));
         else
             s->quantize(x, dst, n, job->imatrix);
         s->dst_to_float(dst, deq, n);

@@ -101,18 +101,28 @@ static inline void synth_build(synth_model *sm, const synth_shape *s, uint64_t s
     }
 }
 
-/* Converts every 2-D weight (linears, embedding, output) to type t. */
-static inline bool synth_convert(synth_model *sm, mvq_type t)
+#define SYNTH_MAX_LAYERS 64
+#define SYNTH_MAX_MATRICES (2 + MVQ_LINEAR_COUNT * SYNTH_MAX_LAYERS)
+
+/* The 2-D weights (embedding, output unless tied, linears) into ws; returns their count. */
+static inline int synth_matrices(mvq_model *m, mvq_weight **ws)
 {
-    mvq_model *m = &sm->m;
-    mvq_weight *ws[2 + MVQ_LINEAR_COUNT * 64];
     int n = 0;
     ws[n++] = &m->token_embd;
     if (!m->output_tied)
         ws[n++] = &m->output;
-    for (int64_t il = 0; il < m->hp.n_layer && il < 64; il++)
+    for (int64_t il = 0; il < m->hp.n_layer && il < SYNTH_MAX_LAYERS; il++)
         for (int i = 0; i < MVQ_LINEAR_COUNT; i++)
             ws[n++] = &m->layers[il].linear[i];
+    return n;
+}
+
+/* Converts every 2-D weight (linears, embedding, output) to type t. */
+static inline bool synth_convert(synth_model *sm, mvq_type t)
+{
+    mvq_model *m = &sm->m;
+    mvq_weight *ws[SYNTH_MAX_MATRICES];
+    const int n = synth_matrices(m, ws);
     for (int i = 0; i < n; i++) {
         mvq_weight *w = ws[i];
         size_t bytes = mvq_row_size(t, w->n_in) * (size_t)w->n_out;
@@ -133,14 +143,8 @@ static inline bool synth_convert(synth_model *sm, mvq_type t)
 static inline void synth_dequantize(synth_model *sm)
 {
     mvq_model *m = &sm->m;
-    mvq_weight *ws[2 + MVQ_LINEAR_COUNT * 64];
-    int n = 0;
-    ws[n++] = &m->token_embd;
-    if (!m->output_tied)
-        ws[n++] = &m->output;
-    for (int64_t il = 0; il < m->hp.n_layer && il < 64; il++)
-        for (int i = 0; i < MVQ_LINEAR_COUNT; i++)
-            ws[n++] = &m->layers[il].linear[i];
+    mvq_weight *ws[SYNTH_MAX_MATRICES];
+    const int n = synth_matrices(m, ws);
     for (int i = 0; i < n; i++) {
         mvq_weight *w = ws[i];
         float *d = synth_keep(sm, malloc((size_t)(w->n_in * w->n_out) * sizeof *d));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kernels/matmul.h"
 #include "quant/model_internal.h"
 #include "tests/fixtures.h"
 #include "tests/synth_model.h"
@@ -151,6 +152,12 @@ static void quantized_vs_dequantized(mvq_type t, double tol)
     cr_log_info("%s weights vs dequantized f32: relative error %.3g", mvq_type_name(t), e);
     cr_assert_leq(e, tol, "%s: relative error %.3g > %.3g", mvq_type_name(t), e, tol);
     cr_assert_gt(e, 0.0, "%s: the quantized path was not taken", mvq_type_name(t));
+    /* the fast numerics multiply dequantized weights with f32 activations (for batches, with oneDNN) */
+    mvq_forward_set_numerics(fq, MVQ_NUMERICS_FAST);
+    cr_assert_eq(mvq_forward_run(fq, tokens, 48, 0, lq, &err), MVQ_OK, "%s", err.msg);
+    double e_fast = rel_error_ff(lq, ld, 48 * 256);
+    cr_log_info("%s weights, fast numerics: relative error %.3g", mvq_type_name(t), e_fast);
+    cr_assert_leq(e_fast, mvq_onednn_available() ? 1e-5 : tol, "%s fast: relative error %.3g", mvq_type_name(t), e_fast);
     mvq_forward_free(fq);
     mvq_forward_free(fd);
     mvq_pool_free(pool);
@@ -185,3 +192,36 @@ static void fixture_vs_reference(const char *rel)
 
 Test(forward, stories260K_matches_double_reference) { fixture_vs_reference("models/stories260K.gguf"); }
 Test(forward, tinyrope_matches_double_reference) { fixture_vs_reference("models/tinyrope-3M.gguf"); }
+
+/* Models written by mvq_synth_write (GGUF with planted massive values),
+ * loaded through the model view: the pass against the reference. */
+static void synth_file_vs_reference(int64_t dim, int64_t heads, int64_t kv_heads, int64_t ff, int64_t layers)
+{
+    mvq_synth_params p;
+    mvq_synth_default(&p);
+    p.dim = dim;
+    p.n_heads = heads;
+    p.n_kv_heads = kv_heads;
+    p.ff = ff;
+    p.n_layers = layers;
+    p.seed = (uint64_t)(dim * 131 + heads * 17 + kv_heads);
+    char path[128];
+    snprintf(path, sizeof path, "test_forward_synth_%d.gguf", (int)getpid());
+    mvq_error err;
+    cr_assert_eq(mvq_synth_write(path, &p, &err), MVQ_OK, "%s", err.msg);
+    mvq_model *m = mvq_model_open(path, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    int32_t tokens[64];
+    synth_tokens(tokens, 64, m->hp.n_vocab, 3);
+    double e = forward_vs_reference(m, tokens, 64);
+    cr_log_info("synth dim %lld heads %lld/%lld: relative error %.3g", (long long)dim, (long long)heads,
+                (long long)kv_heads, e);
+    cr_assert_leq(e, 1e-5, "synth dim %lld heads %lld/%lld: relative error %.3g", (long long)dim, (long long)heads,
+                  (long long)kv_heads, e);
+    mvq_model_free(m);
+    unlink(path);
+}
+
+Test(forward, synth_gqa_matches_double_reference) { synth_file_vs_reference(256, 4, 2, 768, 2); }
+Test(forward, synth_mha_matches_double_reference) { synth_file_vs_reference(512, 8, 8, 1024, 2); }
+Test(forward, synth_mqa_matches_double_reference) { synth_file_vs_reference(256, 2, 1, 512, 1); }

@@ -73,14 +73,22 @@ MVQ_API mvq_pool *mvq_pool_create(int n_threads); /* <= 0: number of cores */
 MVQ_API void mvq_pool_free(mvq_pool *pool);
 MVQ_API int mvq_pool_size(const mvq_pool *pool);
 /* Runs fn(arg, i, n) for i in [0, n) on the pool's threads (the caller is one
- * of them) and returns when all are done. */
+ * of them) and returns when all are done.  n is the pool's size; each i runs
+ * exactly once, but one thread may run several (a late worker's share is
+ * taken by whoever is free).  One caller at a time; fn must not call
+ * mvq_pool_run on the same pool. */
 MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth), void *arg);
 
 /* y[t][o] = sum_i w[o][i] * x[t][i] for t < n_tok, o < n_out.
  * w: n_out rows of n_in weights of type wtype (GGUF ne = [n_in, n_out]);
  * x: n_tok rows of n_in f32; y: n_tok rows of n_out f32.
  * Activations are quantized on the fly to the weight type's vec_dot_type.
- * n_tok == 1 is a GEMV.  F32 weights go through oneDNN when built with it. */
+ * n_tok == 1 is a GEMV.  When built with oneDNN, F32 weights go through its
+ * sgemm, and so do batches (16 tokens or more; F16/BF16: 4) on other types,
+ * on weight tiles dequantized once (f32 activations, no quantization).
+ * pool may be NULL (the caller alone); small products run on the caller.
+ * Errors: MVQ_ERR_ARG (bad shape, n_in not a multiple of the block size),
+ * MVQ_ERR_UNSUPPORTED (no dot product for the type), MVQ_ERR_NOMEM. */
 MVQ_API mvq_status mvq_matmul(mvq_pool *pool, mvq_type wtype, const void *w, int64_t n_out,
                               int64_t n_in, const float *x, int64_t n_tok, float *y,
                               mvq_error *err);

@@ -4,8 +4,8 @@
  * A model is a view over a GGUF file: hyperparameters from the `<arch>.*`
  * keys and pointers to the tensors inside the mapping (no copy).  The
  * forward pass runs a causal prefill over a batch of tokens, with every
- * weight type of the kernel library (activations quantized on the fly to
- * the weight type's dot-product type, as llama.cpp does), multithreaded on
+ * weight type of the kernel library (by default activations quantized on
+ * the fly to the weight type's dot-product type, as llama.cpp does), multithreaded on
  * an mvq_pool.  Observation hooks let calibration and analysis see the
  * activations at fixed points (taps) of each layer. */
 #ifndef MVQUANT_MODEL_H
@@ -171,6 +171,18 @@ MVQ_API void mvq_forward_free(mvq_forward *f);
 /* Observer for the taps in tap_mask (MVQ_TAP_BIT(...) | ...); fn NULL
  * removes it.  Taps not in the mask cost nothing. */
 MVQ_API void mvq_forward_set_observer(mvq_forward *f, uint32_t tap_mask, mvq_observe_fn fn, void *user);
+
+/* How the products with non-F32 weights are computed. */
+typedef enum mvq_forward_numerics {
+    /* the default: activations quantized on the fly to the weight type's
+     * dot-product type (Q8_0, Q8_K, ...), as llama.cpp does, so perplexity
+     * and KL divergence of quantized files match llama.cpp's */
+    MVQ_NUMERICS_LLAMA_CPP = 0,
+    /* whatever mvq_matmul finds fastest (for batches: weight tiles
+     * dequantized to f32 and f32 activations), slightly more exact */
+    MVQ_NUMERICS_FAST = 1
+} mvq_forward_numerics;
+MVQ_API void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numerics);
 
 /* Causal prefill of tokens[0..n_tokens) at positions 0..n_tokens-1.
  * logits, when not NULL, receives n_tokens - first_logit rows of n_vocab:

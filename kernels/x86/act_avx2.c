@@ -55,30 +55,6 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
-/* Q8_0 is also a weight type: with importance weights the reference searches. */
-static void quantize_row_q8_0_avx2(const float *x, void *vy, int64_t n, const float *imatrix)
-{
-    if (imatrix) {
-        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
-        return;
-    }
-    mvq_block_q8_0 *y = vy;
-    int sum;
-    for (int64_t i = 0; i < n / MVQ_QK8_0; i++)
-        y[i].d = float_to_half(quantize_block32(x + i * MVQ_QK8_0, y[i].qs, &sum));
-}
-
-static void quantize_row_q8_1_avx2(const float *x, void *vy, int64_t n, const float *imatrix)
-{
-    mvq_block_q8_1 *y = vy;
-    int sum;
-    for (int64_t i = 0; i < n / MVQ_QK8_1; i++) {
-        const float d = quantize_block32(x + i * MVQ_QK8_1, y[i].qs, &sum);
-        y[i].d = float_to_half(d);
-        y[i].s = float_to_half((float)sum * d);
-    }
-}
-
 /* Q8_K: scale -127/max where max is the first value of largest magnitude;
  * round to nearest even (the reference's nearest_int), capped at 127. */
 static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
@@ -114,16 +90,9 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
     y->d = 1.0f / iscale;
 }
 
-static void quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n, const float *imatrix)
-{
-    mvq_block_q8_K *y = vy;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        quantize_block_q8_K(x + i * MVQ_QK_K, y + i);
-}
+#include "kernels/x86/act_x86.h"
 
 void mvq_act_init_avx2(mvq_kernel_table *t)
 {
-    t->from_float[MVQ_TYPE_Q8_0] = quantize_row_q8_0_avx2;
-    t->from_float[MVQ_TYPE_Q8_1] = quantize_row_q8_1_avx2;
-    t->from_float[MVQ_TYPE_Q8_K] = quantize_row_q8_K_avx2;
+    fill_act(t);
 }

@@ -117,11 +117,9 @@ static void dequantize_row_q3_K(const void *vx, float *y, int64_t n)
         const float d = half_to_float(x[i].d);
         const __m256i hm = load_256(x[i].hmask);
         for (int g = 0; g < 8; g++) {
-            const __m256i hbit = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(g)), _mm256_set1_epi8(1));
             /* q - 4 where the high bit is clear */
-            const __m256i q = _mm256_sub_epi8(_mm256_or_si256(crumb_256(load_256(x[i].qs + 32 * (g / 4)), g % 4),
-                                                              _mm256_slli_epi16(hbit, 2)),
-                                              _mm256_set1_epi8(4));
+            const __m256i u = _mm256_or_si256(crumb_256(load_256(x[i].qs + 32 * (g / 4)), g % 4), bit_to_256(hm, g, 2));
+            const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(4));
             put16(y + 32 * g, lo128(q), d * sc[2 * g], 0.0f, DQ_MUL);
             put16(y + 32 * g + 16, hi128(q), d * sc[2 * g + 1], 0.0f, DQ_MUL);
         }
@@ -138,8 +136,7 @@ MVQ_INLINE void dequantize_q45_K(const uint8_t *packed, const uint8_t *qs, const
         const __m256i q = _mm256_srl_epi16(load_256(qs + 32 * (g / 2)), _mm_cvtsi32_si128(4 * (g % 2)));
         __m256i u = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
         if (qh) {
-            const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(g)), _mm256_set1_epi8(1));
-            u = _mm256_or_si256(u, _mm256_slli_epi16(bit, 4));
+            u = _mm256_or_si256(u, bit_to_256(hb, g, 4));
         }
         const float d1 = d * sm[g], m1 = dmin * sm[8 + g];
         put16(y + 32 * g, lo128(u), d1, m1, DQ_MUL_SUB);
@@ -164,19 +161,12 @@ static void dequantize_row_q5_K(const void *vx, float *y, int64_t n)
 static void dequantize_row_q6_K(const void *vx, float *y, int64_t n)
 {
     const mvq_block_q6_K *x = vx;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
+    const __m256i off = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < n / MVQ_QK_K; i++, y += MVQ_QK_K) {
         const float d = half_to_float(x[i].d);
         for (int h = 0; h < 2; h++) {
-            const __m256i a = load_256(x[i].ql + 64 * h), b = load_256(x[i].ql + 64 * h + 32);
-            const __m256i qh = load_256(x[i].qh + 32 * h);
-            const __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
-                _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(qh, m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)),
-            };
+            __m256i u[4];
+            q6_K_bytes(&x[i], h, u);
             for (int j = 0; j < 4; j++) {
                 const int g = 4 * h + j;
                 const __m256i q = _mm256_sub_epi8(u[j], off);

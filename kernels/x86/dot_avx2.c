@@ -82,7 +82,7 @@ static inline __m256 load8_f32(const float *p)
                           _mm256_setzero_ps() };                                                 \
         int64_t i = 0;                                                                           \
         for (; i + 32 <= n; i += 32)                                                             \
-            for (int k = 0; k < 4; k++)                                                          \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                  \
                 acc[k] = _mm256_fmadd_ps(LOAD8(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]); \
         const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])); \
         *s = hsum_ps_256(sum) + mvq_x86_dot_tail(TYPE, i, n, vx, vy);                            \

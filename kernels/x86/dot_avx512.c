@@ -31,6 +31,14 @@ MVQ_INLINE __m256i u_iq4_nl(const mvq_block_iq4_nl *b)
     return _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80));
 }
 
+/* dx * dy of block i in the low 8 lanes, of block i + 1 in the high 8 */
+MVQ_INLINE __m512 pair_scales(uint16_t x0, uint16_t y0, uint16_t x1, uint16_t y1)
+{
+    const __m512i lanes = _mm512_set_epi64(0x0000000200000002, 0x0000000200000002, 0x0000000200000002,
+                                           0x0000000200000002, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(lanes, _mm512_castps128_ps512(scale_products_2(x0, y0, x1, y1)));
+}
+
 /* the min's part of a q4_1/q5_1 block: m * (d_y * sum y) */
 #define MIN_NONE(x, y) 0.0f
 #define MIN_TERM(x, y) (half_to_float((x).m) * half_to_float((y).s))
@@ -47,8 +55,7 @@ MVQ_INLINE __m256i u_iq4_nl(const mvq_block_iq4_nl *b)
         for (; i + 2 <= nb; i += 2) {                                                            \
             const __m512i u = join_256(UNPACK(&x[i]), UNPACK(&x[i + 1]));                        \
             const __m512i q8 = join_256(load_256(y[i].qs), load_256(y[i + 1].qs));               \
-            const __m512 d = halves_ps(half_to_float(x[i].d) * half_to_float(y[i].d),            \
-                                       half_to_float(x[i + 1].d) * half_to_float(y[i + 1].d));   \
+            const __m512 d = pair_scales(x[i].d, y[i].d, x[i + 1].d, y[i + 1].d);                 \
             acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_u_pair(u, q8, OFF)), acc);           \
             summs += MINTERM(x[i], y[i]) + MINTERM(x[i + 1], y[i + 1]);                          \
         }                                                                                        \
@@ -89,7 +96,7 @@ MVQ_INLINE __m512 load16_f32(const float *p)
                           _mm512_setzero_ps() };                                                 \
         int64_t i = 0;                                                                           \
         for (; i + 64 <= n; i += 64)                                                             \
-            for (int k = 0; k < 4; k++)                                                          \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                  \
                 acc[k] = _mm512_fmadd_ps(LOAD16(x + i + 16 * k), _mm512_loadu_ps(y + i + 16 * k), acc[k]); \
         const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])); \
         *s = _mm512_reduce_add_ps(sum) + mvq_x86_dot_tail(TYPE, i, n, vx, vy);                   \

@@ -119,49 +119,20 @@ MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, con
     return fma_int(-y->d * dmin, bsums_dot(y->bsums, mins), acc);
 }
 
-static void vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, NULL, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i], acc);
-    *s = hsum_ps_256(acc);
-}
-
-static void vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, x[i].qh, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i],
-                               acc);
-    *s = hsum_ps_256(acc);
-}
+DEFINE_Q45_K_DOTS(vec_dot_q4_K_q8_K_avx2, vec_dot_q5_K_q8_K_avx2)
 
 static void vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const mvq_block_q6_K *x = vx;
     const mvq_block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
         const scales16 sc = widen_scales(_mm_loadu_si128((const __m128i *)x[i].scales), 1);
         __m256i sum = _mm256_setzero_si256();
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            /* groups 4h..4h+3: low nibbles of ql[64h..+32], of ql[64h+32..],
-             * then their high nibbles; 2 high bits each from qh[32h..] */
-            const __m256i a = load_256(x[i].ql + 64 * h), b = load_256(x[i].ql + 64 * h + 32);
-            const __m256i qh = load_256(x[i].qh + 32 * h);
-            const __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
-                _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(qh, m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)),
-            };
+            __m256i u[4];
+            q6_K_bytes(&x[i], h, u);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const int g = 4 * h + j;

@@ -18,6 +18,7 @@ MVQ_INLINE __m256i superblock_dot(const __m512i u[4], const int8_t *q8, __m128i 
     const __m512i lane = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002,
                                           0x0002000200020002, 0x0001000100010001, 0x0001000100010001, 0, 0);
     __m512i acc = _mm512_setzero_si512();
+#pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
         const __m512i s = _mm512_permutexvar_epi16(_mm512_add_epi16(lane, _mm512_set1_epi16((short)(4 * v))), sc16);
         acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u[v], load_512(q8 + 64 * v)), s);
@@ -54,6 +55,7 @@ static void vec_dot_q2_K_q8_K_avx512(int64_t n, float *s, const void *vx, const 
         const __m128i sc = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
         const __m128i mins = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
         __m512i u[4];
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
             u[v] = crumbs_512(x[i].qs + 32 * (v / 2), 2 * (v % 2), 2 * (v % 2) + 1);
         acc = fma_int(y[i].d * half_to_float(x[i].d), superblock_dot(u, y[i].qs, sc), acc);
@@ -71,6 +73,7 @@ static void vec_dot_q3_K_q8_K_avx512(int64_t n, float *s, const void *vx, const 
         const __m128i sc = q3_K_scales(x[i].scales);
         const __m512i hm = broadcast_256(x[i].hmask);
         __m512i u[4];
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
             u[v] = add_high_bit(crumbs_512(x[i].qs + 32 * (v / 2), 2 * (v % 2), 2 * (v % 2) + 1), hm, 2 * v,
                                 2 * v + 1, 4);
@@ -92,6 +95,7 @@ MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, con
     const __m128i sc = _mm_unpacklo_epi8(sm, sm), mins = _mm_unpackhi_epi8(sm, sm);
     const __m512i hb = qh ? broadcast_256(qh) : _mm512_setzero_si512();
     __m512i u[4];
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         u[j] = _mm512_and_si512(_mm512_srlv_epi16(broadcast_256(qs + 32 * j), halves_epi16(0, 4)),
                                 _mm512_set1_epi8(0x0F));
@@ -102,26 +106,7 @@ MVQ_INLINE __m256 q45_K_superblock(const uint8_t *packed, const uint8_t *qs, con
     return fma_int(-y->d * dmin, bsums_dot_256(y->bsums, mins, 0), acc);
 }
 
-static void vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q4_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, NULL, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i], acc);
-    *s = hsum_ps_256(acc);
-}
-
-static void vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const mvq_block_q5_K *x = vx;
-    const mvq_block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        acc = q45_K_superblock(x[i].scales, x[i].qs, x[i].qh, half_to_float(x[i].d), half_to_float(x[i].dmin), &y[i],
-                               acc);
-    *s = hsum_ps_256(acc);
-}
+DEFINE_Q45_K_DOTS(vec_dot_q4_K_q8_K_avx512, vec_dot_q5_K_q8_K_avx512)
 
 static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
@@ -132,6 +117,7 @@ static void vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *vx, const 
     for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
         const __m128i sc = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m512i u[4];
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             /* groups 4h, 4h+1: low nibbles of ql[64h..], qh bits 0-1 / 2-3;
              * groups 4h+2, 4h+3: high nibbles, qh bits 4-5 / 6-7 */

@@ -34,11 +34,6 @@ MVQ_INLINE __m512i halves_epi8(char a, char b)
     return join_256(_mm256_set1_epi8(a), _mm256_set1_epi8(b));
 }
 
-MVQ_INLINE __m512 halves_ps(float a, float b)
-{
-    return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b));
-}
-
 MVQ_INLINE __m256i add_halves_epi32(__m512i v)
 {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));

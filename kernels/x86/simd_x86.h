@@ -156,6 +156,44 @@ MVQ_INLINE __m128i q3_K_scales(const uint8_t *packed)
     return _mm_sub_epi8(sc, _mm_set1_epi8(32));
 }
 
+/* q6_K, half h of a super-block: its 4 groups of 32 as unsigned bytes
+ * (q + 32): low nibbles of ql[64h..+32], of ql[64h+32..], then their high
+ * nibbles; 2 high bits each from qh[32h..] (bits 0-1, 2-3, 4-5, 6-7). */
+MVQ_INLINE void q6_K_bytes(const mvq_block_q6_K *b, int h, __m256i u[4])
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+    const __m256i a = load_256(b->ql + 64 * h), c = load_256(b->ql + 64 * h + 32);
+    const __m256i qh = load_256(b->qh + 32 * h);
+    u[0] = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
+    u[1] = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(qh, m2));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
+}
+
+/* The q4_K and q5_K dot rows around an instruction set's
+ *   __m256 q45_K_superblock(packed scales, qs, qh or NULL, d, dmin, y, acc) */
+#define DEFINE_Q45_K_DOTS(NAME_Q4, NAME_Q5)                                                          \
+    static void NAME_Q4(int64_t n, float *s, const void *vx, const void *vy)                       \
+    {                                                                                              \
+        const mvq_block_q4_K *x = vx;                                                              \
+        const mvq_block_q8_K *y = vy;                                                              \
+        __m256 acc = _mm256_setzero_ps();                                                          \
+        for (int64_t i = 0; i < n / MVQ_QK_K; i++)                                                 \
+            acc = q45_K_superblock(x[i].scales, x[i].qs, NULL, half_to_float(x[i].d),              \
+                                   half_to_float(x[i].dmin), &y[i], acc);                          \
+        *s = hsum_ps_256(acc);                                                                     \
+    }                                                                                              \
+    static void NAME_Q5(int64_t n, float *s, const void *vx, const void *vy)                       \
+    {                                                                                              \
+        const mvq_block_q5_K *x = vx;                                                              \
+        const mvq_block_q8_K *y = vy;                                                              \
+        __m256 acc = _mm256_setzero_ps();                                                          \
+        for (int64_t i = 0; i < n / MVQ_QK_K; i++)                                                 \
+            acc = q45_K_superblock(x[i].scales, x[i].qs, x[i].qh, half_to_float(x[i].d),           \
+                                   half_to_float(x[i].dmin), &y[i], acc);                          \
+        *s = hsum_ps_256(acc);                                                                     \
+    }
+
 /* Sums of products of unsigned (u) by signed (s) bytes, 4 at a time, as 8
  * int32.  Exact when no pair sum exceeds int16 (true of all our formats). */
 MVQ_INLINE __m256i dot_u8s8_256(__m256i u, __m256i s)

@@ -5,7 +5,6 @@
 
 #include <getopt.h>
 #include <mvquant/quantize.h>
-#include <mvquant/tokenizer.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,50 +237,6 @@ static void tensor_progress(void *user, const mvq_tensor_report *t, int64_t i, i
     cli_progress("quantize", (uint64_t)(i + 1), (uint64_t)n);
 }
 
-/* Tokens of the --calib text, at most n. */
-static int calib_tokens(const mvq_gguf *g, const char *path, int64_t n, int32_t **tokens, int64_t *n_tokens)
-{
-    mvq_error err;
-    size_t len = 0;
-    char *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: cannot open calibration text: %m", path);
-        return CLI_EXIT_FAIL;
-    }
-    for (size_t cap = 0;;) {
-        if (len == cap && !(text = realloc(text, cap = cap ? 2 * cap : 1 << 16))) {
-            fclose(f);
-            cli_error("%s: out of memory", path);
-            return CLI_EXIT_FAIL;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        cli_error("%s: read error", path);
-        return CLI_EXIT_FAIL;
-    }
-    mvq_tokenizer *tk = mvq_tokenizer_from_gguf(g, &err);
-    mvq_status st = tk ? mvq_tokenize(tk, text, len, true, tokens, n_tokens, &err) : err.status;
-    mvq_tokenizer_free(tk);
-    free(text);
-    if (st != MVQ_OK)
-        return cli_fail(&err);
-    if (*n_tokens > n)
-        *n_tokens = n;
-    if (*n_tokens < 16) {
-        cli_error("%s: only %lld tokens of calibration text", path, (long long)*n_tokens);
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
-}
-
 static void print_report(const args *a, const mvq_quantize_report *r, const mvq_calib_info *ci)
 {
     if (a->json) {
@@ -401,8 +356,10 @@ int cmd_quantize(int argc, char **argv)
             cli_info(1, "mvquant: %s: cannot run this model (%s): plain round to nearest, no massive-value detection",
                      a.in, err.msg);
     } else {
-        if (a.calib_text && (rc = calib_tokens(in, a.calib_text, a.calib_tokens, &tokens, &n_tokens)) != CLI_EXIT_OK)
+        if (a.calib_text && mvq_calib_text_tokens(model, a.calib_text, a.calib_tokens, &tokens, &n_tokens, &err)) {
+            rc = cli_fail(&err);
             goto out;
+        }
         a.req.tokens = tokens;
         a.req.n_tokens = n_tokens;
         a.req.progress = calib_progress;
