@@ -8,10 +8,14 @@
 mvq_status mvq_error_set(mvq_error *err, mvq_status status, const char *fmt, ...)
 {
     if (err) {
+        /* formatted aside first: callers may prefix err's own message
+         * (mvq_error_set(err, st, "%s: %s", name, err->msg)) */
+        char msg[sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        memcpy(err->msg, msg, sizeof msg);
         err->status = status;
     }
     return status;

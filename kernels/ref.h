@@ -8,11 +8,21 @@
 #ifndef MVQ_KERNELS_REF_H
 #define MVQ_KERNELS_REF_H
 
+#include <math.h>
 #include <string.h>
 
 #include <mvquant/kernels.h>
 
 /* ---- shared helpers ---- */
+
+/* 1/d for a block scale d; 0 when d is 0, or so small (subnormal) that
+ * 1/d overflows: x * id must stay finite (an infinite product converted to
+ * an integer is undefined; ggml's x86 builds end up with q = 0). */
+static inline float mvq_inverse_scale(float d)
+{
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    return isfinite(id) ? id : 0.0f;
+}
 
 /* Round to nearest, ties to even, as ggml's nearest_int (valid for
  * |f| <= 4194303): adding 1.5*2^23 leaves the integer in the mantissa. */

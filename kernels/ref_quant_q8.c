@@ -19,7 +19,7 @@ static float block_amax(const float *x, int n)
 static float q8_block(const float *x, int8_t q[32])
 {
     const float d = block_amax(x, 32) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = mvq_inverse_scale(d);
     for (int j = 0; j < 32; j++)
         q[j] = (int8_t)roundf(x[j] * id);
     return d;

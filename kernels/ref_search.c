@@ -57,7 +57,7 @@ typedef struct {
 static sym_pass sym_assign(const float *x, const float *w, int n, const mvq_grid *g, float d,
                            uint8_t *codes)
 {
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = mvq_inverse_scale(d);
     float level[256], mid[255];
     const int nl = g->n_levels;
     for (int k = 0; k < nl && g->values; k++)
@@ -143,7 +143,7 @@ typedef struct {
 static aff_pass aff_assign(const float *x, const float *w, int n, int nmax, float d, float m,
                            uint8_t *codes)
 {
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = mvq_inverse_scale(d);
     aff_pass r = {0};
     for (int j = 0; j < n; j++) {
         const int c = nearest_uniform((x[j] - m) * id, 0.0f, (float)nmax);

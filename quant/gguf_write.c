@@ -358,14 +358,17 @@ mvq_status mvq_gguf_writer_add_tensor(mvq_gguf_writer *w, const char *name, uint
         return st;
     const char *dst = w->file.dst;
     size_t len = name ? strlen(name) : 0;
+    /* names may come from a file being copied: messages show them printable */
+    char shown[80];
+    const char *name_shown = mvq_gguf_printable(name ? name : "", len, shown, sizeof shown);
     if (len == 0 || len > MVQ_GGUF_MAX_NAME)
-        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor name '%.80s' must have 1 to %d bytes", dst,
-                             name ? name : "", MVQ_GGUF_MAX_NAME);
+        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor name '%s' must have 1 to %d bytes", dst, name_shown,
+                             MVQ_GGUF_MAX_NAME);
     if (n_dims > MVQ_GGUF_MAX_DIMS || (n_dims && !ne))
         return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor '%s' has %" PRIu32 " dimensions, at most %d", dst,
-                             name, n_dims, MVQ_GGUF_MAX_DIMS);
+                             name_shown, n_dims, MVQ_GGUF_MAX_DIMS);
     if (mvq_strset_contains(&w->names, name, len))
-        return mvq_error_set(err, MVQ_ERR_ARG, "%s: duplicate tensor name '%s'", dst, name);
+        return mvq_error_set(err, MVQ_ERR_ARG, "%s: duplicate tensor name '%s'", dst, name_shown);
     wtensor t = {.n_dims = n_dims, .type = type, .size = size};
     for (int d = 0; d < MVQ_GGUF_MAX_DIMS; d++)
         t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
@@ -373,14 +376,14 @@ mvq_status mvq_gguf_writer_add_tensor(mvq_gguf_writer *w, const char *name, uint
     uint64_t expect;
     const char *why = "";
     if (!mvq_gguf_nelements(n_dims, t.ne, &nel))
-        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor '%s' has a negative or overflowing shape", dst, name);
+        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor '%s' has a negative or overflowing shape", dst, name_shown);
     st = mvq_gguf_known_size(type, n_dims, t.ne, &expect, &why);
     if (st == MVQ_ERR_FORMAT)
-        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor '%s': %s", dst, name, why);
+        return mvq_error_set(err, MVQ_ERR_ARG, "%s: tensor '%s': %s", dst, name_shown, why);
     if (st == MVQ_OK && expect != size)
         return mvq_error_set(err, MVQ_ERR_ARG,
                              "%s: tensor '%s' of type %s: size %" PRIu64 " given, its shape needs %" PRIu64, dst,
-                             name, mvq_type_name((mvq_type)type), size, expect);
+                             name_shown, mvq_type_name((mvq_type)type), size, expect);
     if (w->n_tensors == w->cap_tensors) {
         int64_t cap = w->cap_tensors ? w->cap_tensors * 2 : 64;
         wtensor *q = realloc(w->tensors, (size_t)cap * sizeof *q);

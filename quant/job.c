@@ -209,6 +209,10 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     rows = malloc((size_t)tallest);
     if (st == MVQ_OK && (!buf || !imp || !rows))
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory quantizing into %s", out);
+    /* the input's pages stay resident once read (calibration read them all):
+     * dropped here and after each tensor, memory stays at about one tensor */
+    for (int64_t i = 0; i < n; i++)
+        mvq_gguf_drop_pages(in, mvq_gguf_tensor_at(in, i)->data, mvq_gguf_tensor_at(in, i)->size);
     for (int64_t i = 0; i < n && st == MVQ_OK; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
         mvq_tensor_report *tr = &rep->tensors[i];
@@ -219,6 +223,7 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
         } else {
             st = mvq_gguf_writer_write(w, t->data, t->size, err);
         }
+        mvq_gguf_drop_pages(in, t->data, t->size);
         if (st == MVQ_OK && o->progress)
             o->progress(o->user, tr, i, n);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/gguf_internal.h"
 #include "quant/tokenizer_internal.h"
 
 /* An optional array of n elements of type want; NULL when absent. */
@@ -131,10 +132,12 @@ static mvq_status check_model(const mvq_gguf *g, const char **model, mvq_error *
     if (!mvq_gguf_get_str(g, "tokenizer.ggml.model", model))
         return mvq_error_set(err, MVQ_ERR_FORMAT, "%s: no tokenizer (tokenizer.ggml.model is missing)",
                              mvq_gguf_path(g));
-    if (strcmp(*model, "llama") != 0)
+    if (strcmp(*model, "llama") != 0) {
+        char shown[80]; /* the name comes from the file: one line, control bytes shown as '?' */
         return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
-                             "%s: unsupported tokenizer model '%s' (mvquant supports 'llama')",
-                             mvq_gguf_path(g), *model);
+                             "%s: unsupported tokenizer model '%s' (mvquant supports 'llama')", mvq_gguf_path(g),
+                             mvq_gguf_printable(*model, strlen(*model), shown, sizeof shown));
+    }
     return MVQ_OK;
 }
 

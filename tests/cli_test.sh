@@ -163,5 +163,184 @@ for sig in INT TERM; do
         sh -c "[ $rc -gt 128 ] && [ -z \"\$(ls -A '$T/sig$sig')\" ]"
 done
 
+# ---- more bad input: corrupted headers and absurd counts ----
+{ printf 'GGUX'; le 4 3; le 8 0; le 8 0; } >"$T/magic.gguf"
+{ printf 'GGUF'; le 4 9; le 8 0; le 8 0; } >"$T/version.gguf"
+{ printf 'GGUF'; le 4 3; le 8 0; le 8 1152921504606846976; } >"$T/kvcount.gguf"
+{ printf 'GGUF'; le 4 3; le 8 4611686018427387904; le 8 0; } >"$T/tcount.gguf"
+{ printf 'GGUF'; le 4 3; le 8 0; le 8 1; le 8 4; printf 'k.ar'; le 4 9; le 4 4; le 8 2305843009213693952; } >"$T/arrlen.gguf"
+{ printf 'GGUF'; le 4 3; le 8 0; le 8 1; le 8 1099511627776; printf 'key and some more bytes'; } >"$T/keylen.gguf"
+for bad in magic:'not a GGUF file' version:'unsupported GGUF version 9' kvcount:'metadata pairs and 0 tensors cannot fit' \
+    tcount:'tensors cannot fit' arrlen:'array length is 2305843009213693952' keylen:'metadata key at offset 32 needs 1099511627776 bytes'; do
+    f=${bad%%:*}
+    for cmd in inspect verify copy; do
+        out=""
+        [ $cmd = copy ] && out="$T/$f-copy.gguf"
+        run "$MVQ" $cmd "$T/$f.gguf" $out
+        check "$cmd $f.gguf: exit 2, one line naming the file and the problem" \
+            sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/$f.gguf: .*${bad#*:}' '$T/err' && [ ! -e '$T/$f-copy.gguf' ]"
+    done
+done
+
+# ---- inputs and destinations that cannot work ----
+run "$MVQ" copy "$T/missing.gguf" "$T/never.gguf"
+check "copy a missing input: exit 2, no output" \
+    sh -c "[ $rc = 2 ] && grep -q 'missing.gguf: cannot open' '$T/err' && [ ! -e '$T/never.gguf' ]"
+run "$MVQ" copy "$T" "$T/never.gguf"
+check "copy a directory: exit 2, no output" \
+    sh -c "[ $rc = 2 ] && grep -q 'is a directory' '$T/err' && [ ! -e '$T/never.gguf' ]"
+run "$MVQ" copy "$T/small.gguf" "$T"
+check "copy onto a directory: exit 2, nothing left" sh -c "[ $rc = 2 ] && [ $(leftovers "$T") = 0 ]"
+run "$MVQ" synth "$T/nodir/s.gguf" --dim 16 --heads 2 --kv-heads 1 --ff 32 --layers 1 --vocab 300
+check "synth into a missing folder: exit 2" sh -c "[ $rc = 2 ] && grep -q 'cannot create a temporary file' '$T/err'"
+# an unwritable folder (root writes anywhere: the CLI runs as nobody then)
+mkdir "$T/ro"
+chmod 755 "$T"
+chmod 555 "$T/ro"
+as_user=""
+[ "$(id -u)" = 0 ] && as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ -z "$as_user" ] || command -v setpriv >/dev/null 2>&1; then
+    run $as_user "$MVQ" copy "$T/small.gguf" "$T/ro/out.gguf"
+    check "copy into an unwritable folder: exit 2, clear error, nothing left" \
+        sh -c "[ $rc = 2 ] && grep -q 'ro/out.gguf: cannot create a temporary file.*Permission denied' '$T/err' && [ -z \"\$(ls -A '$T/ro')\" ]"
+    run $as_user "$MVQ" synth "$T/ro/s.gguf" --dim 16 --heads 2 --kv-heads 1 --ff 32 --layers 1 --vocab 300
+    check "synth into an unwritable folder: exit 2, nothing left" \
+        sh -c "[ $rc = 2 ] && grep -q 'Permission denied' '$T/err' && [ -z \"\$(ls -A '$T/ro')\" ]"
+else
+    skip "running as root without setpriv: unwritable folders not tested"
+    skip "running as root without setpriv: unwritable folders not tested"
+fi
+chmod 700 "$T"
+
+# ---- bad option values: usage error, exit 1, nothing written ----
+for opts in "--type q4_0" "--type nonsense" "--dim -64" "--layers 0" "--heads abc" "--vocab 99999999999999999999" \
+    "--seed 12x" "--rope-base nan" "--dim"; do
+    run "$MVQ" synth "$T/opt.gguf" $opts
+    check "synth $opts: exit 1, usage error, nothing written" \
+        sh -c "[ $rc = 1 ] && [ $(lines "$T/err") -ge 1 ] && grep -q '^mvquant synth: ' '$T/err' && [ ! -e '$T/opt.gguf' ]"
+done
+run "$MVQ" copy --threads 4 "$T/small.gguf" "$T/opt.gguf"
+check "copy with an unknown option: exit 1" sh -c "[ $rc = 1 ] && [ ! -e '$T/opt.gguf' ]"
+run "$MVQ" copy "$T/small.gguf"
+check "copy without OUT: exit 1" test "$rc" = 1
+
+# ---- a full disk: a small tmpfs (in a mount namespace of our own) ----
+mkdir "$T/tmpfs"
+in_tmpfs() { # COMMAND...: runs it with a 256 KiB tmpfs on $T/tmpfs
+    for u in "unshare -rm" "unshare -m"; do
+        if $u sh -c "mount -t tmpfs -o size=256k tmpfs '$T/tmpfs'" 2>/dev/null; then
+            $u sh -c "mount -t tmpfs -o size=256k tmpfs '$T/tmpfs' && \"\$@\"; echo \"rc=\$?\"; ls -A '$T/tmpfs'" sh "$@"
+            return 0
+        fi
+    done
+    return 1
+}
+if in_tmpfs "$MVQ" copy "$T/big.gguf" "$T/tmpfs/out.gguf" >"$T/out" 2>"$T/err"; then
+    check "copy onto a full disk: exit 2, 'No space left', nothing left behind" \
+        sh -c "grep -qx 'rc=2' '$T/out' && [ $(lines "$T/out") = 1 ] && grep -q 'tmpfs/out.gguf: .*No space left on device' '$T/err'"
+    in_tmpfs "$MVQ" synth "$T/tmpfs/s.gguf" --dim 256 --ff 768 --layers 2 --vocab 600 >"$T/out" 2>"$T/err"
+    check "synth onto a full disk: exit 2, 'No space left', nothing left behind" \
+        sh -c "grep -qx 'rc=2' '$T/out' && [ $(lines "$T/out") = 1 ] && grep -q 'No space left on device' '$T/err'"
+else
+    skip "cannot mount a tmpfs here (no mount namespace): full disk tested with ulimit -f only"
+    skip "cannot mount a tmpfs here: synth onto a full disk not tested"
+fi
+mkdir "$T/fullsynth"
+(ulimit -f 64 && trap '' XFSZ && "$MVQ" synth "$T/fullsynth/s.gguf" --dim 256 --ff 768 --layers 2 --vocab 600 >"$T/out" 2>"$T/err")
+rc=$?
+check "synth over the file size limit: exit 2, clear error, nothing left behind" \
+    sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fullsynth')\" ]"
+
+# ---- synth interrupted: temporary file removed, existing destination untouched ----
+# interrupted SIG LABEL DIR COMMAND...: with an old model.gguf in DIR, runs
+# COMMAND (writing DIR/model.gguf) in the background, sends SIG once the
+# temporary file holds 4 MiB; then only the old model may be left.
+interrupted() {
+    sig=$1 label=$2 d=$3
+    shift 3
+    mkdir "$d"
+    echo "old model" >"$d/model.gguf"
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    tries=0
+    while [ $tries -lt 3000 ] && kill -0 $pid 2>/dev/null &&
+        [ "$(find "$d" -name '*.tmp-*' -size +4096k | wc -l)" = 0 ]; do
+        tries=$((tries + 1))
+        sleep 0.01
+    done
+    kill -"$sig" $pid 2>/dev/null
+    wait $pid
+    rc=$?
+    check "SIG$sig during $label: killed, no temporary file, destination untouched" \
+        sh -c "[ $rc -gt 128 ] && [ \"\$(ls -A '$d')\" = model.gguf ] && [ \"\$(cat '$d/model.gguf')\" = 'old model' ]"
+}
+big_synth="--dim 1024 --heads 8 --kv-heads 8 --ff 2816 --layers 8 --vocab 32000 --type f16"
+for sig in INT TERM; do
+    interrupted $sig synth "$T/synthsig$sig" "$MVQ" synth "$T/synthsig$sig/model.gguf" $big_synth
+done
+
+# ---- the main job (mvquant [--protect-massive] IN OUT): the same faults ----
+"$MVQ" -q synth "$T/tiny.gguf" --dim 64 --heads 4 --kv-heads 2 --ff 96 --layers 1 --vocab 300
+i=0
+while [ $i -lt 20 ]; do printf 'Once upon a time there was a tiny model. '; i=$((i + 1)); done >"$T/calib.txt"
+job="--no-cache --calib $T/calib.txt --calib-tokens 16 --ctx 16 --threads 2"
+run "$MVQ" --protect-massive $job "$T/tiny.gguf" "$T/tiny-q.gguf"
+check "job: quantizes a small model" sh -c "[ $rc = 0 ] && '$MVQ' inspect '$T/tiny-q.gguf' >/dev/null"
+head -c 1000 "$T/tiny.gguf" >"$T/tiny-cut.gguf"
+for bad in "tiny-cut.gguf:truncated or corrupt" "missing.gguf:cannot open" ".:is a directory" "magic.gguf:not a GGUF file"; do
+    f=${bad%%:*}
+    run "$MVQ" --protect-massive $job "$T/$f" "$T/job-out.gguf"
+    check "job on $f: exit 2, one line naming the file and the problem, no output" \
+        sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/$f: ${bad#*:}' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+cp "$T/tiny.gguf" "$T/jin.gguf"
+ln -s "$T/jin.gguf" "$T/jsym.gguf"
+ln "$T/jin.gguf" "$T/jhard.gguf"
+for dst in jin jsym jhard; do
+    run "$MVQ" $job "$T/jin.gguf" "$T/$dst.gguf"
+    check "job onto its input ($dst): exit 1, refused, input untouched" \
+        sh -c "[ $rc = 1 ] && grep -q 'refusing to overwrite it' '$T/err' && cmp -s '$T/tiny.gguf' '$T/jin.gguf'"
+done
+check "job: no temporary file left beside the input" test "$(leftovers "$T")" = 0
+for opts in "--type nonsense" "--type q8_1" "--threads -1" "--threads 0" "--threads 100000" "--threads abc" \
+    "--massive-type q9_9" "--lambda x" "--ctx -5" "--frob" "--threads"; do
+    run "$MVQ" $job $opts "$T/tiny.gguf" "$T/job-out.gguf"
+    check "job $opts: exit 1, usage error, nothing written" \
+        sh -c "[ $rc = 1 ] && grep -q '^mvquant quantize: ' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+run "$MVQ" $job "$T/tiny.gguf"
+check "job without OUT: exit 1" test "$rc" = 1
+if [ -z "$as_user" ] || command -v setpriv >/dev/null 2>&1; then
+    chmod 755 "$T"
+    chmod 644 "$T/calib.txt"
+    run $as_user "$MVQ" $job "$T/tiny.gguf" "$T/ro/q.gguf"
+    chmod 700 "$T"
+    check "job into an unwritable folder: exit 2, nothing left" \
+        sh -c "[ $rc = 2 ] && grep -q 'Permission denied' '$T/err' && [ -z \"\$(ls -A '$T/ro')\" ]"
+else
+    skip "running as root without setpriv: unwritable folders not tested"
+fi
+"$MVQ" -q synth "$T/mid.gguf" --dim 256 --ff 768 --layers 2 --vocab 600
+if in_tmpfs "$MVQ" $job --type f16 "$T/mid.gguf" "$T/tmpfs/q.gguf" >"$T/out" 2>"$T/err"; then
+    check "job onto a full disk: exit 2, 'No space left', nothing left behind" \
+        sh -c "grep -qx 'rc=2' '$T/out' && [ $(lines "$T/out") = 1 ] && grep -q 'No space left on device' '$T/err'"
+else
+    skip "cannot mount a tmpfs here: the job onto a full disk not tested"
+fi
+mkdir "$T/fulljob"
+(ulimit -f 256 && trap '' XFSZ && "$MVQ" $job --type f16 "$T/mid.gguf" "$T/fulljob/q.gguf" >"$T/out" 2>"$T/err")
+rc=$?
+check "job over the file size limit: exit 2, clear error, nothing left behind" \
+    sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fulljob')\" ]"
+
+# interrupted while writing: a 512 MiB sparse f32 matrix (no model: plain
+# round to nearest, fast), killed once the temporary file holds 4 MiB
+{ printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 4096; le 8 32768; le 4 0; le 8 0; } \
+    >"$T/wide.gguf"
+truncate -s $((96 + 4096 * 32768 * 4)) "$T/wide.gguf"
+for sig in INT TERM; do
+    interrupted $sig "the job" "$T/jobsig$sig" "$MVQ" -q --no-cache --type q8_0 "$T/wide.gguf" "$T/jobsig$sig/model.gguf"
+done
+
 echo "1..$n"
 [ $failed = 0 ]

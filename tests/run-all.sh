@@ -5,6 +5,8 @@
 #            fixtures: those tests must skip, not fail), make install into a
 #            staging prefix + make installcheck (a downstream program built
 #            with `pkg-config --cflags --libs mvquant`), make distcheck;
+#   hardening: valgrind memcheck on CLI runs, the whole suite again built
+#            with ASan+UBSan, a short libFuzzer run per harness;
 #   aarch64: cross build (--host=aarch64-linux-gnu, no Criterion, no oneDNN)
 #            whose plain TAP tests run under qemu-aarch64, so the NEON
 #            kernels are exercised on every run.
@@ -105,6 +107,10 @@ stage native-check check_in native "$build/native"
 stage install make -C "$build/native" install
 stage installcheck make -C "$build/native" installcheck
 stage distcheck make -C "$build/native" -j"$jobs" distcheck
+# hardening: memcheck on CLI runs, the suite under ASan+UBSan, a short fuzz run
+stage valgrind tests/run-valgrind.sh "$build/native"
+stage sanitizers tests/run-sanitizers.sh "$build/sanitize"
+stage fuzz tests/run-fuzz.sh "$build/fuzz"
 
 if cross_available; then
     export QEMU_LD_PREFIX=/usr/$cross_host

@@ -25,7 +25,7 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
         amax = vmaxnmq_f32(amax, vabsq_f32(v[k])); /* NaN ignored, as fmaxf */
     }
     const float d = vmaxnmvq_f32(amax) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = mvq_inverse_scale(d);
     int32x4_t q[8];
     int32x4_t acc = vdupq_n_s32(0);
     for (int k = 0; k < 8; k++) {

@@ -46,7 +46,7 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
         amax = _mm256_max_ps(amax, abs_ps(v[k]));
     }
     const float d = hmax_ps_256(amax) / 127.0f;
-    const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const __m256 id = _mm256_set1_ps(mvq_inverse_scale(d));
     __m256i q[4];
     for (int k = 0; k < 4; k++)
         q[k] = round_away_epi32(_mm256_mul_ps(v[k], id));

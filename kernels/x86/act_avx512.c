@@ -22,7 +22,7 @@ MVQ_INLINE float quantize_block32(const float *x, int8_t *qs, int *sum)
 {
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
     const float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1))) / 127.0f;
-    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    const __m512 id = _mm512_set1_ps(mvq_inverse_scale(d));
     const __m512i q0 = round_away_epi32(_mm512_mul_ps(v0, id)), q1 = round_away_epi32(_mm512_mul_ps(v1, id));
     _mm_storeu_si128((__m128i *)qs, _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtsepi32_epi8(q1));
