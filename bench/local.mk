@@ -7,15 +7,17 @@ bench_mvq_bench_SOURCES = \
 	bench/bench.c \
 	bench/bench_pool.c \
 	bench/bench_kernels.c \
-	bench/bench_matmul.c
+	bench/bench_matmul.c \
+	bench/bench_forward.c
 bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
 bench_mvq_bench_LDADD = libmvq_core.la $(XXHASH_LIBS) $(ONEDNN_LIBS) -lm
 EXTRA_DIST += bench/families.def
 
+# The forward family reads the fixture models from $(MVQ_FIXTURES).
 # Options go through BENCH_FLAGS, e.g. make bench BENCH_FLAGS='--quick --filter vec_dot'
 BENCH_FLAGS =
 bench: bench/mvq_bench$(EXEEXT)
-	$(LIBTOOL) --mode=execute $(EMULATOR) bench/mvq_bench$(EXEEXT) \
+	MVQ_FIXTURES='$(MVQ_FIXTURES)' $(LIBTOOL) --mode=execute $(EMULATOR) bench/mvq_bench$(EXEEXT) \
 		--out '$(abs_top_srcdir)/bench/results' $(BENCH_FLAGS)
 .PHONY: bench
 
