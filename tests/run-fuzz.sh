@@ -1,8 +1,8 @@
 #!/bin/bash
 # CI stage: a short fuzz run.  Builds the libFuzzer harnesses (clang,
 # ./configure --enable-fuzz, static) in BUILDDIR and runs each for
-# FUZZ_SECONDS (default 45) on the seeds and the regression inputs.  A crash
-# fails the stage and leaves its input in tests/fuzz-regressions/HARNESS/.
+# FUZZ_SECONDS at most (FUZZ_RUNS inputs from FUZZ_SEED: see
+# tests/fuzz/run-harnesses.sh).  A crash fails the stage; its input stays in BUILDDIR.
 # Without clang's libFuzzer the stage is skipped, except under CI=true.
 # Usage: tests/run-fuzz.sh [BUILDDIR]   (default build-fuzz/)
 set -euo pipefail

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "tests/fuzz/fuzz.h"
 
+#include <float.h>
 #include <math.h>
 #include <mvquant/kernels.h>
 #include <stddef.h>
@@ -68,10 +69,10 @@ static bool promises_finite(const scale_fields *f, const uint8_t *x, size_t type
         if (!isfinite(mvq_fp16_to_fp32(h)))
             return false;
     }
-    if (f->f32_scale) { /* d * q with |q| <= 128 must not overflow */
+    if (f->f32_scale) { /* d * q is finite for every |q| <= 128 only while |d| * 128 is */
         float d;
         memcpy(&d, block, 4);
-        return isfinite(d) && fabsf(d) <= 3.0e36f;
+        return isfinite(d) && fabsf(d) <= FLT_MAX / 128.0f;
     }
     return true;
 }
