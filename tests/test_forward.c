@@ -151,7 +151,11 @@ static void quantized_vs_dequantized(mvq_type t, double tol)
     double e = rel_error_ff(lq, ld, 48 * 256);
     cr_log_info("%s weights vs dequantized f32: relative error %.3g", mvq_type_name(t), e);
     cr_assert_leq(e, tol, "%s: relative error %.3g > %.3g", mvq_type_name(t), e, tol);
-    cr_assert_gt(e, 0.0, "%s: the quantized path was not taken", mvq_type_name(t));
+    /* Block types multiply with quantized activations, so some error shows that their path ran.
+     * F16 weights widen exactly to the dequantized ones: without oneDNN both runs take the same
+     * f32 product and agree bit for bit, so zero error is right there. */
+    if (t != MVQ_TYPE_F16)
+        cr_assert_gt(e, 0.0, "%s: the quantized path was not taken", mvq_type_name(t));
     /* the fast numerics multiply dequantized weights with f32 activations (for batches, with oneDNN) */
     mvq_forward_set_numerics(fq, MVQ_NUMERICS_FAST);
     cr_assert_eq(mvq_forward_run(fq, tokens, 48, 0, lq, &err), MVQ_OK, "%s", err.msg);

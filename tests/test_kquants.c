@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <mvquant.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

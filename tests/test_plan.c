@@ -1,6 +1,7 @@
 /* The quantization plan against llama-quantize's own Q4_K_M files (Criterion). */
 #include <criterion/criterion.h>
 #include <mvquant.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tests/fixtures.h"
 
@@ -18,7 +19,8 @@ static void same_types_as_llama_quantize(const char *model, const char *referenc
     cr_assert_not_null(p);
     mvq_plan_params pp = { .ftype = p->ftype, .base = p->base, .output_type = -1, .token_embd_type = -1 };
     int64_t n = mvq_gguf_n_tensors(in);
-    mvq_tensor_plan plan[n];
+    mvq_tensor_plan *plan = calloc((size_t)n, sizeof *plan);
+    cr_assert_not_null(plan);
     cr_assert_eq(mvq_plan_make(in, &pp, plan, &err), MVQ_OK, "%s", err.msg);
     for (int64_t i = 0; i < n; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
@@ -27,6 +29,7 @@ static void same_types_as_llama_quantize(const char *model, const char *referenc
         cr_expect_eq(plan[i].type, r->type, "%s: planned %s, llama-quantize wrote %s", t->name.data,
                      mvq_type_name(plan[i].type), mvq_type_name(r->type));
     }
+    free(plan);
     mvq_gguf_close(in);
     mvq_gguf_close(ref);
 }
@@ -54,7 +57,8 @@ Test(plan, overrides_and_fallbacks)
     pp.override_regex[0] = "attn_(q|k)\\.weight$";
     pp.override_type[0] = MVQ_TYPE_Q6_K;
     int64_t n = mvq_gguf_n_tensors(in);
-    mvq_tensor_plan plan[n];
+    mvq_tensor_plan *plan = calloc((size_t)n, sizeof *plan);
+    cr_assert_not_null(plan);
     cr_assert_eq(mvq_plan_make(in, &pp, plan, &err), MVQ_OK, "%s", err.msg);
     for (int64_t i = 0; i < n; i++) {
         const char *name = mvq_gguf_tensor_at(in, i)->name.data;
@@ -78,6 +82,7 @@ Test(plan, overrides_and_fallbacks)
     }
     pp.override_regex[0] = "attn_(q";
     cr_expect_eq(mvq_plan_make(in, &pp, plan, &err), MVQ_ERR_ARG);
+    free(plan);
     cr_expect(strstr(err.msg, "attn_(q") != NULL, "%s", err.msg);
     mvq_gguf_close(in);
 }

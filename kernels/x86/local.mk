@@ -43,5 +43,5 @@ if HAVE_SIMDE
 noinst_LTLIBRARIES += libmvq_avx512_simde.la
 libmvq_avx512_simde_la_SOURCES = $(X86_AVX512_SOURCES)
 libmvq_avx512_simde_la_CPPFLAGS = $(LIB_CPPFLAGS) -DMVQ_USE_SIMDE
-libmvq_avx512_simde_la_CFLAGS = $(AM_CFLAGS)
+libmvq_avx512_simde_la_CFLAGS = $(AM_CFLAGS) $(SIMDE_CFLAGS)
 endif
