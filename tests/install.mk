@@ -36,4 +36,6 @@ installcheck-local:
 	else echo "skip - no static library installed (--disable-static)"; fi; \
 	test -f '$(DESTDIR)$(libdir)/libmvquant.so' || test -f '$(DESTDIR)$(libdir)/libmvquant.a'; \
 	LD_LIBRARY_PATH='$(DESTDIR)$(libdir)' $(EMULATOR) '$(DESTDIR)$(bindir)/mvquant' --version; \
-	echo "ok - installed mvquant runs"
+	echo "ok - installed mvquant runs"; \
+	if test -f tools/mvquant/mvquant.1; then \
+	  test -f '$(DESTDIR)$(man1dir)/mvquant.1'; echo "ok - the manual page mvquant.1 is installed"; fi

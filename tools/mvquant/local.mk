@@ -12,3 +12,15 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_copy.c \
 	tools/mvquant/cmd_perplexity.c
 tools_mvquant_mvquant_LDADD = libmvquant.la
+
+# The manual page, made from the help texts of the program just built (so
+# it never disagrees with them); not where the build cannot run the program.
+if CAN_RUN_HOST_PROGRAMS
+nodist_man1_MANS = tools/mvquant/mvquant.1
+tools/mvquant/mvquant.1: tools/mvquant/mvquant$(EXEEXT) $(top_srcdir)/tools/mvquant/gen-man.sh
+	$(AM_V_GEN)$(SHELL) $(top_srcdir)/tools/mvquant/gen-man.sh \
+	  '$(LIBTOOL) --mode=execute $(EMULATOR) tools/mvquant/mvquant$(EXEEXT)' '$(PACKAGE_VERSION)' >$@.tmp && \
+	  mv $@.tmp $@
+CLEANFILES += tools/mvquant/mvquant.1 tools/mvquant/mvquant.1.tmp
+endif
+EXTRA_DIST += tools/mvquant/gen-man.sh
