@@ -16,4 +16,7 @@ libmvq_core_la_SOURCES += \
 	kernels/ref_search.c \
 	kernels/ref_quant_legacy.c \
 	kernels/ref_dot.c \
-	kernels/ref_dot_k.c
+	kernels/ref_dot_k.c \
+	kernels/iq4xs.h \
+	kernels/ref_iq4xs.c \
+	kernels/ref_quant_iq4xs.c

@@ -87,6 +87,13 @@ static sym_pass sym_assign(const float *x, const float *w, int n, const mvq_grid
     return r;
 }
 
+mvq_sym_fit mvq_assign_symmetric(const float *x, const float *w, int n, const mvq_grid *g, float d,
+                                 uint8_t *codes)
+{
+    const sym_pass p = sym_assign(x, w, n, g, d, codes);
+    return (mvq_sym_fit){p.err, p.sxv, p.svv};
+}
+
 float mvq_search_symmetric(const float *x, const float *w, int n, const mvq_grid *g,
                            uint8_t *codes)
 {

@@ -27,6 +27,7 @@ static const mvq_type_traits traits[MVQ_TYPE_COUNT] = {
     [MVQ_TYPE_Q6_K] = QUANT("q6_K", MVQ_QK_K, sizeof(mvq_block_q6_K), MVQ_TYPE_Q8_K),
     [MVQ_TYPE_Q8_K] = QUANT("q8_K", MVQ_QK_K, sizeof(mvq_block_q8_K), MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ4_NL] = QUANT("iq4_nl", MVQ_QK4_NL, sizeof(mvq_block_iq4_nl), MVQ_TYPE_Q8_0),
+    [MVQ_TYPE_IQ4_XS] = QUANT("iq4_xs", MVQ_QK_K, sizeof(mvq_block_iq4_xs), MVQ_TYPE_Q8_K),
     /* known to ggml, carried through byte for byte, not converted by us */
     [MVQ_TYPE_IQ2_XXS] = QUANT("iq2_xxs", 256, 66, MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ2_XS] = QUANT("iq2_xs", 256, 74, MVQ_TYPE_COUNT),
@@ -34,7 +35,6 @@ static const mvq_type_traits traits[MVQ_TYPE_COUNT] = {
     [MVQ_TYPE_IQ1_S] = QUANT("iq1_s", 256, 50, MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ3_S] = QUANT("iq3_s", 256, 110, MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ2_S] = QUANT("iq2_s", 256, 82, MVQ_TYPE_COUNT),
-    [MVQ_TYPE_IQ4_XS] = QUANT("iq4_xs", 256, 136, MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ1_M] = QUANT("iq1_m", 256, 56, MVQ_TYPE_COUNT),
     [MVQ_TYPE_TQ1_0] = QUANT("tq1_0", 256, 54, MVQ_TYPE_COUNT),
     [MVQ_TYPE_TQ2_0] = QUANT("tq2_0", 256, 66, MVQ_TYPE_COUNT),
@@ -58,6 +58,7 @@ _Static_assert(sizeof(mvq_block_q4_K) == 144, "q4_K block");
 _Static_assert(sizeof(mvq_block_q5_K) == 176, "q5_K block");
 _Static_assert(sizeof(mvq_block_q6_K) == 210, "q6_K block");
 _Static_assert(sizeof(mvq_block_q8_K) == 292, "q8_K block");
+_Static_assert(sizeof(mvq_block_iq4_xs) == 136, "iq4_xs block");
 
 const mvq_type_traits *mvq_type_traits_get(mvq_type t)
 {

@@ -27,6 +27,7 @@ static const mvq_preset presets[] = {
     { "q5_k_m", MVQ_FTYPE_Q5_K_M, MVQ_TYPE_Q5_K, "K-quant mixture, 5.7 bpw" },
     { "q6_k", MVQ_FTYPE_Q6_K, MVQ_TYPE_Q6_K, "K-quant, 6.6 bpw" },
     { "iq4_nl", MVQ_FTYPE_IQ4_NL, MVQ_TYPE_IQ4_NL, "4.5 bpw, non-linear" },
+    { "iq4_xs", MVQ_FTYPE_IQ4_XS, MVQ_TYPE_IQ4_XS, "4.25 bpw, non-linear, super-blocks of 256" },
     { "f16", MVQ_FTYPE_F16, MVQ_TYPE_F16, "16 bpw" },
     { "bf16", MVQ_FTYPE_BF16, MVQ_TYPE_BF16, "16 bpw, bfloat16" },
     { "f32", MVQ_FTYPE_ALL_F32, MVQ_TYPE_F32, "32 bpw, unquantized" },
@@ -85,7 +86,8 @@ static mvq_type rule_attn_v(const model_ctx *m, const tensor_ctx *t, mvq_type ty
     case MVQ_FTYPE_Q2_K: return m->n_gqa >= 4 ? MVQ_TYPE_Q4_K : MVQ_TYPE_Q3_K;
     case MVQ_FTYPE_Q3_K_M: return t->i_kind < 2 ? MVQ_TYPE_Q5_K : MVQ_TYPE_Q4_K;
     case MVQ_FTYPE_Q3_K_L: return MVQ_TYPE_Q5_K;
-    case MVQ_FTYPE_IQ4_NL: return m->n_gqa >= 4 ? MVQ_TYPE_Q5_K : ty;
+    case MVQ_FTYPE_IQ4_NL:
+    case MVQ_FTYPE_IQ4_XS: return m->n_gqa >= 4 ? MVQ_TYPE_Q5_K : ty;
     case MVQ_FTYPE_Q4_K_M:
     case MVQ_FTYPE_Q5_K_M: return use_more_bits(t->i_kind, t->n_kind) ? MVQ_TYPE_Q6_K : ty;
     case MVQ_FTYPE_Q4_K_S: return t->i_kind < 4 ? MVQ_TYPE_Q5_K : ty;
@@ -101,7 +103,8 @@ static mvq_type rule_ffn_down(const model_ctx *m, const tensor_ctx *t, mvq_type 
     case MVQ_FTYPE_Q3_K_M: return i < n / 16 ? MVQ_TYPE_Q5_K : MVQ_TYPE_Q4_K;
     case MVQ_FTYPE_Q3_K_L: return MVQ_TYPE_Q5_K;
     case MVQ_FTYPE_Q4_K_M: return use_more_bits(i, n) ? MVQ_TYPE_Q6_K : ty;
-    case MVQ_FTYPE_IQ4_NL: return i < n / 8 && !m->has_imatrix ? MVQ_TYPE_Q5_K : ty;
+    case MVQ_FTYPE_IQ4_NL:
+    case MVQ_FTYPE_IQ4_XS: return i < n / 8 && !m->has_imatrix ? MVQ_TYPE_Q5_K : ty;
     case MVQ_FTYPE_Q5_K_M: return use_more_bits(i, n) ? MVQ_TYPE_Q6_K : ty;
     case MVQ_FTYPE_Q4_K_S: return i < n / 8 ? MVQ_TYPE_Q5_K : ty;
     case MVQ_FTYPE_Q4_0: return m->has_imatrix && i < n / 8 ? MVQ_TYPE_Q4_1 : ty;

@@ -12,7 +12,7 @@ const char *const mvq_golden_names[] = {
     "q4_0", "q4_0-imatrix", "q4_1", "q4_1-imatrix", "q5_0", "q5_0-imatrix", "q5_1",
     "q5_1-imatrix", "q8_0", "q2_K", "q2_K-imatrix", "q3_K", "q3_K-imatrix", "q4_K",
     "q4_K-imatrix", "q5_K", "q5_K-imatrix", "q6_K", "q6_K-imatrix", "iq4_nl", "iq4_nl-imatrix",
-    NULL,
+    "iq4_xs", "iq4_xs-imatrix", NULL,
 };
 
 const char *mvq_golden_path(const char *name, char *buf, size_t size)

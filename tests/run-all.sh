@@ -133,7 +133,7 @@ fuzz() {
     local log=$build/fuzz.log rc=0
     tests/run-fuzz.sh "$build/fuzz" 2>&1 | tee "$log" || rc=$?
     local line
-    while read -r line; do counts+=("$line"); done < <(sed -n 's/^\(fuzz-[a-z]*: [0-9?]* executions\).*/\1/p' "$log")
+    while read -r line; do counts+=("$line"); done < <(sed -n 's/^\(fuzz-[a-z]*: [0-9?]* executions\).*/\1/p' "$log" | awk '!seen[$0]++')
     return $rc
 }
 

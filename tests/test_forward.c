@@ -176,6 +176,7 @@ Test(forward, q8_0_weights_match_dequantized) { quantized_vs_dequantized(MVQ_TYP
 Test(forward, q4_0_weights_match_dequantized) { quantized_vs_dequantized(MVQ_TYPE_Q4_0, 3e-2); }
 Test(forward, q4_k_weights_match_dequantized) { quantized_vs_dequantized(MVQ_TYPE_Q4_K, 3e-2); }
 Test(forward, q6_k_weights_match_dequantized) { quantized_vs_dequantized(MVQ_TYPE_Q6_K, 3e-2); }
+Test(forward, iq4_xs_weights_match_dequantized) { quantized_vs_dequantized(MVQ_TYPE_IQ4_XS, 3e-2); }
 
 static void fixture_vs_reference(const char *rel)
 {

@@ -1,4 +1,5 @@
-/* K-quant reference kernels (Q2_K..Q6_K) against ggml's goldens, and
+/* The reference kernels of the 256-weight super-block types (the K-quants
+ * Q2_K..Q6_K, and IQ4_XS) against ggml's goldens, and
  * round-trip properties of the quantizers (Criterion). */
 #include <criterion/criterion.h>
 #include <mvquant.h>
@@ -15,7 +16,7 @@ static const struct {
     double max_rel_rms; /* bound on RMS error / RMS of a Gaussian row */
 } kq_types[] = {
     {MVQ_TYPE_Q2_K, "q2_K", 0.45}, {MVQ_TYPE_Q3_K, "q3_K", 0.25}, {MVQ_TYPE_Q4_K, "q4_K", 0.12},
-    {MVQ_TYPE_Q5_K, "q5_K", 0.06}, {MVQ_TYPE_Q6_K, "q6_K", 0.03},
+    {MVQ_TYPE_Q5_K, "q5_K", 0.06}, {MVQ_TYPE_Q6_K, "q6_K", 0.03}, {MVQ_TYPE_IQ4_XS, "iq4_xs", 0.12},
 };
 #define N_KQ (sizeof kq_types / sizeof kq_types[0])
 

@@ -29,6 +29,7 @@ typedef enum mvq_ftype {
     MVQ_FTYPE_Q5_K_M = 17,
     MVQ_FTYPE_Q6_K = 18,
     MVQ_FTYPE_IQ4_NL = 25,
+    MVQ_FTYPE_IQ4_XS = 30,
     MVQ_FTYPE_BF16 = 32,
     MVQ_FTYPE_GUESSED = 1024 /* plain --type not among the presets */
 } mvq_ftype;

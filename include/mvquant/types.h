@@ -100,6 +100,16 @@ typedef struct {
     int8_t scales[MVQ_QK_K / 16];
     mvq_half d;
 } mvq_block_q6_K;
+/* IQ4_XS: 8 sub-blocks of 32 with 6-bit signed scales ls - 32 (low 4 bits
+ * in scales_l[j/2] nibble j%2, high 2 bits at bits 2j of scales_h) and 4-bit
+ * indices into IQ4_NL's table (sub-block j: qs[16j..16j+15], weights 32j+l
+ * in the low nibbles, 32j+16+l in the high ones) */
+typedef struct {
+    mvq_half d;
+    uint16_t scales_h;
+    uint8_t scales_l[MVQ_QK_K / 64];
+    uint8_t qs[MVQ_QK_K / 2];
+} mvq_block_iq4_xs;
 /* activation type for the K-quant dot products; bsums[j] = sum(qs[16j..16j+15]) */
 typedef struct {
     float d;

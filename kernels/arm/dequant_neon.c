@@ -122,6 +122,21 @@ NEON_DEQUANT_K16(q6_K)
 NEON_DEQUANT_K4(q4_K)
 NEON_DEQUANT_K4(q5_K)
 
+/* IQ4_XS: sub-block j of 32 has scale d * l_j. */
+static void dequantize_row_iq4_xs_neon(const void *vx, float *y, int64_t n)
+{
+    const mvq_block_iq4_xs *x = vx;
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++) {
+        const float d = neon_half(x[i].d);
+        for (int j = 0; j < 8; j++, y += 32) {
+            const float dl = d * (float)mvq_iq4_xs_scale(&x[i], j);
+            const mvq_neon_q32 q = neon_iq4_levels(x[i].qs + 16 * j);
+            scale16(q.val[0], dl, y);
+            scale16(q.val[1], dl, y + 16);
+        }
+    }
+}
+
 void mvq_dequant_init_neon(mvq_kernel_table *t)
 {
     t->to_float[MVQ_TYPE_Q4_0] = dequantize_row_q4_0_neon;
@@ -135,4 +150,5 @@ void mvq_dequant_init_neon(mvq_kernel_table *t)
     t->to_float[MVQ_TYPE_Q4_K] = dequantize_row_q4_K_neon;
     t->to_float[MVQ_TYPE_Q5_K] = dequantize_row_q5_K_neon;
     t->to_float[MVQ_TYPE_Q6_K] = dequantize_row_q6_K_neon;
+    t->to_float[MVQ_TYPE_IQ4_XS] = dequantize_row_iq4_xs_neon;
 }

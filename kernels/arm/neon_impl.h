@@ -12,11 +12,13 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#include "kernels/iq4xs.h"
 #include "kernels/kernel_impl.h"
 #include "kernels/ref.h"
 
 void mvq_dot_init_neon(mvq_kernel_table *t);   /* dot_neon.c: legacy + float types */
 void mvq_dot_k_init_neon(mvq_kernel_table *t); /* dot_k_neon.c: K-quants */
+void mvq_dot_iq4xs_init_neon(mvq_kernel_table *t); /* dot_iq4xs_neon.c */
 void mvq_dequant_init_neon(mvq_kernel_table *t);
 void mvq_act_init_neon(mvq_kernel_table *t);
 void mvq_convert_init_neon(mvq_kernel_table *t); /* F16, BF16 <-> f32 */
@@ -96,14 +98,21 @@ static inline mvq_neon_q32 neon_levels_q8_0(const mvq_block_q8_0 *b)
     return vld1q_s8_x2(b->qs);
 }
 
-static inline mvq_neon_q32 neon_levels_iq4_nl(const mvq_block_iq4_nl *b)
+/* IQ4_NL's levels of 32 nibbles (low: weights 0..15, high: 16..31), as in
+ * an IQ4_NL block or an IQ4_XS sub-block. */
+static inline mvq_neon_q32 neon_iq4_levels(const uint8_t qs[16])
 {
     const int8x16_t table = vld1q_s8(mvq_kvalues_iq4nl);
-    const uint8x16_t v = vld1q_u8(b->qs);
+    const uint8x16_t v = vld1q_u8(qs);
     mvq_neon_q32 q;
     q.val[0] = vqtbl1q_s8(table, vandq_u8(v, vdupq_n_u8(0x0F)));
     q.val[1] = vqtbl1q_s8(table, vshrq_n_u8(v, 4));
     return q;
+}
+
+static inline mvq_neon_q32 neon_levels_iq4_nl(const mvq_block_iq4_nl *b)
+{
+    return neon_iq4_levels(b->qs);
 }
 
 /* K-quants: the levels of chunk k (weights 32k..32k+31) of a super-block,

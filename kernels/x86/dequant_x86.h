@@ -177,6 +177,19 @@ static void dequantize_row_q6_K(const void *vx, float *y, int64_t n)
     }
 }
 
+/* IQ4_XS: sub-block j's levels at scale d * l_j */
+static void dequantize_row_iq4_xs(const void *vx, float *y, int64_t n)
+{
+    const mvq_block_iq4_xs *x = vx;
+    const __m256i levels = iq4nl_levels_256();
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++, y += MVQ_QK_K) {
+        const float d = half_to_float(x[i].d);
+        for (int j = 0; j < 8; j++)
+            put32(y + 32 * j, _mm256_shuffle_epi8(levels, nibbles_to_bytes_32(x[i].qs + 16 * j)),
+                  d * (float)mvq_iq4_xs_scale(&x[i], j), 0.0f, DQ_MUL);
+    }
+}
+
 static void fill_dequant(mvq_kernel_table *t)
 {
     t->to_float[MVQ_TYPE_F16] = dequantize_row_f16;
@@ -192,6 +205,7 @@ static void fill_dequant(mvq_kernel_table *t)
     t->to_float[MVQ_TYPE_Q4_K] = dequantize_row_q4_K;
     t->to_float[MVQ_TYPE_Q5_K] = dequantize_row_q5_K;
     t->to_float[MVQ_TYPE_Q6_K] = dequantize_row_q6_K;
+    t->to_float[MVQ_TYPE_IQ4_XS] = dequantize_row_iq4_xs;
 }
 
 #endif

@@ -10,6 +10,7 @@ X86_AVX2_SOURCES = \
 	kernels/x86/act_x86.h \
 	kernels/x86/dot_avx2.c \
 	kernels/x86/dot_kquants_avx2.c \
+	kernels/x86/dot_iq4xs_avx2.c \
 	kernels/x86/init_avx2.c
 X86_AVX512_SOURCES = \
 	kernels/x86/simd_x86.h \
@@ -21,6 +22,7 @@ X86_AVX512_SOURCES = \
 	kernels/x86/dequant_avx512.c \
 	kernels/x86/dot_avx512.c \
 	kernels/x86/dot_kquants_avx512.c \
+	kernels/x86/dot_iq4xs_avx512.c \
 	kernels/x86/init_avx512.c
 
 if HAVE_AVX2

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/iq4xs.h"
 #include "kernels/ref.h"
 #include "kernels/x86/x86_impl.h"
 

@@ -13,15 +13,18 @@ float mvq_x86_dot_tail(mvq_type t, int64_t from, int64_t nb, const void *x, cons
 
 void mvq_dot_init_avx2(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx2(mvq_kernel_table *t);
+void mvq_dot_iq4xs_init_avx2(mvq_kernel_table *t);
 void mvq_dequant_init_avx2(mvq_kernel_table *t);
 void mvq_act_init_avx2(mvq_kernel_table *t);
 
 void mvq_dot_init_avx512(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx512(mvq_kernel_table *t);
+void mvq_dot_iq4xs_init_avx512(mvq_kernel_table *t);
 void mvq_dequant_init_avx512(mvq_kernel_table *t);
 void mvq_act_init_avx512(mvq_kernel_table *t);
 void mvq_dot_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx512_simde(mvq_kernel_table *t);
+void mvq_dot_iq4xs_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dequant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_act_init_avx512_simde(mvq_kernel_table *t);
 /* the AVX-512 table's entries built over SIMDe (tests only) */

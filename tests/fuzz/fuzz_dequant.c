@@ -26,6 +26,8 @@ typedef struct scale_fields {
     bool f32_scale;
 } scale_fields;
 
+/* Byte 0 of an input picks its entry by index: new types go at the end
+ * (and the regression inputs' byte 0 follows the count, see make-seeds.sh). */
 static const scale_fields fields[] = {
     {MVQ_TYPE_Q4_0, 1, {offsetof(mvq_block_q4_0, d)}, false},
     {MVQ_TYPE_Q4_1, 2, {offsetof(mvq_block_q4_1, d), offsetof(mvq_block_q4_1, m)}, false},
@@ -43,6 +45,7 @@ static const scale_fields fields[] = {
     {MVQ_TYPE_F32, 0, {0}, false},
     {MVQ_TYPE_F16, 0, {0}, false},
     {MVQ_TYPE_BF16, 0, {0}, false},
+    {MVQ_TYPE_IQ4_XS, 1, {offsetof(mvq_block_iq4_xs, d)}, false},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

@@ -100,7 +100,7 @@ blocks="$fix/models/stories260K-Q4_K_M.gguf"
 [ -n "$fix" ] && [ -r "$blocks" ] || blocks="$out/gguf/synth-f16.gguf"
 floats="$out/gguf/synth-f32.gguf"
 k=0
-while [ $k -lt 16 ]; do
+while [ $k -lt 17 ]; do
     for mode in 0 2 3; do
         src=$blocks
         [ $mode = 0 ] || src=$floats

@@ -39,8 +39,9 @@ static void usage(void)
     for (const mvq_preset *p = mvq_presets(); p->name; p++)
         printf("%s %s", p == mvq_presets() ? "" : ",", p->name);
     printf("\n  Types: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl\n"
+           "         iq4_xs\n"
            "  Rows that do not divide into a type's blocks fall back as llama.cpp does\n"
-           "  (q4_K->q5_0, q5_K->q5_1, q6_K->q8_0, q2_K/q3_K->iq4_nl), then to f16.\n"
+           "  (q4_K->q5_0, q5_K->q5_1, q6_K->q8_0, q2_K/q3_K/iq4_xs->iq4_nl), then f16.\n"
            "\n"
            "Calibration:\n"
            "  --method rtn          round to nearest with an importance-weighted scale\n"

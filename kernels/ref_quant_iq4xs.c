@@ -1,0 +1,173 @@
+/* IQ4_XS reference quantizer.  Per super-block of 256:
+ *  1. each sub-block of 32 gets its own scale from IQ4_NL's search
+ *     (mvq_search_symmetric on the same table, ref_search.c);
+ *  2. candidates for the fp16 super-block scale d put the largest of those
+ *     scales at -32 or at 31; at each d every sub-block takes the best of
+ *     the integers l next to (its scale / d), judged by the exact error of
+ *     y = (d * l) * level with nearest levels;
+ *  3. d is refitted by weighted least squares to the chosen integers and
+ *     levels (rounded to fp16) while that lowers the error, and the fp16
+ *     neighbours of the winner are tried.
+ * When d is only a few fp16 steps (tiny weights), smaller integers with a
+ * larger d are tried as well.
+ * Errors are weighted by the importance of each column when given (a
+ * sub-block whose importance is all zero searches its scale unweighted). */
+#include "config.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "kernels/iq4xs.h"
+#include "kernels/kquant_search.h"
+#include "kernels/ref.h"
+
+/* the sub-block search: IQ4_NL's levels, breadth as for IQ4_NL */
+static const mvq_grid sub_grid = {mvq_kvalues_iq4nl, 16, 0, 2, 0.04f, 2};
+
+#define XS_REFITS 2
+/* below 64 steps of fp16's smallest subnormal (2^-24), d itself rounds more
+ * coarsely than the sub-block integers: then the scales that put the
+ * largest sub-block at l = +-16, +-8, .., +-1 are tried too */
+#define XS_FINE_D 0x1p-18f
+static const int lifts[] = {-16, 16, -8, 8, -4, 4, -2, 2, -1, 1};
+
+/* One super-block's candidate encoding. */
+typedef struct {
+    float d, err;
+    int l[8];
+    mvq_sym_fit fit[8];
+    uint8_t codes[256];
+} xs_state;
+
+typedef struct {
+    const float *x, *w; /* 256 weights, 256 importance weights */
+    float s[8];         /* stage 1's scale of each sub-block */
+} xs_problem;
+
+/* Stage 2 at super-block scale d: each sub-block's best integer. */
+static void settle(const xs_problem *p, float d, xs_state *st)
+{
+    uint8_t tmp[32];
+    st->d = d;
+    st->err = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        int l0 = 0;
+        if (d != 0.0f) {
+            const float r = p->s[j] / d;
+            l0 = mvq_nearest_int(r < -40.0f ? -40.0f : r > 40.0f ? 40.0f : r);
+        }
+        l0 = l0 < -31 ? -31 : l0 > 30 ? 30 : l0;
+        float best = FLT_MAX;
+        for (int l = l0 - 1; l <= l0 + 1; l++) {
+            const mvq_sym_fit f =
+                mvq_assign_symmetric(p->x + 32 * j, p->w + 32 * j, 32, &sub_grid, d * (float)l, tmp);
+            if (f.err < best) {
+                best = f.err;
+                st->l[j] = l;
+                st->fit[j] = f;
+                memcpy(st->codes + 32 * j, tmp, 32);
+            }
+        }
+        st->err += best;
+    }
+}
+
+/* Weighted least-squares d for the integers and levels of st. */
+static float refit(const xs_state *st)
+{
+    float num = 0.0f, den = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        num += (float)st->l[j] * st->fit[j].sxv;
+        den += (float)(st->l[j] * st->l[j]) * st->fit[j].svv;
+    }
+    return den > 0.0f ? kq_fp16_round(num / den) : st->d;
+}
+
+static void keep_better(const xs_state *trial, xs_state *best)
+{
+    if (trial->err < best->err)
+        *best = *trial;
+}
+
+/* Stages 2 and 3 from the candidate d. */
+static void descend(const xs_problem *p, float d, xs_state *trial, xs_state *best)
+{
+    settle(p, d, trial);
+    keep_better(trial, best);
+    for (int it = 0; it < XS_REFITS; it++) {
+        const float d2 = refit(trial);
+        if (d2 == trial->d)
+            break;
+        settle(p, d2, trial);
+        keep_better(trial, best);
+    }
+}
+
+/* The fp16 value next to d away from (dir 1) or toward (dir -1) zero. */
+static float half_step(float d, int dir)
+{
+    const mvq_half h = mvq_fp32_to_fp16(d);
+    const int mag = (h & 0x7fff) + dir;
+    return mag < 0 || mag >= 0x7c00 ? d : mvq_fp16_to_fp32((mvq_half)((h & 0x8000) | mag));
+}
+
+static bool any_positive(const float *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (w[i] > 0.0f)
+            return true;
+    return false;
+}
+
+static void pack(const xs_state *st, mvq_block_iq4_xs *b)
+{
+    b->d = mvq_fp32_to_fp16(st->d);
+    b->scales_h = 0;
+    memset(b->scales_l, 0, sizeof b->scales_l);
+    for (int j = 0; j < 8; j++) {
+        const int ls = st->l[j] + 32;
+        b->scales_l[j / 2] |= (uint8_t)((ls & 0xF) << (4 * (j % 2)));
+        b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
+        for (int i = 0; i < 16; i++)
+            b->qs[16 * j + i] =
+                (uint8_t)(st->codes[32 * j + i] | (st->codes[32 * j + 16 + i] << 4));
+    }
+}
+
+static void quantize_superblock(const float *x, const float *imp, mvq_block_iq4_xs *b)
+{
+    float ones[256];
+    for (int i = 0; i < 256; i++)
+        ones[i] = 1.0f;
+    xs_problem p = {x, imp && any_positive(imp, 256) ? imp : ones, {0}};
+    uint8_t codes[32];
+    float smax = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        const float *w = p.w + 32 * j;
+        p.s[j] = mvq_search_symmetric(x + 32 * j, any_positive(w, 32) ? w : ones, 32, &sub_grid, codes);
+        smax = fabsf(p.s[j]) > fabsf(smax) ? p.s[j] : smax;
+    }
+    xs_state best, trial;
+    settle(&p, 0.0f, &best); /* all zero */
+    if (smax != 0.0f) {
+        const float d0 = kq_fp16_round(smax / -32.0f);
+        descend(&p, d0, &trial, &best);
+        descend(&p, kq_fp16_round(smax / 31.0f), &trial, &best);
+        /* a d of few fp16 steps is coarser than the integers: larger d too */
+        for (size_t k = 0; fabsf(d0) < XS_FINE_D && k < sizeof lifts / sizeof lifts[0]; k++)
+            descend(&p, kq_fp16_round(smax / (float)lifts[k]), &trial, &best);
+        const float d1 = best.d;
+        for (int dir = -1; dir <= 1; dir += 2) {
+            settle(&p, half_step(d1, dir), &trial);
+            keep_better(&trial, &best);
+        }
+    }
+    pack(&best, b);
+}
+
+void mvq_quantize_row_iq4_xs_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_block_iq4_xs *y = vy;
+    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
+        quantize_superblock(x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
+}
