@@ -1,6 +1,7 @@
 /* The quantization job: plan, protect, then stream every tensor of the
  * input through the quantizer into the GGUF writer, one at a time. */
 #include "config.h"
+#include "quant/model_roles.h"
 #include "quant/quant_internal.h"
 
 #include <stdio.h>
@@ -94,11 +95,10 @@ static void protect_plan(const mvq_gguf *in, const mvq_quantize_opts *o, const m
 {
     for (int64_t i = 0; i < mvq_gguf_n_tensors(in); i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
-        long layer;
-        char kind[16];
-        if (!plan[i].quantize || sscanf(t->name.data, "blk.%ld.%15[a-z_].weight", &layer, kind) != 2 ||
-            (strcmp(kind, "attn_q") != 0 && strcmp(kind, "attn_k") != 0) || layer < 0 ||
-            layer >= mm->n_layer || mm->layer_count[layer] == 0)
+        mvq_tensor_role r = mvq_tensor_role_of(t->name.data);
+        if (!plan[i].quantize || r.role != MVQ_ROLE_LINEAR ||
+            (r.linear != MVQ_LINEAR_Q && r.linear != MVQ_LINEAR_K) || r.layer >= mm->n_layer ||
+            mm->layer_count[r.layer] == 0)
             continue;
         size_t planned = mvq_row_size(plan[i].type, t->ne[0]), raised = mvq_row_size(o->massive_type, t->ne[0]);
         if (!raised || raised <= planned)
@@ -115,7 +115,9 @@ static mvq_status quantize_one(const mvq_gguf_tensor *t, const mvq_tensor_plan *
 {
     int64_t n_in = t->ne[0], n_out = (int64_t)(tr->n_weights / (uint64_t)n_in);
     bool has_imp = o->calib && mvq_calib_importance(o->calib, t->name.data, imp, n_in);
-    int careful = o->protect_massive && o->calib ? mvq_massive_rows(mm, &o->calib->hp, t->name.data, rows, n_out) : 0;
+    mvq_tensor_role r = mvq_tensor_role_of(t->name.data);
+    int careful =
+        o->protect_massive && o->calib ? mvq_massive_rows(mm, &o->calib->hp, r.layer, r.linear, rows, n_out) : 0;
     mvq_tensor_job job = {
         .src = t->data, .src_type = (mvq_type)t->type, .dst_type = tp->type,
         .n_in = n_in, .n_out = n_out, .imatrix = has_imp ? imp : NULL,
@@ -129,7 +131,7 @@ static mvq_status quantize_one(const mvq_gguf_tensor *t, const mvq_tensor_plan *
     tr->massive_rel_err = job.careful_rel_err;
     if (!careful && o->calib) {
         /* report the massive rows' error under --ignore-massive too */
-        int n = mvq_massive_rows(mm, &o->calib->hp, t->name.data, rows, n_out);
+        int n = mvq_massive_rows(mm, &o->calib->hp, r.layer, r.linear, rows, n_out);
         tr->n_massive_rows = n;
     }
     return MVQ_OK;
