@@ -53,3 +53,13 @@ tests_test_pin_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pin_CFLAGS = $(CRITERION_TEST_CFLAGS) $(XXHASH_CFLAGS)
 tests_test_pin_LDADD = $(CRITERION_TEST_LIBS) $(XXHASH_LIBS)
 endif
+
+# The methods' seam: registry, the whole plan, transforms in the job.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_methods
+TESTS += tests/test_methods
+tests_test_methods_SOURCES = tests/test_methods.c
+tests_test_methods_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_methods_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_methods_LDADD = $(CRITERION_TEST_LIBS)
+endif
