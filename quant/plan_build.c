@@ -93,6 +93,27 @@ static mvq_status protect(mvq_plan *p, const mvq_gguf *in, const struct mvq_quan
     return MVQ_OK;
 }
 
+/* A transform must land on both sides, or the model would change: the
+ * columns of a linear, and the tensor producing its input (not there:
+ * attn_v under grouped-query attention, an output tied to the embedding). */
+static mvq_status check_transforms_land(const mvq_plan *p, const mvq_method *method, mvq_error *err)
+{
+    for (int64_t k = 0; k < p->transforms.n; k++) {
+        const mvq_transform *t = &p->transforms.items[k];
+        bool scaled = false, divided = false;
+        for (int64_t i = 0; i < p->n; i++) {
+            scaled |= p->tensors[i].scale_columns == t;
+            divided |= p->tensors[i].divide_out == t;
+        }
+        if (!scaled || !divided)
+            return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
+                                 "method %s: a transform of layer %lld (input %d) has no %s to fold into",
+                                 method->name, (long long)t->layer, (int)t->input,
+                                 scaled ? "tensor producing its input" : "linear reading it");
+    }
+    return MVQ_OK;
+}
+
 mvq_plan *mvq_plan_build(const mvq_gguf *in, const struct mvq_quantize_opts *o, mvq_error *err)
 {
     mvq_plan *p = calloc(1, sizeof *p);
@@ -124,6 +145,8 @@ mvq_plan *mvq_plan_build(const mvq_gguf *in, const struct mvq_quantize_opts *o, 
         if (st == MVQ_OK)
             st = protect(p, in, o, i, &role, err);
     }
+    if (st == MVQ_OK)
+        st = check_transforms_land(p, method, err);
     if (st != MVQ_OK) {
         mvq_plan_free(p);
         return NULL;

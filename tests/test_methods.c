@@ -203,3 +203,29 @@ Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
     mvq_pool_free(pool);
     close_fixture(&f);
 }
+
+/* Scales of attention outputs cannot fold into attn_v when heads share it. */
+static mvq_status gqa_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
+{
+    (void)in;
+    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, calib->hp.n_head * calib->hp.head_dim))
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
+    return MVQ_OK;
+}
+
+static const mvq_method gqa_method = {
+    .name = "gqa-test", .about = "test", .needs = 0, .prepare = gqa_prepare, .quantize = keep_f32,
+};
+
+Test(plan, a_transform_that_cannot_fold_is_an_error)
+{
+    fixture f = open_fixture();
+    cr_assert_neq(f.m->hp.n_head, f.m->hp.n_head_kv, "stories260K shares its K/V heads");
+    mvq_error err;
+    mvq_quantize_opts o = gates_opts("f32", false, f.calib, NULL);
+    o.method = &gqa_method;
+    cr_expect_null(mvq_plan_build(f.in, &o, &err));
+    cr_expect_eq(err.status, MVQ_ERR_ARG, "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "blk.0.attn_v.weight"), "%s", err.msg);
+    close_fixture(&f);
+}
