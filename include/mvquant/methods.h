@@ -78,7 +78,7 @@ MVQ_API const mvq_method *const *mvq_methods(void);
 /* NULL when no method has that name (case-sensitive). */
 MVQ_API const mvq_method *mvq_method_find(const char *name);
 MVQ_API const mvq_method *mvq_method_default(void);
-/* "rtn, gptq": the registered names, for messages. */
+/* The registered names, comma-separated, for messages (cut to size). */
 MVQ_API void mvq_method_list(char *buf, size_t size);
 
 #ifdef __cplusplus
