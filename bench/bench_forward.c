@@ -193,7 +193,7 @@ static bool quantize_plain(const char *in_path, const char *out_path, mvq_type t
         return false;
     mvq_quantize_opts o = { .plan = { .ftype = MVQ_FTYPE_GUESSED, .base = type, .output_type = -1,
                                       .token_embd_type = -1 },
-                            .method = MVQ_METHOD_RTN, .pool = pool };
+                            .pool = pool };
     mvq_quantize_report rep = { 0 };
     mvq_status st = mvq_quantize_file(in, out_path, &o, &rep, err);
     mvq_quantize_report_free(&rep);

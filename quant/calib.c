@@ -2,6 +2,7 @@
  * hooks over calibration tokens. */
 #include "config.h"
 #include "quant/calib_internal.h"
+#include "quant/model_roles.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -165,26 +166,19 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
 /* Which statistic feeds a tensor, and of which layer. */
 int mvq_calib_tensor_input(const char *name, int64_t *layer)
 {
-    static const struct { const char *suffix; int input; } map[] = {
-        { "attn_q.weight", MVQ_CALIB_ATTN_IN },      { "attn_k.weight", MVQ_CALIB_ATTN_IN },
-        { "attn_v.weight", MVQ_CALIB_ATTN_IN },      { "attn_output.weight", MVQ_CALIB_ATTN_OUT },
-        { "ffn_gate.weight", MVQ_CALIB_FFN_IN },     { "ffn_up.weight", MVQ_CALIB_FFN_IN },
-        { "ffn_down.weight", MVQ_CALIB_FFN_DOWN_IN },
+    static const int input_of[MVQ_LINEAR_COUNT] = {
+        MVQ_CALIB_ATTN_IN, MVQ_CALIB_ATTN_IN, MVQ_CALIB_ATTN_IN, MVQ_CALIB_ATTN_OUT,
+        MVQ_CALIB_FFN_IN, MVQ_CALIB_FFN_IN, MVQ_CALIB_FFN_DOWN_IN,
     };
-    if (strcmp(name, "output.weight") == 0) {
+    mvq_tensor_role r = mvq_tensor_role_of(name);
+    if (r.role == MVQ_ROLE_OUTPUT) {
         *layer = 0;
         return MVQ_CALIB_OUTPUT_IN;
     }
-    long l;
-    int used = 0;
-    if (sscanf(name, "blk.%ld.%n", &l, &used) != 1 || used == 0)
+    if (r.role != MVQ_ROLE_LINEAR)
         return -1;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(name + used, map[i].suffix) == 0) {
-            *layer = l;
-            return map[i].input;
-        }
-    return -1;
+    *layer = r.layer;
+    return input_of[r.linear];
 }
 
 bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in)

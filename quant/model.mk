@@ -1,6 +1,8 @@
 # Model view, forward pass (+ double reference), observation taps, evaluation.
 libmvq_core_la_SOURCES += \
 	quant/model.c \
+	quant/model_roles.c \
+	quant/model_roles.h \
 	quant/model_taps.c \
 	quant/model_internal.h \
 	quant/forward.c \

@@ -5,6 +5,8 @@
 #include "config.h"
 #include <mvquant/quantize.h>
 
+#include "quant/model_roles.h"
+
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ const mvq_preset *mvq_preset_find(const char *name)
 /* What the rules need to know about one tensor. */
 typedef struct {
     const char *name;
+    mvq_tensor_role role;
     int64_t ne0;
     int i_kind, n_kind; /* rank among tensors of its kind, in llama.cpp's (name-sorted) order */
 } tensor_ctx;
@@ -61,11 +64,6 @@ typedef struct {
     bool has_output;
     bool has_imatrix;
 } model_ctx;
-
-static bool contains(const char *s, const char *part)
-{
-    return strstr(s, part) != NULL;
-}
 
 /* llama.cpp's use_more_bits: the first and last eighth, and every third layer between */
 static bool use_more_bits(int i, int n)
@@ -127,14 +125,13 @@ static mvq_type rule_attn_output(const model_ctx *m, mvq_type ty)
 static mvq_type preset_rules(const model_ctx *m, const tensor_ctx *t)
 {
     mvq_type ty = m->base;
-    if (strcmp(t->name, "output.weight") == 0 ||
-        (!m->has_output && strcmp(t->name, "token_embd.weight") == 0))
+    if (t->role.role == MVQ_ROLE_OUTPUT || (!m->has_output && t->role.role == MVQ_ROLE_TOKEN_EMBD))
         return rule_output(m, t, ty);
-    if (contains(t->name, "attn_v.weight"))
+    if (t->role.rule_attn_v)
         return rule_attn_v(m, t, ty);
-    if (contains(t->name, "ffn_down"))
+    if (t->role.rule_ffn_down)
         return rule_ffn_down(m, t, ty);
-    if (contains(t->name, "attn_output.weight"))
+    if (t->role.rule_attn_output)
         return rule_attn_output(m, ty);
     return ty;
 }
@@ -156,23 +153,22 @@ static mvq_type fallback_type(mvq_type ty, int64_t ne0)
 }
 
 /* Which tensors are weights to quantize, as llama.cpp decides. */
-static bool is_quantizable(const mvq_gguf_tensor *t)
+static bool is_quantizable(const mvq_gguf_tensor *t, const mvq_tensor_role *role)
 {
-    const char *n = t->name.data;
-    size_t len = t->name.len;
-    if (len < 6 || strcmp(n + len - 6, "weight") != 0)
+    if (!role->is_weight || role->role == MVQ_ROLE_NOT_QUANTIZED)
         return false;
     int dims = 0;
     for (uint32_t d = 0; d < t->n_dims; d++)
         if (t->ne[d] > 1)
             dims = (int)d + 1;
-    if (dims < 2)
-        return false;
-    return !contains(n, "_norm.weight") && !contains(n, "ffn_gate_inp.weight") &&
-           strcmp(n, "position_embd.weight") != 0 && strcmp(n, "token_types.weight") != 0;
+    return dims >= 2;
 }
 
-static const char *const ranked_kinds[] = { "attn_v.weight", "ffn_down" };
+/* the kinds llama.cpp ranks by layer: attn_v, ffn_down */
+static bool of_kind(const tensor_ctx *t, int kind)
+{
+    return kind == 0 ? t->role.rule_attn_v : t->role.rule_ffn_down;
+}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -187,14 +183,14 @@ static mvq_status rank_kinds(const mvq_gguf *g, tensor_ctx *ctx, mvq_error *err)
     const char **names = malloc(sizeof *names * (size_t)(n ? n : 1));
     if (!names)
         return mvq_error_set(err, MVQ_ERR_NOMEM, "%s: out of memory planning tensors", mvq_gguf_path(g));
-    for (size_t k = 0; k < sizeof ranked_kinds / sizeof ranked_kinds[0]; k++) {
+    for (int k = 0; k < 2; k++) {
         int m = 0;
         for (int64_t i = 0; i < n; i++)
-            if (contains(ctx[i].name, ranked_kinds[k]))
+            if (of_kind(&ctx[i], k))
                 names[m++] = ctx[i].name;
         qsort(names, (size_t)m, sizeof *names, cmp_names);
         for (int64_t i = 0; i < n; i++) {
-            if (!contains(ctx[i].name, ranked_kinds[k]))
+            if (!of_kind(&ctx[i], k))
                 continue;
             const char **hit = bsearch(&ctx[i].name, names, (size_t)m, sizeof *names, cmp_names);
             ctx[i].i_kind = (int)(hit - names);
@@ -245,6 +241,7 @@ mvq_status mvq_plan_make(const mvq_gguf *g, const mvq_plan_params *p, mvq_tensor
     for (int64_t i = 0; i < n; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
         ctx[i].name = t->name.data;
+        ctx[i].role = mvq_tensor_role_of(t->name.data);
         ctx[i].ne0 = t->ne[0];
     }
     mvq_status st = rank_kinds(g, ctx, err);
@@ -254,22 +251,24 @@ mvq_status mvq_plan_make(const mvq_gguf *g, const mvq_plan_params *p, mvq_tensor
         .ftype = p->ftype,
         .base = p->base,
         .n_gqa = kv_heads > 0 ? heads / kv_heads : 1,
-        .has_output = mvq_gguf_find_tensor(g, "output.weight") != NULL,
+        .has_output = false,
         .has_imatrix = p->has_imatrix,
     };
+    for (int64_t i = 0; i < n; i++)
+        m.has_output |= ctx[i].role.role == MVQ_ROLE_OUTPUT;
     const mvq_type_traits *base = mvq_type_traits_get(p->base);
     for (int64_t i = 0; st == MVQ_OK && i < n; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(g, i);
         mvq_tensor_plan *tp = &out[i];
         memset(tp, 0, sizeof *tp);
         tp->type = tp->wanted = (mvq_type)t->type;
-        if (!is_quantizable(t))
+        if (!is_quantizable(t, &ctx[i].role))
             continue;
         tp->quantize = true;
         tp->wanted = base && base->is_quantized && p->ftype != MVQ_FTYPE_GUESSED ? preset_rules(&m, &ctx[i])
                                                                                 : p->base;
-        bool is_output = strcmp(ctx[i].name, "output.weight") == 0;
-        bool is_embd = strcmp(ctx[i].name, "token_embd.weight") == 0;
+        bool is_output = ctx[i].role.role == MVQ_ROLE_OUTPUT;
+        bool is_embd = ctx[i].role.role == MVQ_ROLE_TOKEN_EMBD;
         if (is_output && p->output_type >= 0) {
             tp->wanted = (mvq_type)p->output_type;
             tp->overridden = true;

@@ -2,7 +2,6 @@
 #include "config.h"
 #include "quant/quant_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,18 +55,15 @@ static int64_t rope_partner(int64_t d, int64_t n_rot, bool neox)
     return d ^ 1;
 }
 
-int mvq_massive_rows(const mvq_massive_map *mm, const mvq_hparams *hp, const char *tensor_name,
+int mvq_massive_rows(const mvq_massive_map *mm, const mvq_hparams *hp, int64_t layer, mvq_linear linear,
                      uint8_t *rows, int64_t n_out)
 {
-    long layer;
-    char kind[16];
-    if (!mm->q || sscanf(tensor_name, "blk.%ld.%15[a-z_].weight", &layer, kind) != 2 || layer < 0 ||
-        layer >= mm->n_layer)
+    if (!mm->q || layer < 0 || layer >= mm->n_layer)
         return 0;
     const uint8_t *mask;
-    if (strcmp(kind, "attn_q") == 0 && n_out == mm->n_q)
+    if (linear == MVQ_LINEAR_Q && n_out == mm->n_q)
         mask = mm->q + layer * mm->n_q;
-    else if (strcmp(kind, "attn_k") == 0 && n_out == mm->n_k)
+    else if (linear == MVQ_LINEAR_K && n_out == mm->n_k)
         mask = mm->k + layer * mm->n_k;
     else
         return 0;

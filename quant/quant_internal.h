@@ -15,10 +15,10 @@ typedef struct mvq_massive_map {
 mvq_status mvq_massive_map_build(mvq_massive_map *mm, const mvq_calib *c, const mvq_massive_params *p,
                                  mvq_error *err);
 void mvq_massive_map_free(mvq_massive_map *mm);
-/* Rows of a weight that produce massive dimensions (with their RoPE partner
- * dims, since the rotation mixes the two): rows[n_out] set to 1.  Returns
- * the count, 0 when the tensor is not attn_q/attn_k or the layer has none. */
-int mvq_massive_rows(const mvq_massive_map *mm, const mvq_hparams *hp, const char *tensor_name,
+/* Rows of a layer's linear that produce massive dimensions (with their
+ * RoPE partner dims, since the rotation mixes the two): rows[n_out] set to
+ * 1.  Returns the count, 0 when it is not attn_q/attn_k or the layer has none. */
+int mvq_massive_rows(const mvq_massive_map *mm, const mvq_hparams *hp, int64_t layer, mvq_linear linear,
                      uint8_t *rows, int64_t n_out);
 
 /* Quantizes one tensor's rows on the pool.  src rows are of src_type (any

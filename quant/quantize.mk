@@ -1,13 +1,16 @@
-# The quantization plan, calibration, massive-value analysis and the job.
+# The plan, calibration, massive-value analysis and the job (methods: quant/methods/local.mk).
 libmvq_core_la_SOURCES += \
 	quant/massive.c \
 	quant/calib.c \
 	quant/calib_file.c \
 	quant/plan.c \
+	quant/plan_build.c \
+	quant/plan_transforms.c \
 	quant/protect.c \
-	quant/tensor_quant.c \
-	quant/job.c
-EXTRA_DIST += quant/quant_internal.h
+	quant/job.c \
+	quant/job_meta.c \
+	quant/job_tensor.c
+EXTRA_DIST += quant/quant_internal.h quant/plan_internal.h quant/job_internal.h
 libmvq_core_la_SOURCES += \
 	quant/decode.c \
 	quant/calib_self.c \

@@ -42,3 +42,24 @@ tests_test_massive_models_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
 TESTS += tests/massive_cli.sh
 EXTRA_DIST += tests/massive_cli.sh
+
+# The pin: RTN outputs of the fixture models stay byte-identical.
+EXTRA_DIST += tests/gates_testlib.h tests/pin/stories260K.stats.gguf tests/pin/tinyrope-3M.stats.gguf
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_pin
+TESTS += tests/test_pin
+tests_test_pin_SOURCES = tests/test_pin.c
+tests_test_pin_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_pin_CFLAGS = $(CRITERION_TEST_CFLAGS) $(XXHASH_CFLAGS)
+tests_test_pin_LDADD = $(CRITERION_TEST_LIBS) $(XXHASH_LIBS)
+endif
+
+# The methods' seam: registry, the whole plan, transforms in the job.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_methods
+TESTS += tests/test_methods
+tests_test_methods_SOURCES = tests/test_methods.c
+tests_test_methods_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_methods_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_methods_LDADD = $(CRITERION_TEST_LIBS)
+endif

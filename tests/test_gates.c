@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tests/fixtures.h"
+#include "tests/gates_testlib.h"
 
 typedef struct outcome {
     double kld, kld_err, ppl;
@@ -25,17 +26,7 @@ static outcome quantize_and_judge(mvq_gguf *in, mvq_model *base, const mvq_calib
     int fd = mkstemps(out, 5);
     cr_assert(fd >= 0);
     close(fd);
-    const mvq_preset *p = mvq_preset_find("q4_k_m");
-    mvq_quantize_opts o = {
-        .plan = { .ftype = p->ftype, .base = p->base, .output_type = -1, .token_embd_type = -1,
-                  .has_imatrix = true },
-        .method = MVQ_METHOD_RTN,
-        .protect_massive = protect,
-        .massive_type = MVQ_TYPE_Q8_0,
-        .massive = { .lambda = 5.0, .topk = 1 },
-        .calib = calib,
-        .pool = pool,
-    };
+    mvq_quantize_opts o = gates_opts("q4_k_m", protect, calib, pool);
     mvq_quantize_report rep;
     mvq_error err;
     cr_assert_eq(mvq_quantize_file(in, out, &o, &rep, &err), MVQ_OK, "%s", err.msg);
@@ -81,20 +72,11 @@ static void gate(const char *name, uint64_t llama_size, double llama_kld_imatrix
     cr_assert_not_null(base, "%s", err.msg);
     mvq_pool *pool = mvq_pool_create(2);
 
-    int32_t *ctoks, *etoks;
-    int64_t n_ctoks, n_etoks;
-    cr_assert_eq(mvq_calib_text_tokens(base, calib_text, 16384, &ctoks, &n_ctoks, &err), MVQ_OK, "%s", err.msg);
+    int32_t *etoks;
+    int64_t n_etoks;
     cr_assert_eq(mvq_calib_text_tokens(base, eval_text, 0, &etoks, &n_etoks, &err), MVQ_OK, "%s", err.msg);
     cr_assert_eq(n_etoks, 97820);
-    mvq_calib_request req;
-    mvq_calib_request_default(&req);
-    req.tokens = ctoks;
-    req.n_tokens = n_ctoks;
-    req.n_ctx = 256;
-    req.no_cache = true;
-    mvq_calib_info info;
-    mvq_calib *calib = mvq_calib_obtain(base, &req, pool, &info, &err);
-    cr_assert_not_null(calib, "%s", err.msg);
+    mvq_calib *calib = gates_calibrate(base, calib_text, NULL, pool);
 
     int32_t bos = etoks[0];
     outcome ign = quantize_and_judge(in, base, calib, false, etoks, n_etoks, bos, pool);
@@ -112,7 +94,6 @@ static void gate(const char *name, uint64_t llama_size, double llama_kld_imatrix
               ign.kld);
     cr_expect(pro.size == ign.size + pro.protect_bytes, "the report states what protection cost");
     mvq_calib_free(calib);
-    free(ctoks);
     free(etoks);
     mvq_pool_free(pool);
     mvq_model_free(base);

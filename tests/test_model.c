@@ -3,6 +3,7 @@
 #include <mvquant.h>
 #include <string.h>
 
+#include "quant/model_roles.h"
 #include "tests/fixtures.h"
 
 Test(model, stories260K_hyperparameters_and_tensors)
@@ -156,4 +157,28 @@ Test(model, missing_tensor_is_named)
     /* qwen2 requires the Q/K/V biases */
     cr_assert_eq(open_status(write_model("qwen2", NULL, NULL, true), &err), MVQ_ERR_FORMAT);
     cr_assert(strstr(err.msg, "blk.0.attn_q.bias"), "%s", err.msg);
+}
+
+/* Every part that needs a tensor's role asks the model view's one reader of names. */
+Test(model, tensor_roles_from_names)
+{
+    mvq_tensor_role r = mvq_tensor_role_of("blk.12.attn_k.weight");
+    cr_expect(r.role == MVQ_ROLE_LINEAR && r.layer == 12 && r.linear == MVQ_LINEAR_K && r.is_weight);
+    r = mvq_tensor_role_of("blk.3.ffn_down.weight");
+    cr_expect(r.role == MVQ_ROLE_LINEAR && r.linear == MVQ_LINEAR_DOWN && r.rule_ffn_down);
+    r = mvq_tensor_role_of("blk.0.attn_v.weight");
+    cr_expect(r.linear == MVQ_LINEAR_V && r.rule_attn_v && !r.rule_attn_output);
+    r = mvq_tensor_role_of("blk.0.attn_q.bias");
+    cr_expect(r.role == MVQ_ROLE_OTHER && r.layer == 0 && r.linear == MVQ_LINEAR_COUNT && !r.is_weight);
+    cr_expect_eq(mvq_tensor_role_of("blk.1.attn_norm.weight").role, MVQ_ROLE_ATTN_NORM);
+    cr_expect_eq(mvq_tensor_role_of("blk.1.ffn_norm.weight").role, MVQ_ROLE_FFN_NORM);
+    cr_expect_eq(mvq_tensor_role_of("blk.1.attn_q_norm.weight").role, MVQ_ROLE_NOT_QUANTIZED);
+    cr_expect_eq(mvq_tensor_role_of("output_norm.weight").role, MVQ_ROLE_OUTPUT_NORM);
+    cr_expect_eq(mvq_tensor_role_of("output.weight").role, MVQ_ROLE_OUTPUT);
+    cr_expect_eq(mvq_tensor_role_of("token_embd.weight").role, MVQ_ROLE_TOKEN_EMBD);
+    cr_expect_eq(mvq_tensor_role_of("blk.2.ffn_gate_inp.weight").role, MVQ_ROLE_NOT_QUANTIZED);
+    /* llama.cpp's rules catch other architectures' tensors by name parts */
+    r = mvq_tensor_role_of("blk.2.ffn_down_exps.weight");
+    cr_expect(r.role == MVQ_ROLE_OTHER && r.rule_ffn_down && r.layer == 2);
+    cr_expect_eq(mvq_tensor_role_of("blk.x.attn_q.weight").layer, -1);
 }

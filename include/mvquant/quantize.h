@@ -1,78 +1,15 @@
-/* mvquant: the quantization plan (which type each tensor gets), massive-value
- * detection and the quantization job. */
+/* mvquant: massive-value detection, calibration statistics and the
+ * quantization job (the plan: <mvquant/plan.h>; methods: <mvquant/methods.h>). */
 #ifndef MVQUANT_QUANTIZE_H
 #define MVQUANT_QUANTIZE_H
 
 #include <mvquant/gguf.h>
 #include <mvquant/model.h>
+#include <mvquant/plan.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- presets: llama.cpp's file types (general.file_type values) ---- */
-typedef enum mvq_ftype {
-    MVQ_FTYPE_ALL_F32 = 0,
-    MVQ_FTYPE_F16 = 1,
-    MVQ_FTYPE_Q4_0 = 2,
-    MVQ_FTYPE_Q4_1 = 3,
-    MVQ_FTYPE_Q8_0 = 7,
-    MVQ_FTYPE_Q5_0 = 8,
-    MVQ_FTYPE_Q5_1 = 9,
-    MVQ_FTYPE_Q2_K = 10,
-    MVQ_FTYPE_Q3_K_S = 11,
-    MVQ_FTYPE_Q3_K_M = 12,
-    MVQ_FTYPE_Q3_K_L = 13,
-    MVQ_FTYPE_Q4_K_S = 14,
-    MVQ_FTYPE_Q4_K_M = 15,
-    MVQ_FTYPE_Q5_K_S = 16,
-    MVQ_FTYPE_Q5_K_M = 17,
-    MVQ_FTYPE_Q6_K = 18,
-    MVQ_FTYPE_IQ4_NL = 25,
-    MVQ_FTYPE_IQ4_XS = 30,
-    MVQ_FTYPE_BF16 = 32,
-    MVQ_FTYPE_GUESSED = 1024 /* plain --type not among the presets */
-} mvq_ftype;
-
-typedef struct mvq_preset {
-    const char *name;  /* "q4_k_m" */
-    mvq_ftype ftype;
-    mvq_type base;     /* type of most 2-D weights */
-    const char *about; /* one line for --help */
-} mvq_preset;
-
-/* NULL-terminated table of presets; lookup is case-insensitive. */
-MVQ_API const mvq_preset *mvq_presets(void);
-MVQ_API const mvq_preset *mvq_preset_find(const char *name);
-
-/* ---- the plan ---- */
-#define MVQ_PLAN_MAX_OVERRIDES 32
-
-typedef struct mvq_plan_params {
-    mvq_ftype ftype;          /* preset rules to apply (or MVQ_FTYPE_GUESSED: none) */
-    mvq_type base;            /* default type of 2-D weights */
-    int output_type;          /* -1: preset's rule */
-    int token_embd_type;      /* -1: preset's rule */
-    bool has_imatrix;         /* some llama.cpp rules depend on it */
-    int n_overrides;          /* --tensor-type REGEX=TYPE, first match wins */
-    const char *override_regex[MVQ_PLAN_MAX_OVERRIDES];
-    mvq_type override_type[MVQ_PLAN_MAX_OVERRIDES];
-} mvq_plan_params;
-
-typedef struct mvq_tensor_plan {
-    bool quantize;        /* false: copied as is (norms, 1-D tensors, non-weights) */
-    mvq_type type;        /* the type written */
-    mvq_type wanted;      /* the type the rules asked for, before any fallback */
-    bool fallback;        /* rows did not fit the wanted type's blocks */
-    bool overridden;      /* chosen by --tensor-type / output / embedding option */
-} mvq_tensor_plan;
-
-/* Decides a type for every tensor of g (out has mvq_gguf_n_tensors(g)
- * entries), following llama.cpp's rules for the preset, then overrides,
- * then the fallback for rows that do not divide into the type's blocks
- * (K-quants to Q5_0/Q5_1/Q8_0/IQ4_NL as llama.cpp, then F16). */
-MVQ_API mvq_status mvq_plan_make(const mvq_gguf *g, const mvq_plan_params *p, mvq_tensor_plan *out,
-                                 mvq_error *err);
 
 /* ---- massive values (Jin et al., ICML 2025) ----
  * For Q (or K) after RoPE in one layer, M[h][d] = ||Q[:,h,d]||_2 over the
@@ -263,14 +200,6 @@ MVQ_API mvq_status mvq_calib_cache_dir(char *buf, size_t size, mvq_error *err);
 MVQ_API uint64_t mvq_model_data_hash(const mvq_model *m);
 
 /* ---- the quantization job ---- */
-typedef enum mvq_method {
-    MVQ_METHOD_RTN = 0, /* round to nearest, importance-weighted scale search */
-    MVQ_METHOD_COUNT = 1
-} mvq_method;
-
-MVQ_API const char *mvq_method_name(mvq_method m);
-MVQ_API int mvq_method_from_name(const char *name); /* -1 when unknown */
-
 typedef struct mvq_tensor_report {
     const char *name;      /* into the input file's mapping: valid while it is open */
     mvq_type from, to;
@@ -298,7 +227,7 @@ typedef struct mvq_quantize_report {
 
 typedef struct mvq_quantize_opts {
     mvq_plan_params plan;
-    mvq_method method;
+    const struct mvq_method *method; /* NULL: the default (mvq_methods() in <mvquant/methods.h>) */
     bool protect_massive;     /* raise attn_q/attn_k of massive layers to massive_type */
     mvq_type massive_type;    /* default: Q8_0 */
     mvq_massive_params massive;

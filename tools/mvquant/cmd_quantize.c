@@ -4,6 +4,7 @@
 #include "tools/mvquant/cli.h"
 
 #include <getopt.h>
+#include <mvquant/methods.h>
 #include <mvquant/quantize.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,12 @@ static void usage(void)
            "  Rows that do not divide into a type's blocks fall back as llama.cpp does\n"
            "  (q4_K->q5_0, q5_K->q5_1, q6_K->q8_0, q2_K/q3_K/iq4_xs->iq4_nl), then f16.\n"
            "\n"
+           "Method:\n"
+           "  --method NAME         how tensors are quantized (default: the first):\n");
+    for (const mvq_method *const *m = mvq_methods(); *m; m++)
+        printf("    %-19s %s\n", (*m)->name, (*m)->about);
+    printf("\n"
            "Calibration:\n"
-           "  --method rtn          round to nearest with an importance-weighted scale\n"
-           "                        search (default; awq, smoothquant, gptq to come)\n"
            "  --calib FILE          calibration text, tokenized with the model's tokenizer\n"
            "  --calib-tokens N      tokens of it to use (default 16384)\n"
            "  --ctx N               sequence length of the calibration pass (default 512,\n"
@@ -188,11 +192,10 @@ static int parse_args(args *a, int argc, char **argv)
             break;
         }
         case OPT_METHOD: {
-            int m = mvq_method_from_name(cli_optarg);
-            if (m < 0)
-                rc = cli_usage_error("quantize", "--method: unknown method '%s' (rtn)", cli_optarg);
-            else
-                a->q.method = (mvq_method)m;
+            char names[256];
+            mvq_method_list(names, sizeof names);
+            if (!(a->q.method = mvq_method_find(cli_optarg)))
+                rc = cli_usage_error("quantize", "--method: unknown method '%s' (registered: %s)", cli_optarg, names);
             break;
         }
         case OPT_CALIB: a->calib_text = cli_optarg; break;
@@ -247,7 +250,7 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
         cli_json_key(&j, "input"); cli_json_str(&j, a->in);
         cli_json_key(&j, "output"); cli_json_str(&j, a->out);
         cli_json_key(&j, "type"); cli_json_str(&j, a->type_name);
-        cli_json_key(&j, "method"); cli_json_str(&j, mvq_method_name(a->q.method));
+        cli_json_key(&j, "method"); cli_json_str(&j, a->q.method->name);
         cli_json_key(&j, "massive"); cli_json_str(&j, a->q.protect_massive ? "protect" : "ignore");
         cli_json_key(&j, "massive_type"); cli_json_str(&j, mvq_type_name(a->q.massive_type));
         cli_json_key(&j, "lambda"); cli_json_f64(&j, a->q.massive.lambda);
@@ -318,7 +321,7 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
 int cmd_quantize(int argc, char **argv)
 {
     args a = {
-        .q = { .method = MVQ_METHOD_RTN, .protect_massive = true, .massive_type = MVQ_TYPE_Q8_0,
+        .q = { .method = mvq_method_default(), .protect_massive = true, .massive_type = MVQ_TYPE_Q8_0,
                .massive = { .lambda = 5.0, .topk = 1 },
                .plan = { .output_type = -1, .token_embd_type = -1 } },
         .type_name = DEFAULT_TYPE,

@@ -1,6 +1,7 @@
-/* One tensor's rows: to f32, quantized, measured; rows split over the pool. */
+/* Round to nearest: each row on its own, the kernels' importance-weighted
+ * scale search; protected rows get the best of several weightings. */
 #include "config.h"
-#include "quant/quant_internal.h"
+#include <mvquant/methods.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -8,9 +9,9 @@
 #include <string.h>
 
 typedef struct {
-    mvq_tensor_job *job;
-    size_t src_row, dst_row;
-    mvq_to_float_fn src_to_float, dst_to_float;
+    mvq_method_tensor *t;
+    size_t dst_row;
+    mvq_to_float_fn dst_to_float;
     mvq_from_float_fn quantize;
     pthread_mutex_t lock;
     double err, ref, careful_err, careful_ref; /* sums over rows, under lock */
@@ -52,13 +53,12 @@ static const float *sharpened(const float *imp, const float *x, int64_t n, float
     return out;
 }
 
-/* A massive row: try the importance as given, none, and the importance
+/* A protected row: try the importance as given, none, and the importance
  * sharpened by the weights' own magnitude; keep the lowest weighted error. */
 static void quantize_carefully(share *s, const float *x, void *dst, float *deq, float *alt_imp, void *cand)
 {
-    mvq_tensor_job *job = s->job;
-    int64_t n = job->n_in;
-    const float *imp = job->imatrix;
+    int64_t n = s->t->n_in;
+    const float *imp = s->t->importance;
     double best = INFINITY, e, r;
     for (int variant = 0; variant < 3; variant++) {
         const float *use = imp;
@@ -86,9 +86,9 @@ static void quantize_carefully(share *s, const float *x, void *dst, float *deq, 
 static void run_rows(void *arg, int ith, int nth)
 {
     share *s = arg;
-    mvq_tensor_job *job = s->job;
-    int64_t r0 = job->n_out * ith / nth, r1 = job->n_out * (ith + 1) / nth, n = job->n_in;
-    float *buf = malloc(sizeof(float) * (size_t)n * 3);
+    mvq_method_tensor *t = s->t;
+    int64_t r0 = t->n_out * ith / nth, r1 = t->n_out * (ith + 1) / nth, n = t->n_in;
+    float *buf = malloc(sizeof(float) * (size_t)n * 2);
     void *cand = malloc(s->dst_row);
     if (!buf || !cand) {
         free(buf);
@@ -98,21 +98,20 @@ static void run_rows(void *arg, int ith, int nth)
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    float *x = buf, *deq = buf + n, *alt = buf + 2 * n;
+    float *deq = buf, *alt = buf + n;
     double err = 0, ref = 0, cerr = 0, cref = 0, e, r;
     for (int64_t row = r0; row < r1; row++) {
-        const char *src = (const char *)job->src + (size_t)row * s->src_row;
-        char *dst = (char *)job->dst + (size_t)row * s->dst_row;
-        s->src_to_float(src, x, n);
-        bool careful = job->careful && job->careful[row];
+        const float *x = t->rows + (size_t)row * (size_t)n;
+        char *dst = (char *)t->dst + (size_t)row * s->dst_row;
+        bool careful = t->protected_rows && t->protected_rows[row];
         if (careful)
             quantize_carefully(s, x, dst, deq, alt, cand);
-        else if (job->imatrix && sharpens_importance(job->dst_type))
-            s->quantize(x, dst, n, sharpened(job->imatrix, x, n, alt));
+        else if (t->importance && sharpens_importance(t->type))
+            s->quantize(x, dst, n, sharpened(t->importance, x, n, alt));
         else
-            s->quantize(x, dst, n, job->imatrix);
+            s->quantize(x, dst, n, t->importance);
         s->dst_to_float(dst, deq, n);
-        weighted_error(x, deq, job->imatrix, n, &e, &r);
+        weighted_error(x, deq, t->importance, n, &e, &r);
         err += e, ref += r;
         if (careful)
             cerr += e, cref += r;
@@ -124,29 +123,35 @@ static void run_rows(void *arg, int ith, int nth)
     pthread_mutex_unlock(&s->lock);
 }
 
-mvq_status mvq_quantize_tensor(mvq_tensor_job *job, mvq_pool *pool, mvq_error *err)
+static mvq_status rtn_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
 {
     const mvq_kernel_table *k = mvq_kernels();
     share s = {
-        .job = job,
-        .src_row = mvq_row_size(job->src_type, job->n_in),
-        .dst_row = mvq_row_size(job->dst_type, job->n_in),
-        .src_to_float = k->to_float[job->src_type],
-        .dst_to_float = k->to_float[job->dst_type],
-        .quantize = k->from_float[job->dst_type],
+        .t = t,
+        .dst_row = mvq_row_size(t->type, t->n_in),
+        .dst_to_float = (unsigned)t->type < MVQ_TYPE_COUNT ? k->to_float[t->type] : NULL,
+        .quantize = (unsigned)t->type < MVQ_TYPE_COUNT ? k->from_float[t->type] : NULL,
     };
-    if (!s.src_row || !s.dst_row || !s.src_to_float || !s.dst_to_float || !s.quantize)
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "cannot convert %s to %s for rows of %lld",
-                             mvq_type_name(job->src_type), mvq_type_name(job->dst_type), (long long)job->n_in);
+    if (!s.dst_row || !s.dst_to_float || !s.quantize)
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "cannot quantize rows of %lld to %s", (long long)t->n_in,
+                             mvq_type_name(t->type));
     pthread_mutex_init(&s.lock, NULL);
-    if (pool && job->n_out > 1)
+    if (pool && t->n_out > 1)
         mvq_pool_run(pool, run_rows, &s);
     else
         run_rows(&s, 0, 1);
     pthread_mutex_destroy(&s.lock);
     if (s.nomem)
-        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory quantizing rows of %lld", (long long)job->n_in);
-    job->rel_err = s.ref > 0 ? sqrt(s.err / s.ref) : 0.0;
-    job->careful_rel_err = s.careful_ref > 0 ? sqrt(s.careful_err / s.careful_ref) : -1.0;
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory quantizing rows of %lld", (long long)t->n_in);
+    t->rel_err = s.ref > 0 ? sqrt(s.err / s.ref) : 0.0;
+    t->protected_rel_err = s.careful_ref > 0 ? sqrt(s.careful_err / s.careful_ref) : -1.0;
     return MVQ_OK;
 }
+
+const mvq_method mvq_method_rtn = {
+    .name = "rtn",
+    .about = "round to nearest with an importance-weighted scale search",
+    .needs = MVQ_NEED_IMPORTANCE,
+    .prepare = NULL,
+    .quantize = rtn_quantize,
+};

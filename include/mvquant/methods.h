@@ -1,0 +1,87 @@
+/* mvquant: quantization methods behind one interface, and their registry.
+ *
+ * A method is a name, the calibration statistics it reads, an optional
+ * preparation over the whole model that returns cross-tensor transforms,
+ * and a tensor quantizer.  The job hands every tensor the plan quantizes to
+ * its method as f32 rows with the transforms already applied; it knows no
+ * method by name.  Adding one: a file in quant/methods/ and a line in
+ * quant/methods/registry.c. */
+#ifndef MVQUANT_METHODS_H
+#define MVQUANT_METHODS_H
+
+#include <mvquant/quantize.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The statistics a method reads: what calibration must collect for it. */
+typedef enum mvq_stat_need {
+    MVQ_NEED_IMPORTANCE = 1u << 0,    /* mean x^2 per input column */
+    MVQ_NEED_MEAN_ABS = 1u << 1,      /* mean |x| per input column (AWQ) */
+    MVQ_NEED_MAX_ABS = 1u << 2,       /* max |x| per input column (SmoothQuant) */
+    MVQ_NEED_HESSIAN = 1u << 3,       /* the input's x x^T (GPTQ) */
+    MVQ_NEED_QKV_NORMS = 1u << 4,     /* ||Q||, ||K||, ||V|| per head dimension */
+    MVQ_NEED_BLOCK_OUTPUTS = 1u << 5  /* a layer's outputs, for a block loss */
+} mvq_stat_need;
+
+/* Per-column scales s of one linear input of a layer.  The linears that
+ * input feeds get W[:, j] * s_j; the tensor producing it gets 1 / s_j: the
+ * norm before it (attn_norm, ffn_norm, output_norm) on its values, or, for
+ * the inputs of attn_output and ffn_down, the linear before (attn_v,
+ * ffn_up) on its rows.  Before rounding, the model computes the same. */
+typedef struct mvq_transform {
+    int64_t layer;         /* block; the output head's input has layer 0 */
+    mvq_calib_input input; /* whose columns */
+    int64_t n;             /* columns */
+    float *scale;          /* n values, malloc'd, owned by the list */
+} mvq_transform;
+
+typedef struct mvq_transform_list {
+    int64_t n;
+    mvq_transform *items; /* malloc'd */
+} mvq_transform_list;
+
+/* Appends a transform of n columns with all scales 1 (for the caller to
+ * fill): NULL when out of memory. */
+MVQ_API mvq_transform *mvq_transform_add(mvq_transform_list *l, int64_t layer, mvq_calib_input input, int64_t n);
+MVQ_API void mvq_transform_list_free(mvq_transform_list *l);
+
+/* One tensor handed to a method's quantizer. */
+typedef struct mvq_method_tensor {
+    const char *name;
+    const float *rows;             /* n_out rows of n_in values, transforms applied */
+    int64_t n_in, n_out;
+    mvq_type type;                 /* the type to write (the plan's) */
+    const float *importance;       /* n_in mean squares of the input, or NULL */
+    const uint8_t *protected_rows; /* n_out flags: rows to quantize with most care; NULL: none */
+    const mvq_calib *calib;        /* the statistics the method needs; NULL without calibration */
+    void *dst;                     /* receives n_out rows of type */
+    /* filled by the quantizer */
+    double rel_err;                /* sqrt(sum I (w - q)^2 / sum I w^2), I = importance (1 without) */
+    double protected_rel_err;      /* the same over the protected rows; < 0 when none */
+} mvq_method_tensor;
+
+typedef struct mvq_method {
+    const char *name;  /* what --method takes */
+    const char *about; /* one line for --help */
+    uint32_t needs;    /* mvq_stat_need bits */
+    /* Optional (NULL: no transforms): looks at the whole model and its
+     * statistics before any tensor is written, appending to out. */
+    mvq_status (*prepare)(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err);
+    /* Quantizes t->rows into t->dst, rows split over the pool (may be NULL). */
+    mvq_status (*quantize)(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err);
+} mvq_method;
+
+/* The registered methods, NULL-terminated; the first is the default. */
+MVQ_API const mvq_method *const *mvq_methods(void);
+/* NULL when no method has that name (case-sensitive). */
+MVQ_API const mvq_method *mvq_method_find(const char *name);
+MVQ_API const mvq_method *mvq_method_default(void);
+/* The registered names, comma-separated, for messages (cut to size). */
+MVQ_API void mvq_method_list(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,24 @@
+/* Internal to quant/: the job's pieces. */
+#ifndef MVQ_JOB_INTERNAL_H
+#define MVQ_JOB_INTERNAL_H
+
+#include "quant/plan_internal.h"
+
+/* Room for the largest tensor the job rewrites. */
+typedef struct mvq_job_scratch {
+    float *rows;       /* its rows as f32 */
+    float *importance; /* one row's width */
+    void *out;         /* its bytes as written */
+} mvq_job_scratch;
+
+/* Rewrites tensor t as the plan says into s->out (tr->bytes of it),
+ * filling the report's errors. */
+mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, const mvq_quantize_opts *o,
+                          mvq_job_scratch *s, mvq_tensor_report *tr, mvq_error *err);
+
+/* The input's metadata, then what mvquant adds (file type, method, the
+ * massive dimensions found), and room for the tensor hashes. */
+mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const mvq_quantize_opts *o,
+                                  const mvq_massive_map *mm, mvq_error *err);
+
+#endif
