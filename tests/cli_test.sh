@@ -333,6 +333,84 @@ rc=$?
 check "job over the file size limit: exit 2, clear error, nothing left behind" \
     sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fulljob')\" ]"
 
+# ---- checked before the long work: refused at once, no calibration ----
+# (calibration prints "statistics computed"; none of these may get that far)
+fast="! grep -q statistics '$T/err'"
+run "$MVQ" $job "$T/tiny.gguf" "$T/nodir/q.gguf"
+check "job into a missing folder: exit 2 before calibrating, one line" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/nodir/q.gguf: cannot create a temporary file' '$T/err' && $fast"
+mkdir "$T/outdir"
+run "$MVQ" $job "$T/tiny.gguf" "$T/outdir"
+check "job onto a directory: exit 2 before calibrating, nothing left" \
+    sh -c "[ $rc = 2 ] && grep -q 'outdir: is a directory' '$T/err' && [ -z \"\$(ls -A '$T/outdir')\" ] && $fast"
+for dst in jin jsym jhard; do
+    run "$MVQ" $job "$T/jin.gguf" "$T/$dst.gguf"
+    check "job onto its input ($dst): refused before calibrating" sh -c "[ $rc = 1 ] && ! grep -q statistics '$T/err'"
+done
+run "$MVQ" $job --tensor-type 'attn_(=q8_0' "$T/tiny.gguf" "$T/job-out.gguf"
+check "job with a bad --tensor-type regex: exit 1, the problem and the Try line, before calibrating" \
+    sh -c "[ $rc = 1 ] && grep -q \"^mvquant quantize: --tensor-type: bad regular expression 'attn_('\" '$T/err' &&
+        grep -qx \"Try 'mvquant quantize --help'.\" '$T/err' && [ ! -e '$T/job-out.gguf' ] && ! grep -q statistics '$T/err'"
+# with a cache: a calibration would leave its statistics there
+nocache="--calib $T/calib.txt --calib-tokens 16 --ctx 16 --threads 2"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" $nocache --stats-out "$T/nodir/s.gguf" "$T/tiny.gguf" "$T/job-out.gguf"
+check "job with --stats-out into a missing folder: exit 2 before calibrating" \
+    sh -c "[ $rc = 2 ] && grep -q 'nodir/s.gguf: cannot create' '$T/err' && [ ! -e '$T/job-out.gguf' ] && [ ! -e '$T/cache' ]"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --calib-tokens 64 --ctx 32 --svg "$T/nodir/fig.svg"
+check "massive --svg into a missing folder: exit 2 before calibrating" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q 'nodir/fig.svg: cannot create' '$T/err' && [ ! -e '$T/cache' ]"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --calib-tokens 64 --ctx 32
+check "(a calibration leaves statistics in the cache)" sh -c "[ $rc = 0 ] && [ -n \"\$(ls -A '$T/cache')\" ]"
+rm -rf "$T/cache"
+
+# ---- bad input that is refused ----
+: >"$T/empty.txt"
+run "$MVQ" --no-cache --calib "$T/empty.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with an empty file: exit 2, how many tokens are needed, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/empty.txt: .*needs at least 16' '$T/err' && [ ! -e '$T/job-out.gguf' ] && $fast"
+head -c 3000 "$T/tiny.gguf" >"$T/binary.txt"
+run "$MVQ" --no-cache --calib "$T/binary.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with a binary file: exit 2, not a text file, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/binary.txt: not a text file' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+printf 'caf\351 latin-1 text\n' >"$T/latin1.txt"
+run "$MVQ" --no-cache --calib "$T/latin1.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with text that is not UTF-8: exit 2" sh -c "[ $rc = 2 ] && grep -q 'invalid UTF-8 at byte 3' '$T/err'"
+# a weight in a file without an architecture: the forward pass cannot run it
+{ printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 256; le 8 4; le 4 0; le 8 0; } \
+    >"$T/noarch.gguf"
+truncate -s $((96 + 256 * 4 * 4)) "$T/noarch.gguf"
+run "$MVQ" --type q4_0 "$T/noarch.gguf" "$T/job-out.gguf"
+check "a model the forward pass cannot run: exit 2, what is off and --no-calib, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/noarch.gguf: .*massive-value protection.*--no-calib' '$T/err' &&
+        [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" --no-calib --type q4_0 "$T/noarch.gguf" "$T/job-out.gguf"
+check "... and with --no-calib: plain round to nearest, exit 0" \
+    sh -c "[ $rc = 0 ] && grep -q 'no calibration (--no-calib)' '$T/err' && grep -q 'not detected (no calibration)' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib --calib "$T/calib.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--no-calib with --calib: exit 1" sh -c "[ $rc = 1 ] && [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" $job --type q8_0 --massive-type q4_0 "$T/tiny.gguf" "$T/job-out.gguf"
+check "--massive-type below the planned type: exit 1, protection never lowers precision" \
+    sh -c "[ $rc = 1 ] && grep -q 'never lowers precision' '$T/err' && [ ! -e '$T/job-out.gguf' ] && $fast"
+run "$MVQ" $job "$T/tiny-q.gguf" "$T/job-out.gguf"
+check "requantizing without --allow-requantize: exit 2, quality named, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/tiny-q.gguf: already quantized.*loses quality.*--allow-requantize' '$T/err' &&
+        [ ! -e '$T/job-out.gguf' ] && $fast"
+run "$MVQ" $job --allow-requantize "$T/tiny-q.gguf" "$T/job-out.gguf"
+check "requantizing with --allow-requantize: exit 0, quality suffers" \
+    sh -c "[ $rc = 0 ] && grep -q 'requantizing from .*quality suffers' '$T/err' && cmp -s '$T/tiny.gguf' '$T/jin.gguf'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/empty.txt" --ctx 16
+check "perplexity on an empty text: exit 2, how many tokens are needed" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/empty.txt: 1 token of text; a context of 16 needs at least 32' '$T/err'"
+run "$MVQ" --no-cache --calib "$T/calib.txt" --calib-tokens 16 --ctx 300 --type q4_0 "$T/tiny.gguf" "$T/job-out.gguf"
+check "--ctx beyond the training context: one warning line" \
+    sh -c "[ $rc = 0 ] && [ \$(grep -c 'beyond the model.s training context (llama.context_length = 256)' '$T/err') = 1 ]"
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 300
+check "perplexity --ctx beyond the training context: one warning line" \
+    sh -c "[ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
+rm -f "$T/job-out.gguf"
+
 # interrupted while writing: a 512 MiB sparse f32 matrix (no model: plain
 # round to nearest, fast), killed once the temporary file holds 4 MiB
 { printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 4096; le 8 32768; le 4 0; le 8 0; } \
