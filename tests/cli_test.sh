@@ -411,6 +411,79 @@ check "perplexity --ctx beyond the training context: one warning line" \
     sh -c "[ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
 rm -f "$T/job-out.gguf"
 
+# ---- llama-quantize's habits ----
+mkdir "$T/pos" "$T/cwd"
+cp "$T/tiny.gguf" "$T/pos/in.gguf"
+(cd "$T/cwd" && "$MVQ" --no-cache ../pos/in.gguf Q8_0 >"$T/out" 2>"$T/err")
+rc=$?
+check "IN TYPE: exit 0, the output named as llama-quantize names it, nothing in the current folder" \
+    sh -c "[ $rc = 0 ] && [ -z \"\$(ls -A '$T/cwd')\" ] && '$MVQ' inspect '$T/pos/ggml-model-Q8_0.gguf' | grep -Eq 'general.file_type +uint32 +7$'"
+run "$MVQ" --no-cache "$T/pos/in.gguf" "$T/pos/four.gguf" Q4_K 1
+check "IN OUT TYPE NTHREADS: exit 0, Q4_K is llama-quantize's Q4_K_M" \
+    sh -c "[ $rc = 0 ] && '$MVQ' inspect '$T/pos/four.gguf' | grep -Eq 'general.file_type +uint32 +15$'"
+run "$MVQ" --no-cache "$T/pos/in.gguf" q8_0 2
+check "IN TYPE NTHREADS: exit 0" test "$rc" = 0
+for bad in "q8_0 q4_0:is a type, not an output file" "$T/pos/o.gguf nonsense:'nonsense' is not a type" \
+    "$T/pos/o.gguf q8_0 x:'x' is not a number"; do
+    run "$MVQ" --no-cache "$T/pos/in.gguf" ${bad%%:*}
+    check "positional '${bad%%:*}': exit 1, ${bad#*:}" \
+        sh -c "[ $rc = 1 ] && grep -q \"${bad#*:}\" '$T/err' && [ ! -e '$T/pos/o.gguf' ] && [ ! -e '$T/pos/q8_0' ]"
+done
+run "$MVQ" --no-cache --type q4_0 "$T/pos/in.gguf" "$T/pos/o.gguf" q8_0
+check "--type and a positional TYPE: exit 1" sh -c "[ $rc = 1 ] && grep -q 'given twice' '$T/err'"
+run "$MVQ" --no-calib --leave-output-tensor "$T/tiny.gguf" "$T/job-out.gguf"
+check "--leave-output-tensor: output.weight copied as it is" \
+    sh -c "[ $rc = 0 ] && grep -Eq '^output.weight +f32 +f32 .* copied' '$T/out' && grep -Eq '^token_embd.weight +f32 +q5_0 ' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib "$T/mid.gguf" "$T/job-out.gguf" q4_k_m
+check "q4_k_m is a mixture (q6_K for some tensors)" sh -c "[ $rc = 0 ] && grep -q ' q6_K ' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib --pure "$T/mid.gguf" "$T/job-out.gguf" q4_k_m
+check "--pure: every quantized tensor at q4_K, the file type still Q4_K_M" \
+    sh -c "[ $rc = 0 ] && ! grep -Eq ' (q6_K|q5_K|q8_0|q5_0) ' '$T/out' && [ \$(grep -c ' q4_K ' '$T/out') -ge 14 ] &&
+        '$MVQ' inspect '$T/job-out.gguf' | grep -Eq 'general.file_type +uint32 +15$'"
+rm -f "$T/job-out.gguf"
+
+# ---- smaller things ----
+for t in f16 bf16 q8_0; do
+    run "$MVQ" $job --type $t "$T/tiny.gguf" "$T/job-out.gguf"
+    check "--type $t uses no statistics: no calibration" \
+        sh -c "[ $rc = 0 ] && grep -q '^no calibration: the $t plan' '$T/err' && $fast"
+    rm -f "$T/job-out.gguf"
+done
+run "$MVQ" $job "$T/tiny.gguf" "$T/job-out.gguf"
+check "the job prints its massive rule and the calibration time beside the quantization time" \
+    sh -c "[ $rc = 0 ] && grep -q 'rule: top-1 per head); 1 layer with' '$T/out' &&
+        grep -Eq '^elapsed [0-9.]+ s: calibration [0-9.]+ s, quantization [0-9.]+ s$' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" massive "$T/tiny.gguf" --no-cache --calib-tokens 64 --ctx 32
+check "massive: the same default rule as the job (top-1 per head), printed" \
+    sh -c "[ $rc = 0 ] && grep -q '^rule: the 1 largest dimension of each head' '$T/out' && grep -q '^layer 0: massive dims Q 4, K 2' '$T/out'"
+if command -v script >/dev/null 2>&1; then
+    script -qec "'$MVQ' $job '$T/tiny.gguf' '$T/job-out.gguf'" /dev/null >"$T/tty.txt" 2>&1
+    check "progress on a terminal: the tensor (i/n, name, type)" \
+        grep -q 'quantize 3/12 blk.0.attn_q.weight q8_0' "$T/tty.txt"
+    rm -f "$T/job-out.gguf"
+else
+    skip "no script(1): progress on a terminal not tested"
+fi
+run "$MVQ" help --help
+check "help --help: exit 0, its usage" sh -c "[ $rc = 0 ] && grep -q '^Usage: mvquant help \[COMMAND\]' '$T/out'"
+for c in inspect verify copy quantize perplexity synth massive; do
+    run "$MVQ" help $c
+    check "help $c: 'Usage:' as the others" sh -c "[ $rc = 0 ] && head -1 '$T/out' | grep -q '^Usage: mvquant '"
+done
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf"
+check "perplexity: '1 thread', same top as a percentage" \
+    sh -c "[ $rc = 0 ] && grep -q ', 1 thread)' '$T/out' && grep -q '^same top p = 100.000' '$T/out'"
+if command -v python3 >/dev/null 2>&1; then
+    run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf" --json
+    check "perplexity --json: same_top as a percentage, as in the text" \
+        python3 -c "import json; d = json.load(open('$T/out')); assert abs(d['same_top'] - 100) < 1e-9, d['same_top']"
+else
+    skip "python3 not installed: JSON not validated"
+fi
+
 # interrupted while writing: a 512 MiB sparse f32 matrix (no model: plain
 # round to nearest, fast), killed once the temporary file holds 4 MiB
 { printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 4096; le 8 32768; le 4 0; le 8 0; } \

@@ -453,8 +453,9 @@ static int add_override(mvq_plan_params *p, bool first, const char *re, mvq_type
         return cli_usage_error("quantize", "--tensor-type: at most %d of them with --pure and --leave-output-tensor",
                                MVQ_PLAN_MAX_OVERRIDES - 3);
     int at = first ? 0 : p->n_overrides;
-    memmove(&p->override_regex[at + 1], &p->override_regex[at], sizeof p->override_regex[0] * (size_t)(p->n_overrides - at));
-    memmove(&p->override_type[at + 1], &p->override_type[at], sizeof p->override_type[0] * (size_t)(p->n_overrides - at));
+    size_t after = (size_t)(p->n_overrides - at);
+    memmove(&p->override_regex[at + 1], &p->override_regex[at], sizeof p->override_regex[0] * after);
+    memmove(&p->override_type[at + 1], &p->override_type[at], sizeof p->override_type[0] * after);
     p->override_regex[at] = re;
     p->override_type[at] = t;
     p->n_overrides++;
@@ -621,7 +622,7 @@ int cmd_quantize(int argc, char **argv)
         needs_calib = false;
     } else if (!needs_calib) {
         cli_info(1, "no calibration: the %s plan uses no importance weights and protects nothing%s", a.type_name,
-                 a.calib_text || a.req.stats_path || a.req.imatrix_path ? " (the statistics given are not used)"
+                 a.calib_text || a.req.stats_path || a.req.imatrix_path ? " (the calibration input given is not used)"
                                                                         : "");
     } else if (!(model = mvq_model_from_gguf(in, &err))) {
         cli_error("%s; calibration (importance weights, massive-value protection) needs the forward pass: "
@@ -633,7 +634,8 @@ int cmd_quantize(int argc, char **argv)
     double calib_seconds = 0;
     if (model) {
         if (a.ctx_set && model->hp.n_ctx_train > 0 && a.req.n_ctx > model->hp.n_ctx_train)
-            cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context (%s.context_length = %lld)",
+            cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context "
+                        "(%s.context_length = %lld)",
                      (long long)a.req.n_ctx, mvq_arch_name(model->hp.arch), (long long)model->hp.n_ctx_train);
         if (a.calib_text && (rc = calib_text_tokens(&a, model, &tokens, &n_tokens)) != CLI_EXIT_OK)
             goto out;
