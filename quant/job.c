@@ -51,9 +51,11 @@ static mvq_status write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const m
     mvq_status st = mvq_gguf_writer_set_alignment(w, mvq_gguf_alignment(in), err);
     for (int64_t i = 0; st == MVQ_OK && i < mvq_gguf_n_kv(in); i++) {
         const mvq_gguf_kv *kv = mvq_gguf_kv_at(in, i);
-        if (copied_key(kv->key.data))
+        if (copied_key(kv->key.data) && !(o->kv_skip && o->kv_skip(o->user, kv->key.data)))
             st = mvq_gguf_writer_add_kv(w, kv, err);
     }
+    if (st == MVQ_OK && o->kv_add)
+        st = o->kv_add(o->user, w, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_u32(w, "general.quantization_version", 2, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_u32(w, "general.file_type", (uint32_t)o->plan.ftype, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_str(w, "mvquant.version", mvq_version(), err);
@@ -114,7 +116,8 @@ static mvq_status quantize_one(const mvq_gguf_tensor *t, const mvq_tensor_plan *
                                uint8_t *rows, mvq_error *err)
 {
     int64_t n_in = t->ne[0], n_out = (int64_t)(tr->n_weights / (uint64_t)n_in);
-    bool has_imp = o->calib && mvq_calib_importance(o->calib, t->name.data, imp, n_in);
+    bool has_imp = o->calib && (!o->use_importance || o->use_importance(o->user, t->name.data)) &&
+                   mvq_calib_importance(o->calib, t->name.data, imp, n_in);
     int careful = o->protect_massive && o->calib ? mvq_massive_rows(mm, &o->calib->hp, t->name.data, rows, n_out) : 0;
     mvq_tensor_job job = {
         .src = t->data, .src_type = (mvq_type)t->type, .dst_type = tp->type,

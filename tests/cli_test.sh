@@ -444,6 +444,35 @@ check "--pure: every quantized tensor at q4_K, the file type still Q4_K_M" \
         '$MVQ' inspect '$T/job-out.gguf' | grep -Eq 'general.file_type +uint32 +15$'"
 rm -f "$T/job-out.gguf"
 
+hash_of() { # FILE TENSOR: the tensor's XXH3-64 as inspect --hash prints it
+    "$MVQ" inspect --hash "$1" | awk -v t="$2" '$2 == t { print $NF }'
+}
+"$MVQ" -q --no-calib "$T/tiny.gguf" "$T/rtn.gguf" >/dev/null
+"$MVQ" -q $job "$T/tiny.gguf" "$T/imp.gguf" >/dev/null
+run "$MVQ" $job --exclude-weights ffn_up "$T/tiny.gguf" "$T/excl.gguf"
+check "--exclude-weights ffn_up: ffn_up without importance, ffn_gate with it" \
+    sh -c "[ $rc = 0 ] && [ '$(hash_of "$T/excl.gguf" blk.0.ffn_up.weight)' = '$(hash_of "$T/rtn.gguf" blk.0.ffn_up.weight)' ] &&
+        [ '$(hash_of "$T/excl.gguf" blk.0.ffn_gate.weight)' = '$(hash_of "$T/imp.gguf" blk.0.ffn_gate.weight)' ] &&
+        [ '$(hash_of "$T/imp.gguf" blk.0.ffn_up.weight)' != '$(hash_of "$T/rtn.gguf" blk.0.ffn_up.weight)' ]"
+run "$MVQ" $job --include-weights ffn_up "$T/tiny.gguf" "$T/incl.gguf"
+check "--include-weights ffn_up: only ffn_up with importance" \
+    sh -c "[ $rc = 0 ] && [ '$(hash_of "$T/incl.gguf" blk.0.ffn_up.weight)' = '$(hash_of "$T/imp.gguf" blk.0.ffn_up.weight)' ] &&
+        [ '$(hash_of "$T/incl.gguf" blk.0.ffn_gate.weight)' = '$(hash_of "$T/rtn.gguf" blk.0.ffn_gate.weight)' ]"
+run "$MVQ" $job --include-weights ffn_up --exclude-weights ffn_gate "$T/tiny.gguf" "$T/job-out.gguf"
+check "--include-weights with --exclude-weights: exit 1" sh -c "[ $rc = 1 ] && [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" --no-calib --override-kv general.name=str:renamed --override-kv llama.context_length=int:512 \
+    --override-kv x.flag=bool:true --override-kv x.scale=float:1.5 "$T/tiny.gguf" "$T/kv.gguf"
+"$MVQ" inspect "$T/kv.gguf" >"$T/kv.txt"
+check "--override-kv: str, int (uint32), bool, float (float32), each key once" \
+    sh -c "[ $rc = 0 ] && grep -Eq 'general.name +string +\"renamed\"' '$T/kv.txt' &&
+        grep -Eq 'llama.context_length +uint32 +512$' '$T/kv.txt' && grep -Eq 'x.flag +bool +true$' '$T/kv.txt' &&
+        grep -Eq 'x.scale +float32 +1.5$' '$T/kv.txt' && [ \$(grep -c 'llama.context_length' '$T/kv.txt') = 1 ]"
+for bad in "general.name" "k=int:-1" "k=float:x" "k=bool:yes" "k=blob:1" "general.file_type=int:3"; do
+    run "$MVQ" --no-calib --override-kv "$bad" "$T/tiny.gguf" "$T/job-out.gguf"
+    check "--override-kv $bad: exit 1, usage error" \
+        sh -c "[ $rc = 1 ] && grep -q '^mvquant quantize: --override-kv' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+
 # ---- smaller things ----
 for t in f16 bf16 q8_0; do
     run "$MVQ" $job --type $t "$T/tiny.gguf" "$T/job-out.gguf"

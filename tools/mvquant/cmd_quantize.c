@@ -2,6 +2,7 @@
  * The main job: calibrate, detect massive Q/K dimensions, quantize. */
 #include "config.h"
 #include "tools/mvquant/cli.h"
+#include "tools/mvquant/quantize_llama.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -47,6 +48,12 @@ static void usage(void)
            "  --output-tensor-type TYPE, --token-embedding-type TYPE\n"
            "  --leave-output-tensor output.weight copied as it is (not (re)quantized)\n"
            "  --pure                every 2-D weight at the preset's base type (no mixture)\n"
+           "  --include-weights NAME, --exclude-weights NAME\n"
+           "                        only tensors whose name contains NAME (repeatable) get\n"
+           "                        importance weights / all but those (not both options)\n"
+           "  --override-kv KEY=TYPE:VALUE\n"
+           "                        set metadata KEY in OUT; TYPE int (written as uint32),\n"
+           "                        float (float32), bool (true/false) or str (repeatable)\n"
            "  --allow-requantize    quantize tensors that are already quantized (quality\n"
            "                        suffers against quantizing from 16 or 32 bits)\n"
            "  Presets:");
@@ -91,7 +98,7 @@ enum {
     OPT_PROTECT = 256, OPT_IGNORE, OPT_MASSIVE_TYPE, OPT_LAMBDA, OPT_TOPK, OPT_TYPE, OPT_TENSOR_TYPE,
     OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_METHOD, OPT_CALIB, OPT_CALIB_TOKENS, OPT_CTX, OPT_STATS,
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
-    OPT_LEAVE_OUTPUT, OPT_PURE,
+    OPT_LEAVE_OUTPUT, OPT_PURE, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +125,9 @@ static const struct option long_options[] = {
     {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
     {"leave-output-tensor", no_argument, NULL, OPT_LEAVE_OUTPUT},
     {"pure", no_argument, NULL, OPT_PURE},
+    {"include-weights", required_argument, NULL, OPT_INCLUDE_WEIGHTS},
+    {"exclude-weights", required_argument, NULL, OPT_EXCLUDE_WEIGHTS},
+    {"override-kv", required_argument, NULL, OPT_OVERRIDE_KV},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -131,6 +141,7 @@ typedef struct args {
     bool json, no_calib, allow_requantize, leave_output, pure;
     bool type_set, massive_type_set, threads_set, ctx_set;
     char out_buf[4096]; /* the output named after the input (IN TYPE) */
+    llama_opts llama;   /* --include-weights, --exclude-weights, --override-kv */
 } args;
 
 /* A type name for --massive-type and the per-tensor options: one that we can quantize to. */
@@ -330,6 +341,9 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_ALLOW_REQUANTIZE: a->allow_requantize = true; break;
         case OPT_LEAVE_OUTPUT: a->leave_output = true; break;
         case OPT_PURE: a->pure = true; break;
+        case OPT_INCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, true, cli_optarg); break;
+        case OPT_EXCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, false, cli_optarg); break;
+        case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
@@ -340,6 +354,8 @@ static int parse_args(args *a, int argc, char **argv)
         return rc;
     if (a->req.stats_path && a->req.imatrix_path)
         return cli_usage_error("quantize", "--stats and --imatrix exclude each other");
+    if ((rc = llama_install(&a->llama, &a->q)) != CLI_EXIT_OK)
+        return rc;
     if (a->no_calib && (a->calib_text || a->req.stats_path || a->req.imatrix_path || a->req.stats_out))
         return cli_usage_error("quantize", "--no-calib excludes --calib, --stats, --imatrix and --stats-out");
     return resolve_type(a);
