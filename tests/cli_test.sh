@@ -409,7 +409,20 @@ check "--ctx beyond the training context: one warning line" \
 run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 300
 check "perplexity --ctx beyond the training context: one warning line" \
     sh -c "[ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
+run "$MVQ" massive "$T/tiny.gguf" --no-cache --calib-tokens 64 --ctx 300
+check "massive --ctx beyond the training context: one warning line" \
+    sh -c "[ $rc = 0 ] && [ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
 rm -f "$T/job-out.gguf"
+for i in 1 2; do
+    MVQ_CACHE_DIR="$T/cache" run "$MVQ" $nocache "$T/tiny.gguf" "$T/job-out.gguf"
+    rm -f "$T/job-out.gguf"
+done
+grep '^statistics from the cache' "$T/err" >"$T/cache-job.txt"
+for i in 1 2; do MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --text "$T/calib.txt" --calib-tokens 16 --ctx 16; done
+check "the cache messages of the job and of massive are worded alike" \
+    sh -c "grep -q '^statistics from the cache .* (16 tokens; calibration skipped)$' '$T/cache-job.txt' &&
+        grep -q '^statistics from the cache .* (16 tokens; calibration skipped)$' '$T/err'"
+rm -rf "$T/cache"
 
 # ---- llama-quantize's habits ----
 mkdir "$T/pos" "$T/cwd"

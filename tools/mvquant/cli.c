@@ -236,3 +236,10 @@ int cli_check_text(const char *path)
     fclose(f);
     return rc;
 }
+
+void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp)
+{
+    if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train)
+        cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context (%s.context_length = %lld)",
+                 n_ctx, mvq_arch_name(hp->arch), (long long)hp->n_ctx_train);
+}

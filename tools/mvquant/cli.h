@@ -6,6 +6,7 @@
 
 #include <mvquant/gguf.h>
 #include <mvquant/kernels.h>
+#include <mvquant/model.h>
 #include <stdio.h>
 
 /* Exit codes, documented in --help. */
@@ -52,6 +53,10 @@ const char *cli_plural(long long n);
  * folder, a directory, one of the inputs): prints the error and returns
  * its exit code, or CLI_EXIT_OK. */
 int cli_check_output(const char *path, const char *const *inputs);
+
+/* One warning line when a context of n_ctx tokens is beyond the model's
+ * training context (<arch>.context_length). */
+void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp);
 
 /* Refuses a text file that is not text (a NUL byte, or not UTF-8):
  * prints the error and returns CLI_EXIT_FAIL, or CLI_EXIT_OK. */

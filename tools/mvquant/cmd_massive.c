@@ -396,7 +396,8 @@ static mvq_calib *obtain(const massive_args *args, const mvq_model *m, mvq_pool 
     if (c && info->note[0])
         cli_info(1, "%s", info->note);
     if (c && info->origin == MVQ_CALIB_FROM_CACHE)
-        cli_info(1, "statistics from the cache (%s): calibration skipped", info->cache_path);
+        cli_info(1, "statistics from the cache %s (%lld token%s; calibration skipped)", info->cache_path,
+                 (long long)info->n_tokens, cli_plural(info->n_tokens));
     if (c && !mvq_calib_has_norms(c)) {
         mvq_error_set(err, MVQ_ERR_FORMAT, "%s: the statistics hold no Q/K/V norms", args->stats);
         mvq_calib_free(c);
@@ -426,6 +427,8 @@ int cmd_massive(int argc, char **argv)
         return CLI_EXIT_FAIL;
     if (st == MVQ_OK && !(m = mvq_model_open(args.model, &err)))
         st = err.status;
+    if (st == MVQ_OK && args.ctx > 0 && !args.stats)
+        cli_warn_ctx(args.ctx, &m->hp);
     if (st == MVQ_OK && (args.layer_to >= m->hp.n_layer || args.layer_from >= m->hp.n_layer)) {
         const long long last = (long long)m->hp.n_layer - 1;
         mvq_model_free(m);

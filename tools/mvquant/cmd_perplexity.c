@@ -228,9 +228,8 @@ int cmd_perplexity(int argc, char **argv)
         st = err.status;
     if (st == MVQ_OK && cli_check_text(a.text) != CLI_EXIT_OK)
         st = MVQ_ERR_FORMAT, err.msg[0] = '\0';
-    if (st == MVQ_OK && m->hp.n_ctx_train > 0 && a.ctx > m->hp.n_ctx_train)
-        cli_info(1, "mvquant: warning: --ctx %ld is beyond the model's training context (%s.context_length = %lld)",
-                 a.ctx, mvq_arch_name(m->hp.arch), (long long)m->hp.n_ctx_train);
+    if (st == MVQ_OK)
+        cli_warn_ctx(a.ctx, &m->hp);
     if (st == MVQ_OK)
         st = tokenize_file(m, a.text, &tokens, &n_tokens, &bos, &err);
     if (st == MVQ_OK && n_tokens < 2 * a.ctx) /* bad input, not usage: exit 2 */

@@ -649,10 +649,8 @@ int cmd_quantize(int argc, char **argv)
     }
     double calib_seconds = 0;
     if (model) {
-        if (a.ctx_set && model->hp.n_ctx_train > 0 && a.req.n_ctx > model->hp.n_ctx_train)
-            cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context "
-                        "(%s.context_length = %lld)",
-                     (long long)a.req.n_ctx, mvq_arch_name(model->hp.arch), (long long)model->hp.n_ctx_train);
+        if (a.ctx_set)
+            cli_warn_ctx(a.req.n_ctx, &model->hp);
         if (a.calib_text && (rc = calib_text_tokens(&a, model, &tokens, &n_tokens)) != CLI_EXIT_OK)
             goto out;
         a.req.tokens = tokens;
@@ -666,7 +664,7 @@ int cmd_quantize(int argc, char **argv)
         }
         calib_seconds = now_seconds() - t0;
         cli_progress_done();
-        static const char *const origin[] = { "loaded from", "imported from", "cached in", "computed" };
+        static const char *const origin[] = { "loaded from", "imported from", "from the cache", "computed" };
         cli_info(1, "statistics %s%s%s (%lld token%s%s)", origin[info.origin],
                  info.origin == MVQ_CALIB_COMPUTED ? "" : " ",
                  info.origin == MVQ_CALIB_FROM_STATS     ? a.req.stats_path
