@@ -501,13 +501,13 @@ rm -f "$T/job-out.gguf"
 run "$MVQ" massive "$T/tiny.gguf" --no-cache --calib-tokens 64 --ctx 32
 check "massive: the same default rule as the job (top-1 per head), printed" \
     sh -c "[ $rc = 0 ] && grep -q '^rule: the 1 largest dimension of each head' '$T/out' && grep -q '^layer 0: massive dims Q 4, K 2' '$T/out'"
-if command -v script >/dev/null 2>&1; then
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
     script -qec "'$MVQ' $job '$T/tiny.gguf' '$T/job-out.gguf'" /dev/null >"$T/tty.txt" 2>&1
     check "progress on a terminal: the tensor (i/n, name, type)" \
         grep -q 'quantize 3/12 blk.0.attn_q.weight q8_0' "$T/tty.txt"
     rm -f "$T/job-out.gguf"
 else
-    skip "no script(1): progress on a terminal not tested"
+    skip "no working script(1) (no pseudo-terminal): progress on a terminal not tested"
 fi
 run "$MVQ" help --help
 check "help --help: exit 0, its usage" sh -c "[ $rc = 0 ] && grep -q '^Usage: mvquant help \[COMMAND\]' '$T/out'"
