@@ -5,6 +5,7 @@ libmvq_core_la_SOURCES += \
 	quant/gguf_read.c \
 	quant/gguf_tmpfile.h \
 	quant/gguf_tmpfile.c \
+	quant/gguf_outcheck.c \
 	quant/gguf_write.c \
 	quant/gguf_rules.c \
 	quant/gguf_hash.c \

@@ -18,9 +18,11 @@ mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const 
     mvq_status st = mvq_gguf_writer_set_alignment(w, mvq_gguf_alignment(in), err);
     for (int64_t i = 0; st == MVQ_OK && i < mvq_gguf_n_kv(in); i++) {
         const mvq_gguf_kv *kv = mvq_gguf_kv_at(in, i);
-        if (copied_key(kv->key.data))
+        if (copied_key(kv->key.data) && !(o->kv_skip && o->kv_skip(o->user, kv->key.data)))
             st = mvq_gguf_writer_add_kv(w, kv, err);
     }
+    if (st == MVQ_OK && o->kv_add)
+        st = o->kv_add(o->user, w, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_u32(w, "general.quantization_version", 2, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_u32(w, "general.file_type", (uint32_t)o->plan.ftype, err);
     if (st == MVQ_OK) st = mvq_gguf_writer_add_str(w, "mvquant.version", mvq_version(), err);

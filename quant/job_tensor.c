@@ -62,7 +62,8 @@ mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, c
     }
     mvq_method_tensor mt = {
         .name = t->name.data, .rows = s->rows, .n_in = t->ne[0], .n_out = w.n_out, .type = tp->type,
-        .importance = o->calib && mvq_calib_importance(o->calib, t->name.data, s->importance, t->ne[0])
+        .importance = o->calib && (!o->use_importance || o->use_importance(o->user, t->name.data)) &&
+                              mvq_calib_importance(o->calib, t->name.data, s->importance, t->ne[0])
                           ? s->importance : NULL,
         .protected_rows = tp->protected_rows, .calib = o->calib, .dst = s->out,
     };

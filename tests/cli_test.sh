@@ -333,6 +333,199 @@ rc=$?
 check "job over the file size limit: exit 2, clear error, nothing left behind" \
     sh -c "[ $rc = 2 ] && grep -q 'File too large' '$T/err' && [ -z \"\$(ls -A '$T/fulljob')\" ]"
 
+# ---- checked before the long work: refused at once, no calibration ----
+# (calibration prints "statistics computed"; none of these may get that far)
+fast="! grep -q statistics '$T/err'"
+run "$MVQ" $job "$T/tiny.gguf" "$T/nodir/q.gguf"
+check "job into a missing folder: exit 2 before calibrating, one line" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/nodir/q.gguf: cannot create a temporary file' '$T/err' && $fast"
+mkdir "$T/outdir"
+run "$MVQ" $job "$T/tiny.gguf" "$T/outdir"
+check "job onto a directory: exit 2 before calibrating, nothing left" \
+    sh -c "[ $rc = 2 ] && grep -q 'outdir: is a directory' '$T/err' && [ -z \"\$(ls -A '$T/outdir')\" ] && $fast"
+for dst in jin jsym jhard; do
+    run "$MVQ" $job "$T/jin.gguf" "$T/$dst.gguf"
+    check "job onto its input ($dst): refused before calibrating" sh -c "[ $rc = 1 ] && ! grep -q statistics '$T/err'"
+done
+run "$MVQ" $job --tensor-type 'attn_(=q8_0' "$T/tiny.gguf" "$T/job-out.gguf"
+check "job with a bad --tensor-type regex: exit 1, the problem and the Try line, before calibrating" \
+    sh -c "[ $rc = 1 ] && grep -q \"^mvquant quantize: --tensor-type: bad regular expression 'attn_('\" '$T/err' &&
+        grep -qx \"Try 'mvquant quantize --help'.\" '$T/err' && [ ! -e '$T/job-out.gguf' ] && ! grep -q statistics '$T/err'"
+# with a cache: a calibration would leave its statistics there
+nocache="--calib $T/calib.txt --calib-tokens 16 --ctx 16 --threads 2"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" $nocache --stats-out "$T/nodir/s.gguf" "$T/tiny.gguf" "$T/job-out.gguf"
+check "job with --stats-out into a missing folder: exit 2 before calibrating" \
+    sh -c "[ $rc = 2 ] && grep -q 'nodir/s.gguf: cannot create' '$T/err' && [ ! -e '$T/job-out.gguf' ] && [ ! -e '$T/cache' ]"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --calib-tokens 64 --ctx 32 --svg "$T/nodir/fig.svg"
+check "massive --svg into a missing folder: exit 2 before calibrating" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q 'nodir/fig.svg: cannot create' '$T/err' && [ ! -e '$T/cache' ]"
+MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --calib-tokens 64 --ctx 32
+check "(a calibration leaves statistics in the cache)" sh -c "[ $rc = 0 ] && [ -n \"\$(ls -A '$T/cache')\" ]"
+rm -rf "$T/cache"
+
+# ---- bad input that is refused ----
+: >"$T/empty.txt"
+run "$MVQ" --no-cache --calib "$T/empty.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with an empty file: exit 2, how many tokens are needed, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/empty.txt: .*needs at least 16' '$T/err' && [ ! -e '$T/job-out.gguf' ] && $fast"
+head -c 3000 "$T/tiny.gguf" >"$T/binary.txt"
+run "$MVQ" --no-cache --calib "$T/binary.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with a binary file: exit 2, not a text file, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/binary.txt: not a text file' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+printf 'caf\351 latin-1 text\n' >"$T/latin1.txt"
+run "$MVQ" --no-cache --calib "$T/latin1.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--calib with text that is not UTF-8: exit 2" sh -c "[ $rc = 2 ] && grep -q 'invalid UTF-8 at byte 3' '$T/err'"
+# a weight in a file without an architecture: the forward pass cannot run it
+{ printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 256; le 8 4; le 4 0; le 8 0; } \
+    >"$T/noarch.gguf"
+truncate -s $((96 + 256 * 4 * 4)) "$T/noarch.gguf"
+run "$MVQ" --type q4_0 "$T/noarch.gguf" "$T/job-out.gguf"
+check "a model the forward pass cannot run: exit 2, what is off and --no-calib, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/noarch.gguf: .*massive-value protection.*--no-calib' '$T/err' &&
+        [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" --no-calib --type q4_0 "$T/noarch.gguf" "$T/job-out.gguf"
+check "... and with --no-calib: plain round to nearest, exit 0" \
+    sh -c "[ $rc = 0 ] && grep -q 'no calibration (--no-calib)' '$T/err' && grep -q 'not detected (no calibration)' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib --calib "$T/calib.txt" "$T/tiny.gguf" "$T/job-out.gguf"
+check "--no-calib with --calib: exit 1" sh -c "[ $rc = 1 ] && [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" $job --type q8_0 --massive-type q4_0 "$T/tiny.gguf" "$T/job-out.gguf"
+check "--massive-type below the planned type: exit 1, protection never lowers precision" \
+    sh -c "[ $rc = 1 ] && grep -q 'never lowers precision' '$T/err' && [ ! -e '$T/job-out.gguf' ] && $fast"
+run "$MVQ" $job "$T/tiny-q.gguf" "$T/job-out.gguf"
+check "requantizing without --allow-requantize: exit 2, quality named, no output" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/tiny-q.gguf: already quantized.*loses quality.*--allow-requantize' '$T/err' &&
+        [ ! -e '$T/job-out.gguf' ] && $fast"
+run "$MVQ" $job --allow-requantize "$T/tiny-q.gguf" "$T/job-out.gguf"
+check "requantizing with --allow-requantize: exit 0, quality suffers" \
+    sh -c "[ $rc = 0 ] && grep -q 'requantizing from .*quality suffers' '$T/err' && cmp -s '$T/tiny.gguf' '$T/jin.gguf'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/empty.txt" --ctx 16
+check "perplexity on an empty text: exit 2, how many tokens are needed" \
+    sh -c "[ $rc = 2 ] && [ $(lines "$T/err") = 1 ] && grep -q '^mvquant: $T/empty.txt: 1 token of text; a context of 16 needs at least 32' '$T/err'"
+run "$MVQ" --no-cache --calib "$T/calib.txt" --calib-tokens 16 --ctx 300 --type q4_0 "$T/tiny.gguf" "$T/job-out.gguf"
+check "--ctx beyond the training context: one warning line" \
+    sh -c "[ $rc = 0 ] && [ \$(grep -c 'beyond the model.s training context (llama.context_length = 256)' '$T/err') = 1 ]"
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 300
+check "perplexity --ctx beyond the training context: one warning line" \
+    sh -c "[ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
+run "$MVQ" massive "$T/tiny.gguf" --no-cache --calib-tokens 64 --ctx 300
+check "massive --ctx beyond the training context: one warning line" \
+    sh -c "[ $rc = 0 ] && [ \$(grep -c 'beyond the model.s training context' '$T/err') = 1 ]"
+rm -f "$T/job-out.gguf"
+for i in 1 2; do
+    MVQ_CACHE_DIR="$T/cache" run "$MVQ" $nocache "$T/tiny.gguf" "$T/job-out.gguf"
+    rm -f "$T/job-out.gguf"
+done
+grep '^statistics from the cache' "$T/err" >"$T/cache-job.txt"
+for i in 1 2; do MVQ_CACHE_DIR="$T/cache" run "$MVQ" massive "$T/tiny.gguf" --text "$T/calib.txt" --calib-tokens 16 --ctx 16; done
+check "the cache messages of the job and of massive are worded alike" \
+    sh -c "grep -q '^statistics from the cache .* (16 tokens; calibration skipped)$' '$T/cache-job.txt' &&
+        grep -q '^statistics from the cache .* (16 tokens; calibration skipped)$' '$T/err'"
+rm -rf "$T/cache"
+
+# ---- llama-quantize's habits ----
+mkdir "$T/pos" "$T/cwd"
+cp "$T/tiny.gguf" "$T/pos/in.gguf"
+(cd "$T/cwd" && "$MVQ" --no-cache ../pos/in.gguf Q8_0 >"$T/out" 2>"$T/err")
+rc=$?
+check "IN TYPE: exit 0, the output named as llama-quantize names it, nothing in the current folder" \
+    sh -c "[ $rc = 0 ] && [ -z \"\$(ls -A '$T/cwd')\" ] && '$MVQ' inspect '$T/pos/ggml-model-Q8_0.gguf' | grep -Eq 'general.file_type +uint32 +7$'"
+run "$MVQ" --no-cache "$T/pos/in.gguf" "$T/pos/four.gguf" Q4_K 1
+check "IN OUT TYPE NTHREADS: exit 0, Q4_K is llama-quantize's Q4_K_M" \
+    sh -c "[ $rc = 0 ] && '$MVQ' inspect '$T/pos/four.gguf' | grep -Eq 'general.file_type +uint32 +15$'"
+run "$MVQ" --no-cache "$T/pos/in.gguf" q8_0 2
+check "IN TYPE NTHREADS: exit 0" test "$rc" = 0
+for bad in "q8_0 q4_0:is a type, not an output file" "$T/pos/o.gguf nonsense:'nonsense' is not a type" \
+    "$T/pos/o.gguf q8_0 x:'x' is not a number"; do
+    run "$MVQ" --no-cache "$T/pos/in.gguf" ${bad%%:*}
+    check "positional '${bad%%:*}': exit 1, ${bad#*:}" \
+        sh -c "[ $rc = 1 ] && grep -q \"${bad#*:}\" '$T/err' && [ ! -e '$T/pos/o.gguf' ] && [ ! -e '$T/pos/q8_0' ]"
+done
+run "$MVQ" --no-cache --type q4_0 "$T/pos/in.gguf" "$T/pos/o.gguf" q8_0
+check "--type and a positional TYPE: exit 1" sh -c "[ $rc = 1 ] && grep -q 'given twice' '$T/err'"
+run "$MVQ" --no-calib --leave-output-tensor "$T/tiny.gguf" "$T/job-out.gguf"
+check "--leave-output-tensor: output.weight copied as it is" \
+    sh -c "[ $rc = 0 ] && grep -Eq '^output.weight +f32 +f32 .* copied' '$T/out' && grep -Eq '^token_embd.weight +f32 +q5_0 ' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib "$T/mid.gguf" "$T/job-out.gguf" q4_k_m
+check "q4_k_m is a mixture (q6_K for some tensors)" sh -c "[ $rc = 0 ] && grep -q ' q6_K ' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" --no-calib --pure "$T/mid.gguf" "$T/job-out.gguf" q4_k_m
+check "--pure: every quantized tensor at q4_K, the file type still Q4_K_M" \
+    sh -c "[ $rc = 0 ] && ! grep -Eq ' (q6_K|q5_K|q8_0|q5_0) ' '$T/out' && [ \$(grep -c ' q4_K ' '$T/out') -ge 14 ] &&
+        '$MVQ' inspect '$T/job-out.gguf' | grep -Eq 'general.file_type +uint32 +15$'"
+rm -f "$T/job-out.gguf"
+
+hash_of() { # FILE TENSOR: the tensor's XXH3-64 as inspect --hash prints it
+    "$MVQ" inspect --hash "$1" | awk -v t="$2" '$2 == t { print $NF }'
+}
+"$MVQ" -q --no-calib "$T/tiny.gguf" "$T/rtn.gguf" >/dev/null
+"$MVQ" -q $job "$T/tiny.gguf" "$T/imp.gguf" >/dev/null
+run "$MVQ" $job --exclude-weights ffn_up "$T/tiny.gguf" "$T/excl.gguf"
+check "--exclude-weights ffn_up: ffn_up without importance, ffn_gate with it" \
+    sh -c "[ $rc = 0 ] && [ '$(hash_of "$T/excl.gguf" blk.0.ffn_up.weight)' = '$(hash_of "$T/rtn.gguf" blk.0.ffn_up.weight)' ] &&
+        [ '$(hash_of "$T/excl.gguf" blk.0.ffn_gate.weight)' = '$(hash_of "$T/imp.gguf" blk.0.ffn_gate.weight)' ] &&
+        [ '$(hash_of "$T/imp.gguf" blk.0.ffn_up.weight)' != '$(hash_of "$T/rtn.gguf" blk.0.ffn_up.weight)' ]"
+run "$MVQ" $job --include-weights ffn_up "$T/tiny.gguf" "$T/incl.gguf"
+check "--include-weights ffn_up: only ffn_up with importance" \
+    sh -c "[ $rc = 0 ] && [ '$(hash_of "$T/incl.gguf" blk.0.ffn_up.weight)' = '$(hash_of "$T/imp.gguf" blk.0.ffn_up.weight)' ] &&
+        [ '$(hash_of "$T/incl.gguf" blk.0.ffn_gate.weight)' = '$(hash_of "$T/rtn.gguf" blk.0.ffn_gate.weight)' ]"
+run "$MVQ" $job --include-weights ffn_up --exclude-weights ffn_gate "$T/tiny.gguf" "$T/job-out.gguf"
+check "--include-weights with --exclude-weights: exit 1" sh -c "[ $rc = 1 ] && [ ! -e '$T/job-out.gguf' ]"
+run "$MVQ" --no-calib --override-kv general.name=str:renamed --override-kv llama.context_length=int:512 \
+    --override-kv x.flag=bool:true --override-kv x.scale=float:1.5 "$T/tiny.gguf" "$T/kv.gguf"
+"$MVQ" inspect "$T/kv.gguf" >"$T/kv.txt"
+check "--override-kv: str, int (uint32), bool, float (float32), each key once" \
+    sh -c "[ $rc = 0 ] && grep -Eq 'general.name +string +\"renamed\"' '$T/kv.txt' &&
+        grep -Eq 'llama.context_length +uint32 +512$' '$T/kv.txt' && grep -Eq 'x.flag +bool +true$' '$T/kv.txt' &&
+        grep -Eq 'x.scale +float32 +1.5$' '$T/kv.txt' && [ \$(grep -c 'llama.context_length' '$T/kv.txt') = 1 ]"
+for bad in "general.name" "k=int:-1" "k=float:x" "k=bool:yes" "k=blob:1" "general.file_type=int:3"; do
+    run "$MVQ" --no-calib --override-kv "$bad" "$T/tiny.gguf" "$T/job-out.gguf"
+    check "--override-kv $bad: exit 1, usage error" \
+        sh -c "[ $rc = 1 ] && grep -q '^mvquant quantize: --override-kv' '$T/err' && [ ! -e '$T/job-out.gguf' ]"
+done
+
+# ---- smaller things ----
+for t in f16 bf16 q8_0; do
+    run "$MVQ" $job --type $t "$T/tiny.gguf" "$T/job-out.gguf"
+    check "--type $t uses no statistics: no calibration" \
+        sh -c "[ $rc = 0 ] && grep -q '^no calibration: the $t plan' '$T/err' && $fast"
+    rm -f "$T/job-out.gguf"
+done
+run "$MVQ" $job "$T/tiny.gguf" "$T/job-out.gguf"
+check "the job prints its massive rule and the calibration time beside the quantization time" \
+    sh -c "[ $rc = 0 ] && grep -q 'rule: top-1 per head); 1 layer with' '$T/out' &&
+        grep -Eq '^elapsed [0-9.]+ s: calibration [0-9.]+ s, quantization [0-9.]+ s$' '$T/out'"
+rm -f "$T/job-out.gguf"
+run "$MVQ" massive "$T/tiny.gguf" --no-cache --calib-tokens 64 --ctx 32
+check "massive: the same default rule as the job (top-1 per head), printed" \
+    sh -c "[ $rc = 0 ] && grep -q '^rule: the 1 largest dimension of each head' '$T/out' && grep -q '^layer 0: massive dims Q 4, K 2' '$T/out'"
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
+    script -qec "'$MVQ' $job '$T/tiny.gguf' '$T/job-out.gguf'" /dev/null >"$T/tty.txt" 2>&1
+    check "progress on a terminal: the tensor (i/n, name, type)" \
+        grep -q 'quantize 3/12 blk.0.attn_q.weight q8_0' "$T/tty.txt"
+    rm -f "$T/job-out.gguf"
+else
+    skip "no working script(1) (no pseudo-terminal): progress on a terminal not tested"
+fi
+run "$MVQ" help --help
+check "help --help: exit 0, its usage" sh -c "[ $rc = 0 ] && grep -q '^Usage: mvquant help \[COMMAND\]' '$T/out'"
+for c in inspect verify copy quantize perplexity synth massive; do
+    run "$MVQ" help $c
+    check "help $c: 'Usage:' as the others" sh -c "[ $rc = 0 ] && head -1 '$T/out' | grep -q '^Usage: mvquant '"
+done
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf"
+check "perplexity: '1 thread', same top as a percentage" \
+    sh -c "[ $rc = 0 ] && grep -q ', 1 thread)' '$T/out' && grep -q '^same top p = 100.000' '$T/out'"
+if command -v python3 >/dev/null 2>&1; then
+    run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf" --json
+    check "perplexity --json: same_top as a percentage, as in the text" \
+        python3 -c "import json; d = json.load(open('$T/out')); assert abs(d['same_top'] - 100) < 1e-9, d['same_top']"
+else
+    skip "python3 not installed: JSON not validated"
+fi
+
 # interrupted while writing: a 512 MiB sparse f32 matrix (no model: plain
 # round to nearest, fast), killed once the temporary file holds 4 MiB
 { printf 'GGUF'; le 4 3; le 8 1; le 8 0; le 8 19; printf 'blk.0.ffn_up.weight'; le 4 2; le 8 4096; le 8 32768; le 4 0; le 8 0; } \

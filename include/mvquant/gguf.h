@@ -132,6 +132,12 @@ MVQ_API mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked,
 /* ---- writer ---- */
 typedef struct mvq_gguf_writer mvq_gguf_writer;
 
+/* Checks now what mvq_gguf_writer_open would refuse (dst a directory,
+ * not a regular file, one of the inputs, or in a folder that is missing
+ * or not writable) by creating and removing a temporary file beside it:
+ * for callers that want to fail before long work. */
+MVQ_API mvq_status mvq_gguf_output_check(const char *dst, const char *const *inputs, mvq_error *err);
+
 /* Creates a temporary file in dst's folder.  Refuses when dst is the same
  * file as any of the inputs (NULL-terminated list, may be NULL), also
  * through links. */

@@ -236,6 +236,13 @@ typedef struct mvq_quantize_opts {
     /* called after each tensor (may be NULL) */
     void (*progress)(void *user, const mvq_tensor_report *t, int64_t i, int64_t n);
     void *user;
+    /* may be NULL: false for tensors to quantize without importance weights
+     * (llama-quantize's --include-weights / --exclude-weights) */
+    bool (*use_importance)(void *user, const char *tensor_name);
+    /* may be NULL: metadata overrides (--override-kv): input keys for which
+     * kv_skip is true are not copied; kv_add then writes its own pairs */
+    bool (*kv_skip)(void *user, const char *key);
+    mvq_status (*kv_add)(void *user, mvq_gguf_writer *w, mvq_error *err);
 } mvq_quantize_opts;
 
 /* Quantizes in to out (a temporary file renamed into place when complete),

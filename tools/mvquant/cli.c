@@ -2,9 +2,12 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_verbosity = 1;
@@ -84,13 +87,53 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, co
 }
 
 static bool progress_shown;
+static char progress_what[32];
+static struct timespec progress_t0;
+
+static bool progress_wanted(void)
+{
+    return cli_verbosity >= 1 && isatty(STDERR_FILENO);
+}
+
+/* ", 1:05 left" from the time since this phase began, once 1% is done. */
+static void time_left(char *buf, size_t size, const char *what, uint64_t done, uint64_t total)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!progress_shown || strncmp(progress_what, what, sizeof progress_what - 1) != 0) {
+        snprintf(progress_what, sizeof progress_what, "%s", what);
+        progress_t0 = now;
+    }
+    double elapsed = (double)(now.tv_sec - progress_t0.tv_sec) + (double)(now.tv_nsec - progress_t0.tv_nsec) * 1e-9;
+    buf[0] = '\0';
+    if (total && done && done < total && done * 100 >= total && elapsed > 0.5) {
+        long left = (long)(elapsed * (double)(total - done) / (double)done + 0.5);
+        snprintf(buf, size, ", %ld:%02ld left", left / 60, left % 60);
+    }
+}
 
 void cli_progress(const char *what, uint64_t done, uint64_t total)
 {
-    if (cli_verbosity < 1 || !isatty(STDERR_FILENO))
+    if (!progress_wanted())
         return;
+    char left[48];
+    time_left(left, sizeof left, what, done, total);
     unsigned pct = total ? (unsigned)(done * 100.0 / (double)total) : 100;
-    fprintf(stderr, "\r%s %3u%%", what, pct);
+    fprintf(stderr, "\r\033[K%s %3u%%%s", what, pct, left);
+    fflush(stderr);
+    progress_shown = true;
+}
+
+void cli_progress_item(const char *what, uint64_t i, uint64_t n, const char *name, const char *type)
+{
+    if (!progress_wanted())
+        return;
+    char left[48];
+    time_left(left, sizeof left, what, i, n);
+    size_t len = strlen(name);
+    fprintf(stderr, "\r\033[K%s %llu/%llu ", what, (unsigned long long)i, (unsigned long long)n);
+    cli_print_name(stderr, name, len > 40 ? 40 : len, 0);
+    fprintf(stderr, " %s%s", type, left);
     fflush(stderr);
     progress_shown = true;
 }
@@ -112,4 +155,91 @@ void cli_print_name(FILE *f, const char *s, size_t n, int width)
     }
     for (size_t i = n; (int)i < width; i++)
         fputc(' ', f);
+}
+
+bool cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+const char *cli_plural(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
+int cli_check_output(const char *path, const char *const *inputs)
+{
+    mvq_error err;
+    mvq_error_clear(&err);
+    if (mvq_gguf_output_check(path, inputs, &err) == MVQ_OK)
+        return CLI_EXIT_OK;
+    return cli_fail(&err);
+}
+
+/* Length of the UTF-8 sequence at p (n bytes left), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : p[0] >= 0xe0 && p[0] < 0xf0 ? 3
+               : p[0] >= 0xf0 && p[0] < 0xf5 ? 4 : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+int cli_check_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    unsigned char buf[65536 + 4];
+    size_t keep = 0, n;
+    uint64_t at = 0;
+    int rc = CLI_EXIT_OK;
+    while (rc == CLI_EXIT_OK && (n = fread(buf + keep, 1, sizeof buf - 4 - keep, f)) > 0) {
+        n += keep;
+        size_t i = 0;
+        while (i < n) {
+            size_t len = buf[i] ? utf8_len(buf + i, n - i) : 0;
+            if (!len && buf[i] && n - i < 4 && !feof(f))
+                break; /* a sequence cut by the buffer: read on */
+            if (!len) {
+                cli_error("%s: not a text file (%s at byte %llu)", path, buf[i] ? "invalid UTF-8" : "a NUL byte",
+                          (unsigned long long)(at + i));
+                rc = CLI_EXIT_FAIL;
+                break;
+            }
+            i += len;
+        }
+        keep = n - i;
+        memmove(buf, buf + i, keep);
+        at += i;
+    }
+    if (rc == CLI_EXIT_OK && keep) {
+        cli_error("%s: not a text file (invalid UTF-8 at byte %llu)", path, (unsigned long long)at);
+        rc = CLI_EXIT_FAIL;
+    }
+    if (rc == CLI_EXIT_OK && ferror(f)) {
+        cli_error("%s: read error", path);
+        rc = CLI_EXIT_FAIL;
+    }
+    fclose(f);
+    return rc;
+}
+
+void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp)
+{
+    if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train)
+        cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context (%s.context_length = %lld)",
+                 n_ctx, mvq_arch_name(hp->arch), (long long)hp->n_ctx_train);
 }

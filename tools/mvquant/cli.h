@@ -6,6 +6,7 @@
 
 #include <mvquant/gguf.h>
 #include <mvquant/kernels.h>
+#include <mvquant/model.h>
 #include <stdio.h>
 
 /* Exit codes, documented in --help. */
@@ -42,8 +43,30 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, co
 extern char *cli_optarg;
 extern int cli_optind;
 
-/* "\rWHAT 42%" on stderr, only when stderr is a terminal and not quiet. */
+/* s as a decimal integer from lo to hi; false when it is not one. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* "1 token", "2 tokens": the noun with an s unless n is 1. */
+const char *cli_plural(long long n);
+
+/* An output path checked before the long work (missing or unwritable
+ * folder, a directory, one of the inputs): prints the error and returns
+ * its exit code, or CLI_EXIT_OK. */
+int cli_check_output(const char *path, const char *const *inputs);
+
+/* One warning line when a context of n_ctx tokens is beyond the model's
+ * training context (<arch>.context_length). */
+void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp);
+
+/* Refuses a text file that is not text (a NUL byte, or not UTF-8):
+ * prints the error and returns CLI_EXIT_FAIL, or CLI_EXIT_OK. */
+int cli_check_text(const char *path);
+
+/* "\rWHAT 42%, 0:12 left" on stderr, only when stderr is a terminal and
+ * not quiet; the time left is estimated from the phase's start. */
 void cli_progress(const char *what, uint64_t done, uint64_t total);
+/* "\rWHAT 12/48 NAME TYPE, 0:12 left", as cli_progress. */
+void cli_progress_item(const char *what, uint64_t i, uint64_t n, const char *name, const char *type);
 void cli_progress_done(void);
 
 /* s (n bytes) with control bytes shown as '?', padded to width: names

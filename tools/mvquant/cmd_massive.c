@@ -14,15 +14,16 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: mvquant massive MODEL.gguf [--text FILE] [--calib-tokens N] [--ctx N]\n"
+            "Usage: mvquant massive MODEL.gguf [--text FILE] [--calib-tokens N] [--ctx N]\n"
             "                       [--lambda L] [--topk K] [--layers A-B] [--json] [--svg OUT.svg]\n"
             "                       [--stats FILE] [--no-cache] [--threads N]\n"
             "\n"
             "Runs the model over calibration tokens and, for Q and K after RoPE (and V, as the\n"
             "control), computes per layer, head h and dimension d the L2 norm over the tokens\n"
-            "M[h,d].  Dimension d of head h is massive when M[h,d] > L x mean over d of M[h,.]\n"
-            "(the paper's rule, L = 5), or, with --topk K, when it is among the K largest of its\n"
-            "head.  Prints per layer, for Q, K and V, the count of massive dimensions and per\n"
+            "M[h,d].  Dimension d of head h is massive when it is among the K largest of its\n"
+            "head (--topk K, default 1: the rule of the main job and of the paper's code), or,\n"
+            "with --lambda L, when M[h,d] > L x mean over d of M[h,.] (the paper's text: L = 5).\n"
+            "Prints per layer, for Q, K and V, the count of massive dimensions and per\n"
             "head the top dimension, its ratio to the head's mean, its RoPE pair, the pair's\n"
             "frequency (radians per token) and wavelength (tokens), and the share of the head's\n"
             "squared norm held by the low-frequency half of the pairs; then a summary.\n"
@@ -33,8 +34,8 @@ static void usage(FILE *to)
             "  --calib-tokens N   calibration tokens to use (default 2048)\n"
             "  --ctx N            window length in tokens, BOS first (default 512, or the\n"
             "                     context length the file records when shorter)\n"
-            "  --lambda L         threshold of the ratio rule (default 5)\n"
-            "  --topk K           flag the K largest dimensions per head instead\n"
+            "  --topk K           flag the K largest dimensions per head (default 1; 0: --lambda)\n"
+            "  --lambda L         flag by the ratio rule instead, with threshold L (5 in the paper)\n"
             "  --layers A-B       only these layers (or one: --layers A)\n"
             "  --svg OUT.svg      also draw the heatmaps of M for Q, K and V per layer\n"
             "  --stats FILE       statistics saved by 'mvquant --stats-out' instead of a run\n"
@@ -51,17 +52,6 @@ typedef struct massive_args {
     double lambda;
     bool json, no_cache;
 } massive_args;
-
-static bool parse_long(const char *s, long lo, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo)
-        return false;
-    *out = v;
-    return true;
-}
 
 static bool parse_layers(const char *s, long *from, long *to)
 {
@@ -98,6 +88,7 @@ static int parse_args(int argc, char **argv, massive_args *a)
     memset(a, 0, sizeof *a);
     a->calib_tokens = 2048;
     a->lambda = 5.0;
+    a->topk = 1; /* as the main job */
     a->layer_from = 0;
     a->layer_to = -1;
     int c;
@@ -110,15 +101,16 @@ static int parse_args(int argc, char **argv, massive_args *a)
         case 'S': a->stats = cli_optarg; break;
         case 'J': a->json = true; break;
         case 'C': a->no_cache = true; break;
-        case 'n': bad = parse_long(cli_optarg, 1, &a->calib_tokens) ? NULL : "--calib-tokens"; break;
-        case 'c': bad = parse_long(cli_optarg, 2, &a->ctx) ? NULL : "--ctx"; break;
-        case 'k': bad = parse_long(cli_optarg, 1, &a->topk) ? NULL : "--topk"; break;
-        case 'j': bad = parse_long(cli_optarg, 1, &a->threads) ? NULL : "--threads"; break;
+        case 'n': bad = cli_parse_long(cli_optarg, 1, 1L << 30, &a->calib_tokens) ? NULL : "--calib-tokens"; break;
+        case 'c': bad = cli_parse_long(cli_optarg, 2, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
+        case 'k': bad = cli_parse_long(cli_optarg, 0, 1024, &a->topk) ? NULL : "--topk"; break;
+        case 'j': bad = cli_parse_long(cli_optarg, 1, 1024, &a->threads) ? NULL : "--threads"; break;
         case 'L': bad = parse_layers(cli_optarg, &a->layer_from, &a->layer_to) ? NULL : "--layers"; break;
         case 'l':
             errno = 0;
             a->lambda = strtod(cli_optarg, &end);
             bad = errno || *end || end == cli_optarg || !(a->lambda > 0 && a->lambda < 1e6) ? "--lambda" : NULL;
+            a->topk = 0;
             break;
         case 'h': usage(stdout); return -1;
         default: return CLI_EXIT_USAGE;
@@ -241,7 +233,8 @@ static void print_text(const massive_args *args, const massive_analysis *a, cons
            (long long)hp->n_rot, hp->rope_freq_base);
     print_calibration(stdout, args, info);
     if (args->topk > 0)
-        printf("rule: the %ld largest dimensions of each head\n", args->topk);
+        printf("rule: the %ld largest dimension%s of each head (--topk; --lambda L for the ratio rule)\n", args->topk,
+               cli_plural(args->topk));
     else
         printf("rule: massive when M[h,d] > %g x mean over d of M[h,.]\n", args->lambda);
     for (int64_t l = a->layer_from; l <= a->layer_to; l++) {
@@ -403,7 +396,8 @@ static mvq_calib *obtain(const massive_args *args, const mvq_model *m, mvq_pool 
     if (c && info->note[0])
         cli_info(1, "%s", info->note);
     if (c && info->origin == MVQ_CALIB_FROM_CACHE)
-        cli_info(1, "statistics from the cache (%s): calibration skipped", info->cache_path);
+        cli_info(1, "statistics from the cache %s (%lld token%s; calibration skipped)", info->cache_path,
+                 (long long)info->n_tokens, cli_plural(info->n_tokens));
     if (c && !mvq_calib_has_norms(c)) {
         mvq_error_set(err, MVQ_ERR_FORMAT, "%s: the statistics hold no Q/K/V norms", args->stats);
         mvq_calib_free(c);
@@ -425,16 +419,23 @@ int cmd_massive(int argc, char **argv)
     mvq_calib *c = NULL;
     mvq_calib_info info;
     massive_analysis a = {0};
+    const char *inputs[] = { args.model, args.text, args.stats, NULL };
+    if (args.svg && (rc = cli_check_output(args.svg, inputs)) != CLI_EXIT_OK)
+        return rc; /* before the calibration, not after */
     mvq_status st = mvq_isa_init(&err);
+    if (st == MVQ_OK && args.text && cli_check_text(args.text) != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
     if (st == MVQ_OK && !(m = mvq_model_open(args.model, &err)))
         st = err.status;
+    if (st == MVQ_OK && args.ctx > 0 && !args.stats)
+        cli_warn_ctx(args.ctx, &m->hp);
     if (st == MVQ_OK && (args.layer_to >= m->hp.n_layer || args.layer_from >= m->hp.n_layer)) {
         const long long last = (long long)m->hp.n_layer - 1;
         mvq_model_free(m);
         return cli_usage_error("massive", "--layers: the model has layers 0-%lld", last);
     }
     if (st == MVQ_OK && !(pool = mvq_pool_create((int)args.threads)))
-        st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld threads", args.threads);
+        st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld thread%s", args.threads, cli_plural(args.threads));
     if (st == MVQ_OK && args.ctx == 0) /* as the library's default */
         args.ctx = m->hp.n_ctx_train > 0 && m->hp.n_ctx_train < 512 ? (long)m->hp.n_ctx_train : 512;
     if (st == MVQ_OK && !(c = obtain(&args, m, pool, &info, &err)))

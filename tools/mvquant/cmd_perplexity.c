@@ -6,6 +6,7 @@
 #include <mvquant/tokenizer.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: mvquant perplexity MODEL.gguf --text FILE [--ctx N] [--chunks N] [--threads N]\n"
+            "Usage: mvquant perplexity MODEL.gguf --text FILE [--ctx N] [--chunks N] [--threads N]\n"
             "                          [--kl-base BASE.gguf] [--json]\n"
             "\n"
             "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
@@ -39,17 +40,6 @@ typedef struct ppl_args {
     bool json;
 } ppl_args;
 
-static bool parse_long(const char *s, long lo, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* 0: parsed; -1: help shown; otherwise the exit code. */
 static int parse_args(int argc, char **argv, ppl_args *a)
 {
@@ -68,9 +58,9 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         case 't': a->text = cli_optarg; break;
         case 'b': a->base = cli_optarg; break;
         case 'J': a->json = true; break;
-        case 'c': bad = parse_long(cli_optarg, 4, &a->ctx) ? NULL : "--ctx"; break;
-        case 'n': bad = parse_long(cli_optarg, 1, &a->chunks) ? NULL : "--chunks"; break;
-        case 'j': bad = parse_long(cli_optarg, 1, &a->threads) ? NULL : "--threads"; break;
+        case 'c': bad = cli_parse_long(cli_optarg, 4, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
+        case 'n': bad = cli_parse_long(cli_optarg, 1, LONG_MAX, &a->chunks) ? NULL : "--chunks"; break;
+        case 'j': bad = cli_parse_long(cli_optarg, 1, 1024, &a->threads) ? NULL : "--threads"; break;
         case 'h': usage(stdout); return -1;
         default: return CLI_EXIT_USAGE;
         }
@@ -132,7 +122,8 @@ static void print_text(const ppl_args *a, const mvq_model *m, const mvq_eval_res
     printf("tokens: %lld, %lld chunks of %lld, %lld predictions scored\n", (long long)r->n_tokens,
            (long long)r->n_chunks, (long long)r->n_ctx, (long long)r->n_scored);
     printf("PPL = %.4f +/- %.5f\n", r->ppl, r->ppl_err);
-    printf("speed: %.0f tokens/s (%.2f s of forward pass, %d threads)\n", r->tokens_per_s, r->seconds, threads);
+    printf("speed: %.0f tokens/s (%.2f s of forward pass, %d thread%s)\n", r->tokens_per_s, r->seconds, threads,
+           cli_plural(threads));
     if (!r->has_base)
         return;
     printf("base: %s, PPL = %.4f +/- %.5f\n", a->base, r->base_ppl, r->base_ppl_err);
@@ -185,7 +176,7 @@ static void print_json(const ppl_args *a, const mvq_eval_result *r, int threads)
             {"base_ppl", r->base_ppl},     {"base_ppl_err", r->base_ppl_err}, {"ppl_ratio", r->ppl_ratio},
             {"ppl_ratio_err", r->ppl_ratio_err}, {"kld_mean", r->kld_mean}, {"kld_err", r->kld_err},
             {"kld_median", r->kld_median}, {"kld_p99", r->kld_p99},         {"kld_p999", r->kld_p999},
-            {"kld_max", r->kld_max},       {"same_top", r->same_top},       {"same_top_err", r->same_top_err},
+            {"kld_max", r->kld_max},       {"same_top", 100 * r->same_top}, {"same_top_err", 100 * r->same_top_err},
             {"dp_mean", r->dp_mean},       {"dp_mean_err", r->dp_mean_err}, {"dp_rms", r->dp_rms},
             {"dp_rms_err", r->dp_rms_err}, {"base_seconds", r->base_seconds},
         };
@@ -235,10 +226,17 @@ int cmd_perplexity(int argc, char **argv)
         st = err.status;
     if (st == MVQ_OK && a.base && !(base = mvq_model_open(a.base, &err)))
         st = err.status;
+    if (st == MVQ_OK && cli_check_text(a.text) != CLI_EXIT_OK)
+        st = MVQ_ERR_FORMAT, err.msg[0] = '\0';
+    if (st == MVQ_OK)
+        cli_warn_ctx(a.ctx, &m->hp);
     if (st == MVQ_OK)
         st = tokenize_file(m, a.text, &tokens, &n_tokens, &bos, &err);
+    if (st == MVQ_OK && n_tokens < 2 * a.ctx) /* bad input, not usage: exit 2 */
+        st = mvq_error_set(&err, MVQ_ERR_FORMAT, "%s: %lld token%s of text; a context of %ld needs at least %ld",
+                           a.text, (long long)n_tokens, cli_plural(n_tokens), a.ctx, 2 * a.ctx);
     if (st == MVQ_OK && !(pool = mvq_pool_create((int)a.threads)))
-        st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld threads", a.threads);
+        st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld thread%s", a.threads, cli_plural(a.threads));
     if (st == MVQ_OK) {
         bool kl = base != NULL;
         mvq_eval_opts opts = {
@@ -257,5 +255,7 @@ int cmd_perplexity(int argc, char **argv)
     mvq_pool_free(pool);
     mvq_model_free(base);
     mvq_model_free(m);
+    if (st != MVQ_OK && !err.msg[0])
+        return CLI_EXIT_FAIL; /* already reported */
     return st == MVQ_OK ? CLI_EXIT_OK : cli_fail(&err);
 }

@@ -2,12 +2,18 @@
  * The main job: calibrate, detect massive Q/K dimensions, quantize. */
 #include "config.h"
 #include "tools/mvquant/cli.h"
+#include "tools/mvquant/quantize_llama.h"
 
+#include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mvquant/methods.h>
 #include <mvquant/quantize.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #define DEFAULT_TYPE "q4_k_m"
 
@@ -15,10 +21,15 @@ static void usage(void)
 {
     printf("Usage: mvquant [--protect-massive | --ignore-massive] [OPTIONS] IN.gguf OUT.gguf\n"
            "       mvquant quantize [OPTIONS] IN.gguf OUT.gguf\n"
+           "       mvquant [quantize] [OPTIONS] IN.gguf [OUT.gguf] TYPE [NTHREADS]\n"
            "\n"
            "Quantizes IN into OUT, a GGUF file llama.cpp loads.  Calibration finds the\n"
            "input statistics of every linear layer (importance weights for the scale\n"
-           "search) and the massive dimensions of the attention queries and keys.\n"
+           "search) and the massive dimensions of the attention queries and keys; it runs\n"
+           "only when the plan uses them (not for f16, bf16, q8_0).  llama-quantize's forms:\n"
+           "TYPE as the last word (then no --type), NTHREADS after it; without OUT, the\n"
+           "output is ggml-model-TYPE.gguf in IN's folder.  Q3_K, Q4_K, Q5_K mean the _M\n"
+           "mixtures there.\n"
            "\n"
            "Massive values:\n"
            "  --protect-massive     (default) in layers where Q or K has massive dimensions,\n"
@@ -36,6 +47,16 @@ static void usage(void)
            "  --tensor-type RE=TYPE tensors whose name matches the extended regular\n"
            "                        expression RE get TYPE (repeatable; first match wins)\n"
            "  --output-tensor-type TYPE, --token-embedding-type TYPE\n"
+           "  --leave-output-tensor output.weight copied as it is (not (re)quantized)\n"
+           "  --pure                every 2-D weight at the preset's base type (no mixture)\n"
+           "  --include-weights NAME, --exclude-weights NAME\n"
+           "                        only tensors whose name contains NAME (repeatable) get\n"
+           "                        importance weights / all but those (not both options)\n"
+           "  --override-kv KEY=TYPE:VALUE\n"
+           "                        set metadata KEY in OUT; TYPE int (written as uint32),\n"
+           "                        float (float32), bool (true/false) or str (repeatable)\n"
+           "  --allow-requantize    quantize tensors that are already quantized (quality\n"
+           "                        suffers against quantizing from 16 or 32 bits)\n"
            "  Presets:");
     for (const mvq_preset *p = mvq_presets(); p->name; p++)
         printf("%s %s", p == mvq_presets() ? "" : ",", p->name);
@@ -50,7 +71,8 @@ static void usage(void)
         printf("    %-19s %s\n", (*m)->name, (*m)->about);
     printf("\n"
            "Calibration:\n"
-           "  --calib FILE          calibration text, tokenized with the model's tokenizer\n"
+           "  --calib FILE          calibration text (UTF-8, at least 16 tokens), tokenized\n"
+           "                        with the model's tokenizer\n"
            "  --calib-tokens N      tokens of it to use (default 16384)\n"
            "  --ctx N               sequence length of the calibration pass (default 512,\n"
            "                        at most the model's training context)\n"
@@ -60,12 +82,19 @@ static void usage(void)
            "  --stats-out FILE      save the statistics (a GGUF file of F32 tensors)\n"
            "  --imatrix FILE        use a llama.cpp importance matrix (GGUF or .dat);\n"
            "                        no massive-value detection then\n"
+           "  --no-calib            no calibration: plain round to nearest, no importance\n"
+           "                        weights, no massive-value protection (also for models the\n"
+           "                        forward pass cannot run)\n"
            "  --no-cache            neither read nor write the statistics cache\n"
            "                        ($MVQ_CACHE_DIR, else $XDG_CACHE_HOME/mvquant)\n"
            "\n"
            "Other:\n"
            "  --threads N           worker threads (default: the number of cores)\n"
            "  --json                print the report as JSON on stdout\n"
+           "\n"
+           "Options, paths and the plan are checked before calibrating: an output that\n"
+           "cannot be written, a bad --tensor-type, a --massive-type below a planned type\n"
+           "(protection never lowers precision) fail at once.\n"
            "  -h, --help            this help\n",
            (long long)4096);
 }
@@ -73,7 +102,8 @@ static void usage(void)
 enum {
     OPT_PROTECT = 256, OPT_IGNORE, OPT_MASSIVE_TYPE, OPT_LAMBDA, OPT_TOPK, OPT_TYPE, OPT_TENSOR_TYPE,
     OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_METHOD, OPT_CALIB, OPT_CALIB_TOKENS, OPT_CTX, OPT_STATS,
-    OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON,
+    OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
+    OPT_LEAVE_OUTPUT, OPT_PURE, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
 };
 
 static const struct option long_options[] = {
@@ -96,6 +126,13 @@ static const struct option long_options[] = {
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"no-calib", no_argument, NULL, OPT_NO_CALIB},
+    {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
+    {"leave-output-tensor", no_argument, NULL, OPT_LEAVE_OUTPUT},
+    {"pure", no_argument, NULL, OPT_PURE},
+    {"include-weights", required_argument, NULL, OPT_INCLUDE_WEIGHTS},
+    {"exclude-weights", required_argument, NULL, OPT_EXCLUDE_WEIGHTS},
+    {"override-kv", required_argument, NULL, OPT_OVERRIDE_KV},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -106,7 +143,10 @@ typedef struct args {
     mvq_calib_request req;
     int64_t calib_tokens;
     int threads;
-    bool json;
+    bool json, no_calib, allow_requantize, leave_output, pure;
+    bool type_set, massive_type_set, threads_set, ctx_set;
+    char out_buf[4096]; /* the output named after the input (IN TYPE) */
+    llama_opts llama;   /* --include-weights, --exclude-weights, --override-kv */
 } args;
 
 /* A type name for --massive-type and the per-tensor options: one that we can quantize to. */
@@ -121,11 +161,8 @@ static int parse_type(const char *opt, const char *s, mvq_type *out)
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
+    if (!cli_parse_long(s, lo, hi, out))
         return cli_usage_error("quantize", "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-    *out = v;
     return CLI_EXIT_OK;
 }
 
@@ -145,6 +182,81 @@ static int resolve_type(args *a)
     return CLI_EXIT_OK;
 }
 
+/* llama-quantize's type words: a preset, one of its aliases, or a type. */
+static bool is_type_word(const char *s)
+{
+    if (mvq_preset_find(s) || strcasecmp(s, "q3_k") == 0 || strcasecmp(s, "q4_k") == 0 ||
+        strcasecmp(s, "q5_k") == 0)
+        return true;
+    int t = mvq_type_from_name(s);
+    return t >= 0 && mvq_kernels()->from_float[t] && t != MVQ_TYPE_Q8_1 && t != MVQ_TYPE_Q8_K;
+}
+
+static bool is_number(const char *s)
+{
+    long v;
+    return cli_parse_long(s, LONG_MIN, LONG_MAX, &v);
+}
+
+/* llama-quantize's aliases Q3_K, Q4_K, Q5_K stand for the _M mixtures. */
+static const char *preset_word(const char *s)
+{
+    static const char *const alias[][2] = { { "q3_k", "q3_k_m" }, { "q4_k", "q4_k_m" }, { "q5_k", "q5_k_m" } };
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (strcasecmp(s, alias[i][0]) == 0)
+            return alias[i][1];
+    return s;
+}
+
+/* IN OUT, IN TYPE [NTHREADS], IN OUT TYPE [NTHREADS] (llama-quantize's
+ * forms; IN TYPE writes <IN's folder>/ggml-model-<TYPE>.gguf as it does). */
+static int parse_positional(args *a, int n, char **pos)
+{
+    const char *type = NULL, *threads = NULL;
+    if (n < 2 || n > 4)
+        return cli_usage_error("quantize", "expected IN.gguf OUT.gguf, IN.gguf TYPE [NTHREADS] or "
+                                           "IN.gguf OUT.gguf TYPE [NTHREADS]");
+    a->in = pos[0];
+    if (is_type_word(pos[1]) && (n == 2 || (n == 3 && is_number(pos[2])))) {
+        type = pos[1];
+        threads = n == 3 ? pos[2] : NULL;
+        const char *slash = strrchr(a->in, '/');
+        int dir = slash ? (int)(slash - a->in) + 1 : 0;
+        char upper[32];
+        size_t i = 0;
+        for (; type[i] && i + 1 < sizeof upper; i++)
+            upper[i] = (char)toupper((unsigned char)type[i]);
+        upper[i] = '\0';
+        snprintf(a->out_buf, sizeof a->out_buf, "%.*sggml-model-%s.gguf", dir, a->in, upper);
+        a->out = a->out_buf;
+    } else {
+        if (is_type_word(pos[1]))
+            return cli_usage_error("quantize", "'%s' is a type, not an output file: IN.gguf TYPE [NTHREADS] "
+                                               "or IN.gguf OUT.gguf TYPE [NTHREADS]", pos[1]);
+        a->out = pos[1];
+        if (n >= 3 && !is_type_word(pos[2]))
+            return cli_usage_error("quantize", "'%s' is not a type or preset (IN.gguf OUT.gguf TYPE [NTHREADS])",
+                                   pos[2]);
+        type = n >= 3 ? pos[2] : NULL;
+        threads = n == 4 ? pos[3] : NULL;
+    }
+    if (type) {
+        if (a->type_set)
+            return cli_usage_error("quantize", "the type is given twice: --type %s and '%s'", a->type_name, type);
+        a->type_name = preset_word(type);
+    }
+    if (threads) {
+        long v;
+        if (a->threads_set)
+            return cli_usage_error("quantize", "the thread count is given twice: --threads and '%s'", threads);
+        int rc = parse_long("NTHREADS", threads, 1, 1024, &v);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        a->threads = (int)v;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int parse_args(args *a, int argc, char **argv)
 {
     long v;
@@ -153,7 +265,10 @@ static int parse_args(args *a, int argc, char **argv)
         switch (c) {
         case OPT_PROTECT: a->q.protect_massive = true; break;
         case OPT_IGNORE: a->q.protect_massive = false; break;
-        case OPT_MASSIVE_TYPE: rc = parse_type("--massive-type", cli_optarg, &a->q.massive_type); break;
+        case OPT_MASSIVE_TYPE:
+            rc = parse_type("--massive-type", cli_optarg, &a->q.massive_type);
+            a->massive_type_set = true;
+            break;
         case OPT_LAMBDA:
             a->q.massive.lambda = strtod(cli_optarg, NULL);
             a->q.massive.topk = 0;
@@ -164,7 +279,7 @@ static int parse_args(args *a, int argc, char **argv)
             if ((rc = parse_long("--massive-topk", cli_optarg, 0, 1024, &v)) == CLI_EXIT_OK)
                 a->q.massive.topk = (int)v;
             break;
-        case OPT_TYPE: a->type_name = cli_optarg; break;
+        case OPT_TYPE: a->type_name = cli_optarg, a->type_set = true; break;
         case OPT_TENSOR_TYPE: {
             char *eq = strrchr(cli_optarg, '=');
             int k = a->q.plan.n_overrides;
@@ -174,6 +289,16 @@ static int parse_args(args *a, int argc, char **argv)
                 rc = cli_usage_error("quantize", "--tensor-type: at most %d of them", MVQ_PLAN_MAX_OVERRIDES);
             else if ((rc = parse_type("--tensor-type", eq + 1, &a->q.plan.override_type[k])) == CLI_EXIT_OK) {
                 *eq = '\0';
+                regex_t re;
+                int bad = regcomp(&re, cli_optarg, REG_EXTENDED | REG_NOSUB);
+                if (bad) {
+                    char why[128];
+                    regerror(bad, &re, why, sizeof why);
+                    rc = cli_usage_error("quantize", "--tensor-type: bad regular expression '%s': %s", cli_optarg,
+                                         why);
+                    break;
+                }
+                regfree(&re);
                 a->q.plan.override_regex[k] = cli_optarg;
                 a->q.plan.n_overrides++;
             }
@@ -205,7 +330,7 @@ static int parse_args(args *a, int argc, char **argv)
             break;
         case OPT_CTX:
             if ((rc = parse_long("--ctx", cli_optarg, 2, 1L << 20, &v)) == CLI_EXIT_OK)
-                a->req.n_ctx = v;
+                a->req.n_ctx = v, a->ctx_set = true;
             break;
         case OPT_STATS: a->req.stats_path = cli_optarg; break;
         case OPT_STATS_OUT: a->req.stats_out = cli_optarg; break;
@@ -213,21 +338,30 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_NO_CACHE: a->req.no_cache = true; break;
         case OPT_THREADS:
             if ((rc = parse_long("--threads", cli_optarg, 1, 1024, &v)) == CLI_EXIT_OK)
-                a->threads = (int)v;
+                a->threads = (int)v, a->threads_set = true;
             break;
         case OPT_JSON: a->json = true; break;
+        case OPT_NO_CALIB: a->no_calib = true; break;
+        case OPT_ALLOW_REQUANTIZE: a->allow_requantize = true; break;
+        case OPT_LEAVE_OUTPUT: a->leave_output = true; break;
+        case OPT_PURE: a->pure = true; break;
+        case OPT_INCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, true, cli_optarg); break;
+        case OPT_EXCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, false, cli_optarg); break;
+        case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
     }
     if (rc != CLI_EXIT_OK)
         return rc;
-    if (argc - cli_optind != 2)
-        return cli_usage_error("quantize", "expected IN.gguf OUT.gguf");
-    a->in = argv[cli_optind];
-    a->out = argv[cli_optind + 1];
+    if ((rc = parse_positional(a, argc - cli_optind, argv + cli_optind)) != CLI_EXIT_OK)
+        return rc;
     if (a->req.stats_path && a->req.imatrix_path)
         return cli_usage_error("quantize", "--stats and --imatrix exclude each other");
+    if ((rc = llama_install(&a->llama, &a->q)) != CLI_EXIT_OK)
+        return rc;
+    if (a->no_calib && (a->calib_text || a->req.stats_path || a->req.imatrix_path || a->req.stats_out))
+        return cli_usage_error("quantize", "--no-calib excludes --calib, --stats, --imatrix and --stats-out");
     return resolve_type(a);
 }
 
@@ -238,10 +372,10 @@ static void calib_progress(void *user, const char *phase, int64_t done, int64_t 
 
 static void tensor_progress(void *user, const mvq_tensor_report *t, int64_t i, int64_t n)
 {
-    cli_progress("quantize", (uint64_t)(i + 1), (uint64_t)n);
+    cli_progress_item("quantize", (uint64_t)(i + 1), (uint64_t)n, t->name, mvq_type_name(t->to));
 }
 
-static void print_report(const args *a, const mvq_quantize_report *r, const mvq_calib_info *ci)
+static void print_report(const args *a, const mvq_quantize_report *r, const mvq_calib_info *ci, double calib_seconds)
 {
     if (a->json) {
         cli_json j;
@@ -288,6 +422,7 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
         cli_json_key(&j, "protect_bytes"); cli_json_u64(&j, r->protect_bytes);
         cli_json_key(&j, "bpw"); cli_json_f64(&j, r->bpw);
         cli_json_key(&j, "seconds"); cli_json_f64(&j, r->seconds);
+        cli_json_key(&j, "calibration_seconds"); cli_json_f64(&j, calib_seconds);
         cli_json_end_object(&j);
         cli_json_finish(&j);
         return;
@@ -310,12 +445,150 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
     printf("\n%s -> %s: %llu weights, %.3f bits per weight, %llu bytes (tensor data %llu -> %llu)\n", a->in, a->out,
            (unsigned long long)r->n_weights, r->bpw, (unsigned long long)r->file_bytes,
            (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
-    printf("massive values: %s; %d layers with massive Q/K dimensions (%d in Q, %d in K); "
+    if (!ci) {
+        printf("massive values: not detected (no calibration)\n");
+        printf("elapsed %.2f s\n", r->seconds);
+        return;
+    }
+    char rule[64];
+    if (a->q.massive.topk > 0)
+        snprintf(rule, sizeof rule, "top-%d per head", a->q.massive.topk);
+    else
+        snprintf(rule, sizeof rule, "M > %g x head mean", a->q.massive.lambda);
+    printf("massive values: %s (rule: %s); %d layer%s with massive Q/K dimensions (%d in Q, %d in K); "
            "protection cost %llu bytes (%.2f%%)\n",
-           a->q.protect_massive ? "protected" : "ignored", r->n_layers_massive, r->n_massive_q, r->n_massive_k,
+           a->q.protect_massive ? "protected" : "ignored", rule, r->n_layers_massive, cli_plural(r->n_layers_massive),
+           r->n_massive_q, r->n_massive_k,
            (unsigned long long)r->protect_bytes,
            r->bytes_out ? 100.0 * (double)r->protect_bytes / (double)(r->bytes_out - r->protect_bytes) : 0.0);
-    printf("elapsed %.2f s\n", r->seconds);
+    printf("elapsed %.2f s: calibration %.2f s, quantization %.2f s\n", calib_seconds + r->seconds, calib_seconds,
+           r->seconds);
+}
+
+/* Adds --tensor-type REGEX=TYPE entries for --leave-output-tensor (first)
+ * and --pure (last, after the user's and the output/embedding types). */
+static int add_override(mvq_plan_params *p, bool first, const char *re, mvq_type t)
+{
+    if (p->n_overrides == MVQ_PLAN_MAX_OVERRIDES)
+        return cli_usage_error("quantize", "--tensor-type: at most %d of them with --pure and --leave-output-tensor",
+                               MVQ_PLAN_MAX_OVERRIDES - 3);
+    int at = first ? 0 : p->n_overrides;
+    size_t after = (size_t)(p->n_overrides - at);
+    memmove(&p->override_regex[at + 1], &p->override_regex[at], sizeof p->override_regex[0] * after);
+    memmove(&p->override_type[at + 1], &p->override_type[at], sizeof p->override_type[0] * after);
+    p->override_regex[at] = re;
+    p->override_type[at] = t;
+    p->n_overrides++;
+    return CLI_EXIT_OK;
+}
+
+static int llama_overrides(args *a, const mvq_gguf *in)
+{
+    mvq_plan_params *p = &a->q.plan;
+    int rc = CLI_EXIT_OK;
+    if (a->pure && p->output_type >= 0)
+        rc = add_override(p, false, "^output\\.weight$", (mvq_type)p->output_type);
+    if (rc == CLI_EXIT_OK && a->pure && p->token_embd_type >= 0)
+        rc = add_override(p, false, "^token_embd\\.weight$", (mvq_type)p->token_embd_type);
+    if (rc == CLI_EXIT_OK && a->pure)
+        rc = add_override(p, false, ".", p->base);
+    const mvq_gguf_tensor *out = mvq_gguf_find_tensor(in, "output.weight");
+    if (rc == CLI_EXIT_OK && a->leave_output && out)
+        rc = add_override(p, true, "^output\\.weight$", (mvq_type)out->type);
+    return rc;
+}
+
+static bool is_attn_qk(const char *name)
+{
+    long layer;
+    char kind[16];
+    return sscanf(name, "blk.%ld.%15[a-z_].weight", &layer, kind) == 2 &&
+           (strcmp(kind, "attn_q") == 0 || strcmp(kind, "attn_k") == 0);
+}
+
+/* Types whose quantizer uses importance weights (llama.cpp's Q8_0 ignores them, as here). */
+static bool uses_importance(mvq_type t)
+{
+    const mvq_type_traits *tr = mvq_type_traits_get(t);
+    return tr && tr->is_quantized && t != MVQ_TYPE_Q8_0;
+}
+
+/* What the plan says before any long work: already quantized input,
+ * a --massive-type below a planned type, whether statistics are used. */
+static int check_plan(args *a, const mvq_gguf *in, bool *needs_calib)
+{
+    int64_t n = mvq_gguf_n_tensors(in);
+    mvq_tensor_plan *plan = calloc((size_t)(n ? n : 1), sizeof *plan);
+    mvq_error err;
+    mvq_error_clear(&err);
+    if (!plan) {
+        cli_error("out of memory planning %s", a->in);
+        return CLI_EXIT_FAIL;
+    }
+    a->q.plan.has_imatrix = !a->no_calib;
+    mvq_status st = mvq_plan_make(in, &a->q.plan, plan, &err);
+    int rc = st == MVQ_OK ? CLI_EXIT_OK : cli_fail(&err);
+    const mvq_gguf_tensor *requant = NULL;
+    *needs_calib = a->req.stats_out != NULL;
+    for (int64_t i = 0; rc == CLI_EXIT_OK && i < n; i++) {
+        const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
+        const mvq_type_traits *from = mvq_type_traits_get((mvq_type)t->type);
+        if (!plan[i].quantize)
+            continue;
+        bool convert = plan[i].type != (mvq_type)t->type;
+        if (convert && from && from->is_quantized && !requant)
+            requant = t;
+        if (convert && uses_importance(plan[i].type))
+            *needs_calib = true;
+        if (!a->q.protect_massive || !is_attn_qk(t->name.data))
+            continue;
+        size_t planned = mvq_row_size(plan[i].type, t->ne[0]), raised = mvq_row_size(a->q.massive_type, t->ne[0]);
+        if (raised > planned)
+            *needs_calib = true;
+        else if (a->massive_type_set && raised < planned)
+            rc = cli_usage_error("quantize", "--massive-type %s is below the type planned for %s (%s): "
+                                             "protection never lowers precision",
+                                 mvq_type_name(a->q.massive_type), t->name.data, mvq_type_name(plan[i].type));
+    }
+    if (rc == CLI_EXIT_OK && requant && !a->allow_requantize) {
+        cli_error("%s: already quantized (%s is %s): requantizing loses quality; --allow-requantize to do it anyway",
+                  a->in, requant->name.data, mvq_type_name((mvq_type)requant->type));
+        rc = CLI_EXIT_FAIL;
+    } else if (rc == CLI_EXIT_OK && requant) {
+        cli_info(1, "mvquant: %s: requantizing from %s (%s): quality suffers against quantizing from 16 or 32 bits",
+                 a->in, mvq_type_name((mvq_type)requant->type), requant->name.data);
+    }
+    free(plan);
+    return rc;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The calibration tokens of --calib (checked as text already): enough of them. */
+#define MIN_CALIB_TOKENS 16
+static int calib_text_tokens(const args *a, const mvq_model *model, int32_t **tokens, int64_t *n_tokens)
+{
+    mvq_error err;
+    mvq_error_clear(&err);
+    if (mvq_calib_text_tokens(model, a->calib_text, a->calib_tokens, tokens, n_tokens, &err) != MVQ_OK) {
+        if (err.status == MVQ_ERR_FORMAT && strstr(err.msg, "no tokens")) {
+            cli_error("%s: no tokens in the calibration text; calibration needs at least %d", a->calib_text,
+                      MIN_CALIB_TOKENS);
+            return CLI_EXIT_FAIL;
+        }
+        return cli_fail(&err);
+    }
+    if (*n_tokens < MIN_CALIB_TOKENS) {
+        cli_error("%s: %lld token%s of calibration text; calibration needs at least %d", a->calib_text,
+                  (long long)*n_tokens, cli_plural(*n_tokens), MIN_CALIB_TOKENS);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
 }
 
 int cmd_quantize(int argc, char **argv)
@@ -341,52 +614,74 @@ int cmd_quantize(int argc, char **argv)
     int64_t n_tokens = 0;
     mvq_calib_info info;
     mvq_quantize_report rep = { 0 };
+    bool needs_calib = false;
     memset(&info, 0, sizeof info);
 
+    /* everything that can be checked is checked before calibrating */
     if (!(in = mvq_gguf_open(a.in, &err))) {
         rc = cli_fail(&err);
         goto out;
     }
+    const char *inputs[] = { a.in, a.calib_text, NULL };
+    if ((rc = cli_check_output(a.out, inputs)) != CLI_EXIT_OK)
+        goto out;
+    if (a.req.stats_out && (rc = cli_check_output(a.req.stats_out, inputs)) != CLI_EXIT_OK)
+        goto out;
+    if ((rc = llama_overrides(&a, in)) != CLI_EXIT_OK || (rc = check_plan(&a, in, &needs_calib)) != CLI_EXIT_OK)
+        goto out;
+    if (a.calib_text && (rc = cli_check_text(a.calib_text)) != CLI_EXIT_OK)
+        goto out;
     if (!(pool = mvq_pool_create(a.threads))) {
-        cli_error("cannot start %d threads", a.threads);
+        cli_error("cannot start %d thread%s", a.threads, cli_plural(a.threads));
         rc = CLI_EXIT_FAIL;
         goto out;
     }
-    model = mvq_model_from_gguf(in, &err);
-    if (!model) {
-        if (a.calib_text || a.req.stats_path || a.req.imatrix_path || cli_verbosity > 1)
-            cli_info(1, "%s; quantizing without calibration", err.msg);
-        else
-            cli_info(1, "mvquant: %s: cannot run this model (%s): plain round to nearest, no massive-value detection",
-                     a.in, err.msg);
-    } else {
-        if (a.calib_text && mvq_calib_text_tokens(model, a.calib_text, a.calib_tokens, &tokens, &n_tokens, &err)) {
-            rc = cli_fail(&err);
+    if (a.no_calib) {
+        cli_info(1, "no calibration (--no-calib): plain round to nearest, no importance weights, "
+                    "no massive-value protection");
+        needs_calib = false;
+    } else if (!needs_calib) {
+        cli_info(1, "no calibration: the %s plan uses no importance weights and protects nothing%s", a.type_name,
+                 a.calib_text || a.req.stats_path || a.req.imatrix_path ? " (the calibration input given is not used)"
+                                                                        : "");
+    } else if (!(model = mvq_model_from_gguf(in, &err))) {
+        cli_error("%s; calibration (importance weights, massive-value protection) needs the forward pass: "
+                  "--no-calib quantizes with plain round to nearest",
+                  err.msg);
+        rc = CLI_EXIT_FAIL;
+        goto out;
+    }
+    double calib_seconds = 0;
+    if (model) {
+        if (a.ctx_set)
+            cli_warn_ctx(a.req.n_ctx, &model->hp);
+        if (a.calib_text && (rc = calib_text_tokens(&a, model, &tokens, &n_tokens)) != CLI_EXIT_OK)
             goto out;
-        }
         a.req.tokens = tokens;
         a.req.n_tokens = n_tokens;
         a.req.progress = calib_progress;
+        double t0 = now_seconds();
         if (!(calib = mvq_calib_obtain(model, &a.req, pool, &info, &err))) {
             cli_progress_done();
             rc = cli_fail(&err);
             goto out;
         }
+        calib_seconds = now_seconds() - t0;
         cli_progress_done();
-        static const char *const origin[] = { "loaded from", "imported from", "cached in", "computed" };
-        cli_info(1, "statistics %s%s%s (%lld tokens%s)", origin[info.origin],
+        static const char *const origin[] = { "loaded from", "imported from", "from the cache", "computed" };
+        cli_info(1, "statistics %s%s%s (%lld token%s%s)", origin[info.origin],
                  info.origin == MVQ_CALIB_COMPUTED ? "" : " ",
                  info.origin == MVQ_CALIB_FROM_STATS     ? a.req.stats_path
                  : info.origin == MVQ_CALIB_FROM_IMATRIX ? a.req.imatrix_path
                  : info.origin == MVQ_CALIB_FROM_CACHE   ? info.cache_path : "",
-                 (long long)info.n_tokens,
+                 (long long)info.n_tokens, cli_plural(info.n_tokens),
                  info.origin == MVQ_CALIB_FROM_CACHE ? "; calibration skipped" : "");
         if (info.note[0])
             cli_info(1, "%s", info.note);
         if (!mvq_calib_has_norms(calib) && a.q.protect_massive)
             cli_info(1, "no Q/K statistics (importance matrix only): no massive dimensions to protect");
-        a.q.plan.has_imatrix = true;
     }
+    a.q.plan.has_imatrix = calib != NULL;
     a.q.calib = calib;
     a.q.pool = pool;
     a.q.progress = tensor_progress;
@@ -396,7 +691,7 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(&err);
         goto out;
     }
-    print_report(&a, &rep, calib ? &info : NULL);
+    print_report(&a, &rep, calib ? &info : NULL, calib_seconds);
 out:
     mvq_quantize_report_free(&rep);
     mvq_calib_free(calib);

@@ -3,6 +3,8 @@
 bin_PROGRAMS += tools/mvquant/mvquant
 tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_quantize.c \
+	tools/mvquant/quantize_llama.h \
+	tools/mvquant/quantize_llama.c \
 	tools/mvquant/main.c \
 	tools/mvquant/cli.h \
 	tools/mvquant/cli.c \

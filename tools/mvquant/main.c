@@ -30,6 +30,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: mvquant [-v|-q] [--protect-massive | --ignore-massive] [OPTIONS] IN.gguf OUT.gguf\n"
+            "       mvquant [-v|-q] [OPTIONS] IN.gguf [OUT.gguf] TYPE [NTHREADS]   (as llama-quantize)\n"
             "       mvquant [-v|-q] COMMAND [ARGS...]\n"
             "       mvquant --help | --version\n"
             "\n"
@@ -52,8 +53,9 @@ static void usage(FILE *f)
             "  0  success\n"
             "  1  usage error: unknown command or option, bad option value, an output\n"
             "     that is one of the inputs\n"
-            "  2  bad input or I/O error: unreadable or malformed file, failed write,\n"
-            "     failed verification\n",
+            "  2  bad input or I/O error: unreadable or malformed file, text that is not\n"
+            "     text or too short, a model that cannot be run or is already quantized,\n"
+            "     failed write, failed verification\n",
             "help", "show a command's help: mvquant help COMMAND");
 }
 
@@ -125,6 +127,14 @@ static int run_command(int argc, char **argv)
             usage(stdout);
             return CLI_EXIT_OK;
         }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+            printf("Usage: mvquant help [COMMAND]\n"
+                   "\n"
+                   "Shows mvquant's help, or COMMAND's (as 'mvquant COMMAND --help').\n");
+            return CLI_EXIT_OK;
+        }
+        if (argc > 2)
+            return cli_usage_error("help", "expected one COMMAND, got %d", argc - 1);
         char *help_argv[] = {argv[1], "--help", NULL};
         return run_command(2, help_argv);
     }
