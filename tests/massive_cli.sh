@@ -10,7 +10,7 @@ if [ -n "$EMULATOR" ]; then
     echo "1..0 # SKIP the CLI tests run natively only (EMULATOR=$EMULATOR)"
     exit 0
 fi
-echo "1..12"
+echo "1..14"
 n=0
 check() { # description, then the command's status (0 = ok)
     n=$((n + 1))
@@ -58,6 +58,26 @@ if [ -r "$model" ] && [ -r "$text" ]; then
     if [ $rc -eq 2 ]; then skip "no XML parser (python3 or xmllint)"; else check "the SVG parses, with cells and labels" $rc; fi
     ! ls "$dir" | grep -q "fig.svg."
     check "no temporary file left beside the figure" $?
+    grep -q '>stories260K: M\[h,d\]' "$dir/fig.svg" && ! grep -q "$model" "$dir/fig.svg"
+    check "the figure is titled by the model's name, not its path" $?
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 --svg "$dir/shared.svg" \
+        --svg-shared-scale >/dev/null 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && command -v python3 >/dev/null 2>&1; then
+        # colour-bar labels: three per panel (max, middle, min), panels layer by layer, Q K V
+        python3 -c 'import sys, xml.etree.ElementTree as E
+def tops(path):
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [t.text for t in E.parse(path).getroot().iter(ns + "text") if t.get("text-anchor") == "start"]
+    return [bars[i] for i in range(0, len(bars), 3)]
+shared, own = tops(sys.argv[1]), tops(sys.argv[2])
+assert len(shared) == len(own) == 15, (len(shared), len(own))
+for w in range(3):
+    assert len(set(shared[w::3])) == 1, shared[w::3]
+assert any(len(set(own[w::3])) > 1 for w in range(3)), own' "$dir/shared.svg" "$dir/fig.svg"
+        rc=$?
+    fi
+    check "--svg-shared-scale: one colour scale per column across the layers" $rc
     "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 >/dev/null 2>"$dir/err2.txt" &&
         grep -q "calibration skipped" "$dir/err2.txt"
     check "the second run takes the statistics from the cache" $?
@@ -76,7 +96,7 @@ assert j["summary"]["q"]["top_pair"] == 3 and j["summary"]["k"]["top_pair"] == 3
     [ $? -eq 2 ]
     check "unwritable figure: exit 2" $?
 else
-    for what in report layers svg temp cache json unwritable; do skip "fixtures absent ($what)"; done
+    for what in report layers svg temp title shared-scale cache json unwritable; do skip "fixtures absent ($what)"; done
 fi
 
 "$MVQ" massive "$dir/syn.gguf" --layers 7 >/dev/null 2>&1

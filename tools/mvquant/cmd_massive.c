@@ -38,6 +38,8 @@ static void usage(FILE *to)
             "  --lambda L         flag by the ratio rule instead, with threshold L (5 in the paper)\n"
             "  --layers A-B       only these layers (or one: --layers A)\n"
             "  --svg OUT.svg      also draw the heatmaps of M for Q, K and V per layer\n"
+            "  --svg-shared-scale one colour scale per column across the layers (default:\n"
+            "                     one per panel)\n"
             "  --stats FILE       statistics saved by 'mvquant --stats-out' instead of a run\n"
             "  --no-cache         neither read nor write the statistics cache ($MVQ_CACHE_DIR,\n"
             "                     else $XDG_CACHE_HOME/mvquant, else ~/.cache/mvquant)\n"
@@ -48,6 +50,7 @@ static void usage(FILE *to)
 
 typedef struct massive_args {
     const char *model, *text, *svg, *stats;
+    bool svg_shared_scale;
     long calib_tokens, ctx, topk, threads, layer_from, layer_to;
     double lambda;
     bool json, no_cache;
@@ -73,6 +76,24 @@ static bool parse_layers(const char *s, long *from, long *to)
     return true;
 }
 
+/* The figure's title: the file's name without folder and .gguf, and its
+ * general.name beside it where that says more than the architecture (the
+ * converters often write just "llama"). */
+static const char *model_title(const mvq_model *m, const char *path)
+{
+    static char buf[512];
+    const char *base = strrchr(path, '/'), *name, *arch;
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".gguf") == 0)
+        n -= 5;
+    int k = snprintf(buf, sizeof buf, "%.*s", (int)(n < 200 ? n : 200), base);
+    if (mvq_gguf_get_str(m->gguf, "general.name", &name) && *name &&
+        !(mvq_gguf_get_str(m->gguf, "general.architecture", &arch) && strcmp(name, arch) == 0))
+        snprintf(buf + k, sizeof buf - (size_t)k, " (%.200s)", name);
+    return buf;
+}
+
 /* 0: parsed; -1: help shown; otherwise the exit code. */
 static int parse_args(int argc, char **argv, massive_args *a)
 {
@@ -81,6 +102,7 @@ static int parse_args(int argc, char **argv, massive_args *a)
         {"ctx", required_argument, NULL, 'c'},    {"lambda", required_argument, NULL, 'l'},
         {"topk", required_argument, NULL, 'k'},   {"layers", required_argument, NULL, 'L'},
         {"json", no_argument, NULL, 'J'},         {"svg", required_argument, NULL, 's'},
+        {"svg-shared-scale", no_argument, NULL, 'G'},
         {"stats", required_argument, NULL, 'S'},  {"no-cache", no_argument, NULL, 'C'},
         {"threads", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -98,6 +120,7 @@ static int parse_args(int argc, char **argv, massive_args *a)
         switch (c) {
         case 't': a->text = cli_optarg; break;
         case 's': a->svg = cli_optarg; break;
+        case 'G': a->svg_shared_scale = true; break;
         case 'S': a->stats = cli_optarg; break;
         case 'J': a->json = true; break;
         case 'C': a->no_cache = true; break;
@@ -447,7 +470,7 @@ int cmd_massive(int argc, char **argv)
         st = analyse(c, &args, &a, &err);
     }
     if (st == MVQ_OK && args.svg)
-        st = massive_write_svg(args.svg, &a, args.model, &err);
+        st = massive_write_svg(args.svg, &a, model_title(m, args.model), args.svg_shared_scale, &err);
     if (st == MVQ_OK) {
         if (args.json)
             print_json(&args, &a, &info);

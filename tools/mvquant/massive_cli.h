@@ -27,6 +27,9 @@ static inline massive_panel *massive_panel_at(const massive_analysis *a, int64_t
 /* The paper's figure: per layer, heatmaps of M for Q, K and V (heads x
  * head dimension) with colour scales and labels.  Written to a temporary
  * file beside path, renamed into place when complete. */
-mvq_status massive_write_svg(const char *path, const massive_analysis *a, const char *title, mvq_error *err);
+/* The heatmaps as an SVG figure titled title; shared_scale: one colour scale
+ * per column (Q, K, V) across the layers drawn, else one per panel. */
+mvq_status massive_write_svg(const char *path, const massive_analysis *a, const char *title, bool shared_scale,
+                             mvq_error *err);
 
 #endif

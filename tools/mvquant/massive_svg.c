@@ -68,14 +68,23 @@ static int tick_step(int n)
     return step;
 }
 
-static void panel(FILE *f, const layout *L, double x0, double y0, const massive_panel *p, const char *title)
+/* The range of M over the panels of kind w (Q, K or V) in layers from..to. */
+static void panel_range(const massive_analysis *a, int w, int64_t from, int64_t to, float *lo, float *hi)
 {
-    float lo = INFINITY, hi = 0;
-    const int cells = p->n_head * p->head_dim;
-    for (int i = 0; i < cells; i++) {
-        lo = fminf(lo, p->M[i]);
-        hi = fmaxf(hi, p->M[i]);
+    *lo = INFINITY;
+    *hi = 0;
+    for (int64_t l = from; l <= to; l++) {
+        const massive_panel *p = massive_panel_at(a, l, w);
+        for (int i = 0; i < p->n_head * p->head_dim; i++) {
+            *lo = fminf(*lo, p->M[i]);
+            *hi = fmaxf(*hi, p->M[i]);
+        }
     }
+}
+
+static void panel(FILE *f, const layout *L, double x0, double y0, const massive_panel *p, const char *title,
+                  float lo, float hi)
+{
     const double span = hi > lo ? hi - lo : 1;
     const double hx = x0 + MARGIN, hy = y0 + PANEL_TOP;
     text(f, hx + L->pw / 2, y0 + 16, "middle", 13, title);
@@ -121,7 +130,7 @@ static void panel(FILE *f, const layout *L, double x0, double y0, const massive_
     }
 }
 
-static void figure(FILE *f, const massive_analysis *a, const char *title)
+static void figure(FILE *f, const massive_analysis *a, const char *title, bool shared_scale)
 {
     int n_head_max = 0;
     for (int w = 0; w < 3; w++) {
@@ -137,26 +146,30 @@ static void figure(FILE *f, const massive_analysis *a, const char *title)
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             width, height, width, height);
     fprintf(f, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", width / 2);
-    for (const char *s = title; *s; s++) /* the model's path, escaped for XML */
+    for (const char *s = title; *s; s++) /* the model's name, escaped for XML */
         switch (*s) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         default: fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
         }
-    fputs(": M[h,d] = ||x[:,h,d]||2 over the calibration tokens (massive dims outlined)</text>\n", f);
+    fprintf(f, ": M[h,d] = ||x[:,h,d]||2 over the calibration tokens (massive dims outlined; %s)</text>\n",
+            shared_scale ? "one colour scale per column across layers" : "a colour scale per panel");
     static const char *const names[3] = {"Q (after RoPE)", "K (after RoPE)", "V"};
     char t[64];
     for (int64_t l = a->layer_from; l <= a->layer_to; l++)
         for (int w = 0; w < 3; w++) {
             snprintf(t, sizeof t, "layer %lld: %s", (long long)l, names[w]);
+            float lo, hi;
+            panel_range(a, w, shared_scale ? a->layer_from : l, shared_scale ? a->layer_to : l, &lo, &hi);
             panel(f, &L, w * (L.panel_w + PANEL_GAP), TITLE_H + (l - a->layer_from) * L.row_h,
-                  massive_panel_at(a, l, w), t);
+                  massive_panel_at(a, l, w), t, lo, hi);
         }
     fputs("</svg>\n", f);
 }
 
-mvq_status massive_write_svg(const char *path, const massive_analysis *a, const char *title, mvq_error *err)
+mvq_status massive_write_svg(const char *path, const massive_analysis *a, const char *title, bool shared_scale,
+                             mvq_error *err)
 {
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
@@ -174,7 +187,7 @@ mvq_status massive_write_svg(const char *path, const massive_analysis *a, const 
         free(tmp);
         return st;
     }
-    figure(f, a, title);
+    figure(f, a, title, shared_scale);
     bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     /* mkstemp makes 0600; a figure is for sharing */
