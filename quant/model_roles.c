@@ -65,3 +65,12 @@ mvq_tensor_role mvq_tensor_role_of(const char *name)
     }
     return r;
 }
+
+mvq_linear mvq_tensor_linear(const char *name, int64_t *layer)
+{
+    const mvq_tensor_role r = mvq_tensor_role_of(name);
+    const bool linear = r.role == MVQ_ROLE_LINEAR;
+    if (layer)
+        *layer = linear ? r.layer : -1;
+    return linear ? r.linear : MVQ_LINEAR_COUNT;
+}

@@ -102,6 +102,10 @@ MVQ_API void mvq_model_free(mvq_model *m);
 
 MVQ_API const char *mvq_arch_name(mvq_arch arch);        /* "llama", "mistral", "qwen2" */
 MVQ_API const char *mvq_linear_name(mvq_linear which);   /* "attn_q", ..., "ffn_down" */
+/* Which linear of which block a tensor is, from its llama.cpp name
+ * ("blk.3.attn_q.weight": MVQ_LINEAR_Q, *layer 3); MVQ_LINEAR_COUNT (and
+ * *layer -1) for any other tensor.  layer may be NULL. */
+MVQ_API mvq_linear mvq_tensor_linear(const char *name, int64_t *layer);
 
 /* --------------------------------------------------- observation hooks */
 

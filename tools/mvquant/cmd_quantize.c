@@ -500,17 +500,18 @@ static int llama_overrides(args *a, const mvq_gguf *in)
 
 static bool is_attn_qk(const char *name)
 {
-    long layer;
-    char kind[16];
-    return sscanf(name, "blk.%ld.%15[a-z_].weight", &layer, kind) == 2 &&
-           (strcmp(kind, "attn_q") == 0 || strcmp(kind, "attn_k") == 0);
+    const mvq_linear l = mvq_tensor_linear(name, NULL);
+    return l == MVQ_LINEAR_Q || l == MVQ_LINEAR_K;
 }
 
-/* Types whose quantizer uses importance weights (llama.cpp's Q8_0 ignores them, as here). */
+/* Types whose quantizer uses importance weights: every block type.  Q8_0
+ * too, unlike llama.cpp's: measured on the fixtures (tinystories-eval, n_ctx
+ * 256), its importance-weighted scales lower the mean KLD against F32 from
+ * 0.000716 to 0.000637 (stories260K) and 0.000081 to 0.000077 (tinyrope-3M). */
 static bool uses_importance(mvq_type t)
 {
     const mvq_type_traits *tr = mvq_type_traits_get(t);
-    return tr && tr->is_quantized && t != MVQ_TYPE_Q8_0;
+    return tr && tr->is_quantized;
 }
 
 /* What the plan says before any long work: already quantized input,
