@@ -11,3 +11,10 @@ else
 tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_simd_vs_ref_LDADD = $(TEST_LIBS)
 endif
+# The reference quantizers' output pinned by hashes over a large input set,
+# and every instruction set's from_float against it (plain TAP).
+check_PROGRAMS += tests/quant_checksum
+TESTS += tests/quant_checksum
+tests_quant_checksum_SOURCES = tests/quant_checksum.c tests/quant_checksum.inc tests/golden.c tests/golden.h
+tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_quant_checksum_LDADD = $(TEST_LIBS)
