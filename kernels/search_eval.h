@@ -24,6 +24,7 @@ typedef struct mvq_levels {
     float level[MVQ_TABLE_LEVELS];    /* table grids: the level of each code */
     float mid[MVQ_TABLE_LEVELS - 1];  /* and the midpoints between neighbours */
     uint8_t bucket[2 * MVQ_BUCKET_HALF + 1];
+    float bucket_level[2 * MVQ_BUCKET_HALF + 1]; /* level[bucket[i]] */
 } mvq_levels;
 
 void mvq_levels_init(mvq_levels *lv, const mvq_grid *g);

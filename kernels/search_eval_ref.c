@@ -29,6 +29,7 @@ void mvq_levels_init(mvq_levels *lv, const mvq_grid *g)
         for (int k = 0; k < nl - 1; k++)
             c += (float)(i - MVQ_BUCKET_HALF) >= 2.0f * lv->mid[k];
         lv->bucket[i] = (uint8_t)c;
+        lv->bucket_level[i] = lv->level[c];
     }
 }
 

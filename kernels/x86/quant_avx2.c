@@ -1,0 +1,75 @@
+/* AVX2 weight quantizers of the legacy types and IQ4_NL: the reference
+ * search (kernels/ref_search.c) with its candidates evaluated eight to a
+ * vector, bit-exact with the scalar reference. */
+#include "config.h"
+#include "kernels/search_eval.h"
+#include "kernels/x86/simd_x86.h"
+
+typedef __m256 vf;
+#define VF_LANES 8
+
+static inline vf vf_set1(float a) { return _mm256_set1_ps(a); }
+static inline vf vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_storeu(float *p, vf a) { _mm256_storeu_ps(p, a); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+
+static inline vf vf_round_even(vf a)
+{
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+static inline vf vf_inverse(vf d)
+{
+    const vf nonzero = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    return _mm256_and_ps(nonzero, _mm256_div_ps(_mm256_set1_ps(1.0f), d));
+}
+
+/* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code
+ * (max_ps gives its second operand for NaN: the lowest bucket). */
+typedef struct {
+    const float *bucket_level;
+} vf_table;
+
+static inline void vf_table_init(vf_table *tab, const mvq_levels *lv)
+{
+    tab->bucket_level = lv->bucket_level;
+}
+
+static inline vf vf_table_level(const vf_table *tab, vf t)
+{
+    const vf r = _mm256_set1_ps((float)(MVQ_BUCKET_HALF / 2));
+    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), r)), r);
+    const vf t2 = _mm256_floor_ps(_mm256_add_ps(t, t));
+    const __m256i i = _mm256_add_epi32(_mm256_cvttps_epi32(t2), _mm256_set1_epi32(MVQ_BUCKET_HALF));
+    return _mm256_i32gather_ps(tab->bucket_level, i, 4);
+}
+
+#include "kernels/x86/search_eval_x86.h"
+
+const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd};
+
+#define AVX2_ROW(T)                                                                          \
+    static void quantize_row_##T(const float *x, void *y, int64_t n, const float *imatrix) \
+    {                                                                                        \
+        mvq_quantize_row_##T##_with(&mvq_search_evals_avx2, x, y, n, imatrix);               \
+    }
+AVX2_ROW(q4_0)
+AVX2_ROW(q4_1)
+AVX2_ROW(q5_0)
+AVX2_ROW(q5_1)
+AVX2_ROW(iq4_nl)
+
+/* Q8_0's entry is the activation quantizer's (act_avx2.c), which searches
+ * with these evaluators when given importance weights. */
+void mvq_quant_init_avx2(mvq_kernel_table *t)
+{
+    t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0;
+    t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1;
+    t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0;
+    t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1;
+    t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl;
+}
