@@ -239,7 +239,41 @@ static void check_reference(const mvq_kernel_table *ref, input_set sets[2], uint
     }
 }
 
-/* Every other table the CPU runs gives the reference's bytes. */
+/* Table t (named name) gives the reference's bytes for every type it
+ * overrides. */
+static void check_table(const char *name, const mvq_kernel_table *t, const mvq_kernel_table *ref,
+                        input_set sets[2], uint8_t *buf)
+{
+    for (int type = 0; type < MVQ_TYPE_COUNT; type++) {
+        if (!quantizable(ref, type) || t->from_float[type] == ref->from_float[type])
+            continue;
+        int same = 1;
+        for (int k = 0; k < 4; k++)
+            same &= hash_type(t, (mvq_type)type, &sets[k / 2], k % 2, buf) ==
+                    hash_type(ref, (mvq_type)type, &sets[k / 2], k % 2, buf);
+        tap_ok(same, "%s %s from_float gives the reference's bytes on all inputs", name,
+               mvq_type_name((mvq_type)type));
+    }
+}
+
+#ifdef MVQ_TEST_SIMDE
+#include "kernels/x86/x86_impl.h"
+/* The AVX-512 sources built over SIMDe: their logic checked on any CPU. */
+static void check_emulated(const mvq_kernel_table *ref, input_set sets[2], uint8_t *buf)
+{
+    static mvq_kernel_table emulated;
+    emulated = *ref;
+    mvq_kernels_init_avx512_simde(&emulated);
+    check_table("avx512 (SIMDe emulation)", &emulated, ref, sets, buf);
+}
+#else
+static void check_emulated(const mvq_kernel_table *ref, input_set sets[2], uint8_t *buf)
+{
+    (void)ref, (void)sets, (void)buf;
+}
+#endif
+
+/* Every other table the CPU runs (and the emulated one, when built). */
 static void check_other_isas(const mvq_kernel_table *ref, input_set sets[2], uint8_t *buf)
 {
     for (int isa = 0; isa < MVQ_ISA_COUNT; isa++) {
@@ -249,18 +283,9 @@ static void check_other_isas(const mvq_kernel_table *ref, input_set sets[2], uin
             tap_skip("%s: this CPU cannot run it", mvq_isa_name((mvq_isa)isa));
             continue;
         }
-        const mvq_kernel_table *t = mvq_kernels_for_isa((mvq_isa)isa);
-        for (int type = 0; type < MVQ_TYPE_COUNT; type++) {
-            if (!quantizable(ref, type) || t->from_float[type] == ref->from_float[type])
-                continue;
-            int same = 1;
-            for (int k = 0; k < 4; k++)
-                same &= hash_type(t, (mvq_type)type, &sets[k / 2], k % 2, buf) ==
-                        hash_type(ref, (mvq_type)type, &sets[k / 2], k % 2, buf);
-            tap_ok(same, "%s %s from_float gives the reference's bytes on all inputs",
-                   mvq_isa_name((mvq_isa)isa), mvq_type_name((mvq_type)type));
-        }
+        check_table(mvq_isa_name((mvq_isa)isa), mvq_kernels_for_isa((mvq_isa)isa), ref, sets, buf);
     }
+    check_emulated(ref, sets, buf);
 }
 
 int main(int argc, char **argv)

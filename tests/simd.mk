@@ -16,5 +16,10 @@ endif
 check_PROGRAMS += tests/quant_checksum
 TESTS += tests/quant_checksum
 tests_quant_checksum_SOURCES = tests/quant_checksum.c tests/quant_checksum.inc tests/golden.c tests/golden.h
+if HAVE_SIMDE
+tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
+tests_quant_checksum_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
+else
 tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_quant_checksum_LDADD = $(TEST_LIBS)
+endif

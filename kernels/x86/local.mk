@@ -23,6 +23,8 @@ X86_AVX512_SOURCES = \
 	kernels/x86/dequant_avx512.c \
 	kernels/x86/dot_avx512.c \
 	kernels/x86/dot_kquants_avx512.c \
+	kernels/x86/search_eval_x86.h \
+	kernels/x86/quant_avx512.c \
 	kernels/x86/init_avx512.c
 
 if HAVE_AVX2

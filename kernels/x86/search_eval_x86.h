@@ -72,7 +72,7 @@ sym_eval_width(const float *x, const float *w, int n, const mvq_levels *lv, cons
 static void sym_eval_simd(const float *x, const float *w, int n, const mvq_levels *lv,
                           const float *d, int nc, mvq_sym_pass *out)
 {
-    vf_table tab;
+    vf_table tab = {0};
     const int table = lv->g->values != NULL;
     if (table)
         vf_table_init(&tab, lv);
