@@ -46,10 +46,6 @@ typedef struct kq_superblock {
     uint8_t m[MVQ_QK_K / 16];    /* sub-block mins (affine types) */
 } kq_superblock;
 
-/* x: MVQ_QK_K weights; w: their importance weights, or NULL for 1. */
-void kq_search_affine(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
-void kq_search_symmetric(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
-
 /* Packs one searched super-block into its block of the type. */
 typedef void (*kq_store_fn)(const kq_superblock *sb, void *block);
 
