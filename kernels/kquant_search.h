@@ -55,6 +55,17 @@ typedef void (*kq_store_fn)(const kq_superblock *sb, void *block);
 void kq_quantize_row(const kq_shape *shape, const float *x, void *y, size_t block_bytes, int64_t n,
                      const float *imatrix, kq_store_fn store);
 
+/* One K-quant type for the row quantizers (kquant_q*.c): its shape, block
+ * size and packer; the SIMD quantizers run the search on these too. */
+typedef struct kq_format {
+    const kq_shape *shape;
+    size_t block_bytes;
+    kq_store_fn store;
+} kq_format;
+
+extern const kq_format kq_format_q2_K, kq_format_q3_K, kq_format_q4_K, kq_format_q5_K,
+    kq_format_q6_K;
+
 /* Value of a float after a round trip through fp16. */
 float kq_fp16_round(float f);
 

@@ -172,7 +172,8 @@ typedef struct {
     int sc[KQ_MAX_SUB], m[KQ_MAX_SUB];
     float q[MVQ_QK_K];
     float sq[KQ_MAX_SUB], sqq[KQ_MAX_SUB], sqx[KQ_MAX_SUB];
-    float err;
+    float e[KQ_MAX_SUB]; /* error per sub-block */
+    float err;           /* their sum, in order */
 } kq_state;
 
 /* What stays fixed while one super-block is searched. */
@@ -198,14 +199,21 @@ static void sub_settle(const kq_problem *p, kq_state *st, int j)
     st->sq[j] = sums[0];
     st->sqq[j] = sums[1];
     st->sqx[j] = sums[2];
-    st->err += sums[3];
+    st->e[j] = sums[3];
+}
+
+static void sum_errors(const kq_problem *p, kq_state *st)
+{
+    st->err = 0;
+    for (int j = 0; j < p->nsub; ++j)
+        st->err += st->e[j];
 }
 
 static void settle(const kq_problem *p, kq_state *st)
 {
-    st->err = 0;
     for (int j = 0; j < p->nsub; ++j)
         sub_settle(p, st, j);
+    sum_errors(p, st);
 }
 
 static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, int m)
@@ -221,12 +229,14 @@ static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, i
 }
 
 /* Stage 2: for each sub-block, coordinate search from its integers in st:
- * the best of sc +- 1, then of m +- 1 at that scale; then settles st. */
-static void choose_integers(const kq_problem *p, kq_state *st)
+ * the best of sc +- 1, then of m +- 1 at that scale; then settles st.
+ * When st is already settled at its integers, their errors are known and
+ * only the sub-blocks whose integers change are settled again. */
+static void choose_integers(const kq_problem *p, kq_state *st, int settled)
 {
     for (int j = 0; j < p->nsub; ++j) {
         int sc0 = st->sc[j], m0 = st->m[j];
-        float best = error_at(p, j, st->d, st->dmin, sc0, m0);
+        float best = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0, m0);
         for (int step = -1; step <= 1; step += 2) {
             float err = error_at(p, j, st->d, st->dmin, sc0 + step, m0);
             if (err < best) {
@@ -241,8 +251,10 @@ static void choose_integers(const kq_problem *p, kq_state *st)
                 st->m[j] = m0 + step;
             }
         }
+        if (!settled || st->sc[j] != sc0 || st->m[j] != m0)
+            sub_settle(p, st, j);
     }
-    settle(p, st);
+    sum_errors(p, st);
 }
 
 /* Stage 3: least squares of sum w*(d*sc*q - dmin*m - x)^2 over d and dmin
@@ -288,7 +300,7 @@ static void refine(const kq_problem *p, kq_state *best, kq_state *trial)
     }
     if (KQ_FINAL_SEARCH) {
         *trial = *best;
-        choose_integers(p, trial);
+        choose_integers(p, trial, 1);
         if (trial->err < best->err)
             *best = *trial;
     }
@@ -306,7 +318,7 @@ static void search_from(const kq_problem *p, const float *s, const float *mn, fl
         best->sc[j] = best->d != 0 ? (int)kq_round(kq_clampf(s[j] / best->d, (float)sh->scmin, (float)sh->scmax)) : 0;
         best->m[j] = best->dmin != 0 ? (int)kq_round(kq_clampf(mn[j] / best->dmin, 0.f, (float)sh->mmax)) : 0;
     }
-    choose_integers(p, best);
+    choose_integers(p, best, 0);
     refine(p, best, trial);
 }
 

@@ -12,6 +12,7 @@ X86_AVX2_SOURCES = \
 	kernels/x86/dot_kquants_avx2.c \
 	kernels/x86/search_eval_x86.h \
 	kernels/x86/quant_avx2.c \
+	kernels/x86/kquant_avx2.c \
 	kernels/x86/init_avx2.c
 X86_AVX512_SOURCES = \
 	kernels/x86/simd_x86.h \

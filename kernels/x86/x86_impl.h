@@ -19,6 +19,8 @@ extern const struct mvq_search_evals mvq_search_evals_avx512;
 extern const struct mvq_search_evals mvq_search_evals_avx512_simde;
 
 void mvq_quant_init_avx2(mvq_kernel_table *t);
+/* K-quant weight quantizers (kquant_avx2.c) */
+void mvq_kquant_init_avx2(mvq_kernel_table *t);
 void mvq_quant_init_avx512(mvq_kernel_table *t);
 void mvq_quant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_init_avx2(mvq_kernel_table *t);
