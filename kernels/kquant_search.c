@@ -5,19 +5,18 @@
  * reproduce them). */
 #include "config.h"
 #include "kernels/kquant_search.h"
+#include "kernels/ref.h"
 
-#define KQ_FP16_MAX 65504.f
 #define KQ_LANES 8
 
 float kq_fp16_round(float f)
 {
-    f = kq_clampf(f, -KQ_FP16_MAX, KQ_FP16_MAX);
-    return mvq_fp16_to_fp32(mvq_fp32_to_fp16(f));
+    return mvq_round_fp16(f);
 }
 
 static inline float kq_round_fp16(float f)
 {
-    return kq_fp16_round(f);
+    return mvq_round_fp16(f);
 }
 
 static float lane_sum(const float a[KQ_LANES])

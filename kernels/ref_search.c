@@ -17,11 +17,7 @@
 
 static float round_fp16(float f)
 {
-    if (f > 65504.0f)
-        f = 65504.0f;
-    if (f < -65504.0f)
-        f = -65504.0f;
-    return mvq_fp16_to_fp32(mvq_fp32_to_fp16(f));
+    return mvq_round_fp16(f);
 }
 
 /* The fp16 value next to d (exactly representable) away from / toward zero. */

@@ -25,8 +25,7 @@ static inline __m256 clamp_round(__m256 v, __m256 lo, __m256 hi)
 
 static inline float kq_round_fp16(float f)
 {
-    f = kq_clampf(f, -65504.f, 65504.f);
-    return half_to_float(float_to_half(f));
+    return mvq_round_fp16(f);
 }
 
 static inline void kq_affine_sums(int n, int qmax, const float *x, const float *w, float iscale,

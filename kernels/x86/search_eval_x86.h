@@ -18,55 +18,73 @@
 
 #include "kernels/search_eval.h"
 
-/* Candidate vectors per pass over the block: independent sums overlap. */
-#define EVAL_GROUPS 2
-#define EVAL_WIDTH (EVAL_GROUPS * VF_LANES)
+#define MVQ_EVAL_INLINE static inline __attribute__((always_inline))
 
-/* Loads up to EVAL_WIDTH candidates; the missing lanes repeat the first. */
-static inline void load_lanes(const float *src, int nc, vf out[EVAL_GROUPS])
+/* Candidates per pass over the block: two vectors of them, so that their
+ * independent sums overlap, or one when few are left. */
+#define EVAL_WIDTH (2 * VF_LANES)
+
+/* Up to EVAL_WIDTH candidates in buf; the missing lanes repeat the first. */
+MVQ_EVAL_INLINE void pad_lanes(const float *src, int nc, float buf[EVAL_WIDTH])
 {
-    float buf[EVAL_WIDTH];
     for (int c = 0; c < EVAL_WIDTH; c++)
         buf[c] = src[c < nc ? c : 0];
-    for (int g = 0; g < EVAL_GROUPS; g++)
-        out[g] = vf_loadu(buf + g * VF_LANES);
 }
 
-/* The lanes of the groups of v, in candidate order. */
-static inline void store_lanes(const vf v[EVAL_GROUPS], float buf[EVAL_WIDTH])
+/* ---- symmetric ---- */
+
+typedef struct {
+    vf d, id, err, sxv, svv;
+} sym_lanes;
+
+MVQ_EVAL_INLINE sym_lanes sym_start(const float *d)
 {
-    for (int g = 0; g < EVAL_GROUPS; g++)
-        vf_storeu(buf + g * VF_LANES, v[g]);
+    sym_lanes a;
+    a.d = vf_loadu(d);
+    a.id = vf_inverse(a.d);
+    a.err = a.sxv = a.svv = vf_set1(0.0f);
+    return a;
 }
 
-static inline __attribute__((always_inline)) void
-sym_eval_width(const float *x, const float *w, int n, const mvq_levels *lv, const vf_table *tab,
-               const float *d, int nc, mvq_sym_pass *out, int table)
+MVQ_EVAL_INLINE void sym_step(sym_lanes *a, vf xj, vf wj, vf wx, vf lo, vf hi, const vf_table *tab,
+                              int table)
 {
-    vf vd[EVAL_GROUPS], id[EVAL_GROUPS], err[EVAL_GROUPS], sxv[EVAL_GROUPS], svv[EVAL_GROUPS];
-    load_lanes(d, nc, vd);
-    for (int g = 0; g < EVAL_GROUPS; g++) {
-        id[g] = vf_inverse(vd[g]);
-        err[g] = sxv[g] = svv[g] = vf_set1(0.0f);
-    }
+    const vf t = vf_mul(xj, a->id);
+    const vf v = table ? vf_table_level(tab, t) : vf_round_even(vf_min(hi, vf_max(lo, t)));
+    const vf diff = vf_sub(xj, vf_mul(v, a->d));
+    a->err = vf_add(a->err, vf_mul(vf_mul(wj, diff), diff));
+    a->sxv = vf_add(a->sxv, vf_mul(wx, v));
+    a->svv = vf_add(a->svv, vf_mul(vf_mul(wj, v), v));
+}
+
+MVQ_EVAL_INLINE void sym_finish(const sym_lanes *a, int nc, mvq_sym_pass *out)
+{
+    float e[VF_LANES], s[VF_LANES], q[VF_LANES];
+    vf_storeu(e, a->err);
+    vf_storeu(s, a->sxv);
+    vf_storeu(q, a->svv);
+    for (int c = 0; c < nc; c++)
+        out[c] = (mvq_sym_pass){e[c], s[c], q[c]};
+}
+
+/* nc <= EVAL_WIDTH candidates; two: nc > VF_LANES */
+MVQ_EVAL_INLINE void sym_eval_width(const float *x, const float *w, int n, const mvq_levels *lv,
+                                    const vf_table *tab, const float *d, int nc,
+                                    mvq_sym_pass *out, int table, int two)
+{
+    float buf[EVAL_WIDTH];
+    pad_lanes(d, nc, buf);
+    sym_lanes a = sym_start(buf), b = sym_start(buf + VF_LANES);
     const vf lo = vf_set1(lv->lo), hi = vf_set1(lv->hi);
     for (int j = 0; j < n; j++) {
         const vf xj = vf_set1(x[j]), wj = vf_set1(w[j]), wx = vf_set1(w[j] * x[j]);
-        for (int g = 0; g < EVAL_GROUPS; g++) {
-            const vf t = vf_mul(xj, id[g]);
-            const vf v = table ? vf_table_level(tab, t) : vf_round_even(vf_min(hi, vf_max(lo, t)));
-            const vf diff = vf_sub(xj, vf_mul(v, vd[g]));
-            err[g] = vf_add(err[g], vf_mul(vf_mul(wj, diff), diff));
-            sxv[g] = vf_add(sxv[g], vf_mul(wx, v));
-            svv[g] = vf_add(svv[g], vf_mul(vf_mul(wj, v), v));
-        }
+        sym_step(&a, xj, wj, wx, lo, hi, tab, table);
+        if (two)
+            sym_step(&b, xj, wj, wx, lo, hi, tab, table);
     }
-    float e[EVAL_WIDTH], a[EVAL_WIDTH], b[EVAL_WIDTH];
-    store_lanes(err, e);
-    store_lanes(sxv, a);
-    store_lanes(svv, b);
-    for (int c = 0; c < nc; c++)
-        out[c] = (mvq_sym_pass){e[c], a[c], b[c]};
+    sym_finish(&a, nc < VF_LANES ? nc : VF_LANES, out);
+    if (two)
+        sym_finish(&b, nc - VF_LANES, out + VF_LANES);
 }
 
 static void sym_eval_simd(const float *x, const float *w, int n, const mvq_levels *lv,
@@ -78,53 +96,86 @@ static void sym_eval_simd(const float *x, const float *w, int n, const mvq_level
         vf_table_init(&tab, lv);
     for (int c = 0; c < nc; c += EVAL_WIDTH) {
         const int m = nc - c < EVAL_WIDTH ? nc - c : EVAL_WIDTH;
-        if (table)
-            sym_eval_width(x, w, n, lv, &tab, d + c, m, out + c, 1);
+        if (table && m > VF_LANES)
+            sym_eval_width(x, w, n, lv, &tab, d + c, m, out + c, 1, 1);
+        else if (table)
+            sym_eval_width(x, w, n, lv, &tab, d + c, m, out + c, 1, 0);
+        else if (m > VF_LANES)
+            sym_eval_width(x, w, n, lv, NULL, d + c, m, out + c, 0, 1);
         else
-            sym_eval_width(x, w, n, lv, NULL, d + c, m, out + c, 0);
+            sym_eval_width(x, w, n, lv, NULL, d + c, m, out + c, 0, 0);
     }
 }
 
-static void aff_eval_width(const float *x, const float *w, int n, const mvq_levels *lv,
-                           const float *d, const float *m, int nc, mvq_aff_pass *out)
+/* ---- affine ---- */
+
+typedef struct {
+    vf d, m, id, err, sv, svv, sxv;
+} aff_lanes;
+
+MVQ_EVAL_INLINE aff_lanes aff_start(const float *d, const float *m)
 {
-    vf vd[EVAL_GROUPS], vm[EVAL_GROUPS], id[EVAL_GROUPS];
-    vf err[EVAL_GROUPS], sv[EVAL_GROUPS], svv[EVAL_GROUPS], sxv[EVAL_GROUPS];
-    load_lanes(d, nc, vd);
-    load_lanes(m, nc, vm);
-    for (int g = 0; g < EVAL_GROUPS; g++) {
-        id[g] = vf_inverse(vd[g]);
-        err[g] = sv[g] = svv[g] = sxv[g] = vf_set1(0.0f);
-    }
-    const vf zero = vf_set1(0.0f), hi = vf_set1(lv->hi);
+    aff_lanes a;
+    a.d = vf_loadu(d);
+    a.m = vf_loadu(m);
+    a.id = vf_inverse(a.d);
+    a.err = a.sv = a.svv = a.sxv = vf_set1(0.0f);
+    return a;
+}
+
+MVQ_EVAL_INLINE void aff_step(aff_lanes *a, vf xj, vf wj, vf wx, vf hi)
+{
+    const vf t = vf_mul(vf_sub(xj, a->m), a->id);
+    const vf v = vf_round_even(vf_min(hi, vf_max(vf_set1(0.0f), t)));
+    const vf diff = vf_sub(xj, vf_add(vf_mul(v, a->d), a->m));
+    const vf wv = vf_mul(wj, v);
+    a->err = vf_add(a->err, vf_mul(vf_mul(wj, diff), diff));
+    a->sv = vf_add(a->sv, wv);
+    a->svv = vf_add(a->svv, vf_mul(wv, v));
+    a->sxv = vf_add(a->sxv, vf_mul(wx, v));
+}
+
+MVQ_EVAL_INLINE void aff_finish(const aff_lanes *a, int nc, mvq_aff_pass *out)
+{
+    float e[VF_LANES], s[VF_LANES], q[VF_LANES], r[VF_LANES];
+    vf_storeu(e, a->err);
+    vf_storeu(s, a->sv);
+    vf_storeu(q, a->svv);
+    vf_storeu(r, a->sxv);
+    for (int c = 0; c < nc; c++)
+        out[c] = (mvq_aff_pass){e[c], s[c], q[c], r[c]};
+}
+
+MVQ_EVAL_INLINE void aff_eval_width(const float *x, const float *w, int n, const mvq_levels *lv,
+                                    const float *d, const float *m, int nc, mvq_aff_pass *out,
+                                    int two)
+{
+    float bd[EVAL_WIDTH], bm[EVAL_WIDTH];
+    pad_lanes(d, nc, bd);
+    pad_lanes(m, nc, bm);
+    aff_lanes a = aff_start(bd, bm), b = aff_start(bd + VF_LANES, bm + VF_LANES);
+    const vf hi = vf_set1(lv->hi);
     for (int j = 0; j < n; j++) {
         const vf xj = vf_set1(x[j]), wj = vf_set1(w[j]), wx = vf_set1(w[j] * x[j]);
-        for (int g = 0; g < EVAL_GROUPS; g++) {
-            const vf t = vf_mul(vf_sub(xj, vm[g]), id[g]);
-            const vf v = vf_round_even(vf_min(hi, vf_max(zero, t)));
-            const vf diff = vf_sub(xj, vf_add(vf_mul(v, vd[g]), vm[g]));
-            const vf wv = vf_mul(wj, v);
-            err[g] = vf_add(err[g], vf_mul(vf_mul(wj, diff), diff));
-            sv[g] = vf_add(sv[g], wv);
-            svv[g] = vf_add(svv[g], vf_mul(wv, v));
-            sxv[g] = vf_add(sxv[g], vf_mul(wx, v));
-        }
+        aff_step(&a, xj, wj, wx, hi);
+        if (two)
+            aff_step(&b, xj, wj, wx, hi);
     }
-    float e[EVAL_WIDTH], a[EVAL_WIDTH], b[EVAL_WIDTH], c2[EVAL_WIDTH];
-    store_lanes(err, e);
-    store_lanes(sv, a);
-    store_lanes(svv, b);
-    store_lanes(sxv, c2);
-    for (int c = 0; c < nc; c++)
-        out[c] = (mvq_aff_pass){e[c], a[c], b[c], c2[c]};
+    aff_finish(&a, nc < VF_LANES ? nc : VF_LANES, out);
+    if (two)
+        aff_finish(&b, nc - VF_LANES, out + VF_LANES);
 }
 
 static void aff_eval_simd(const float *x, const float *w, int n, const mvq_levels *lv,
                           const float *d, const float *m, int nc, mvq_aff_pass *out)
 {
-    for (int c = 0; c < nc; c += EVAL_WIDTH)
-        aff_eval_width(x, w, n, lv, d + c, m + c, nc - c < EVAL_WIDTH ? nc - c : EVAL_WIDTH,
-                       out + c);
+    for (int c = 0; c < nc; c += EVAL_WIDTH) {
+        const int k = nc - c < EVAL_WIDTH ? nc - c : EVAL_WIDTH;
+        if (k > VF_LANES)
+            aff_eval_width(x, w, n, lv, d + c, m + c, k, out + c, 1);
+        else
+            aff_eval_width(x, w, n, lv, d + c, m + c, k, out + c, 0);
+    }
 }
 
 #endif
