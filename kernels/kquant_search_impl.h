@@ -56,6 +56,7 @@ static kq_moments moments(int n, const float *x, const float *w)
     return m;
 }
 
+
 /* ---- stage 1: float scale (and min) of one sub-block ---- */
 
 typedef struct {
@@ -216,7 +217,7 @@ static void settle(const kq_problem *p, kq_state *st)
     sum_errors(p, st);
 }
 
-static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, int m)
+static inline __attribute__((always_inline)) float error_at(const kq_problem *p, int j, float d, float dmin, int sc, int m)
 {
     const kq_shape *sh = p->sh;
     if (sc < sh->scmin || sc > sh->scmax || m < 0 || m > sh->mmax)
@@ -231,29 +232,52 @@ static float error_at(const kq_problem *p, int j, float d, float dmin, int sc, i
 /* Stage 2: for each sub-block, coordinate search from its integers in st:
  * the best of sc +- 1, then of m +- 1 at that scale; then settles st.
  * When st is already settled at its integers, their errors are known and
- * only the sub-blocks whose integers change are settled again. */
+ * only the sub-blocks whose integers change are settled again.  Sub-blocks
+ * are independent: each step runs over all of them, so that their
+ * evaluations overlap. */
 static void choose_integers(const kq_problem *p, kq_state *st, int settled)
 {
-    for (int j = 0; j < p->nsub; ++j) {
-        int sc0 = st->sc[j], m0 = st->m[j];
-        float best = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0, m0);
-        for (int step = -1; step <= 1; step += 2) {
-            float err = error_at(p, j, st->d, st->dmin, sc0 + step, m0);
-            if (err < best) {
-                best = err;
-                st->sc[j] = sc0 + step;
-            }
-        }
-        for (int step = -1; step <= 1 && st->dmin != 0; step += 2) {
-            float err = error_at(p, j, st->d, st->dmin, st->sc[j], m0 + step);
-            if (err < best) {
-                best = err;
-                st->m[j] = m0 + step;
-            }
-        }
-        if (!settled || st->sc[j] != sc0 || st->m[j] != m0)
-            sub_settle(p, st, j);
+    const int nsub = p->nsub;
+    int sc0[KQ_MAX_SUB], m0[KQ_MAX_SUB];
+    float best[KQ_MAX_SUB], lower[KQ_MAX_SUB], upper[KQ_MAX_SUB];
+    for (int j = 0; j < nsub; ++j) {
+        sc0[j] = st->sc[j];
+        m0[j] = st->m[j];
+        best[j] = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0[j], m0[j]);
     }
+    for (int j = 0; j < nsub; ++j) {
+        lower[j] = error_at(p, j, st->d, st->dmin, sc0[j] - 1, m0[j]);
+        upper[j] = error_at(p, j, st->d, st->dmin, sc0[j] + 1, m0[j]);
+    }
+    for (int j = 0; j < nsub; ++j) {
+        if (lower[j] < best[j]) {
+            best[j] = lower[j];
+            st->sc[j] = sc0[j] - 1;
+        }
+        if (upper[j] < best[j]) {
+            best[j] = upper[j];
+            st->sc[j] = sc0[j] + 1;
+        }
+    }
+    if (st->dmin != 0) {
+        for (int j = 0; j < nsub; ++j) {
+            lower[j] = error_at(p, j, st->d, st->dmin, st->sc[j], m0[j] - 1);
+            upper[j] = error_at(p, j, st->d, st->dmin, st->sc[j], m0[j] + 1);
+        }
+        for (int j = 0; j < nsub; ++j) {
+            if (lower[j] < best[j]) {
+                best[j] = lower[j];
+                st->m[j] = m0[j] - 1;
+            }
+            if (upper[j] < best[j]) {
+                best[j] = upper[j];
+                st->m[j] = m0[j] + 1;
+            }
+        }
+    }
+    for (int j = 0; j < nsub; ++j)
+        if (!settled || st->sc[j] != sc0[j] || st->m[j] != m0[j])
+            sub_settle(p, st, j);
     sum_errors(p, st);
 }
 
