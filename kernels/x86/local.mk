@@ -10,7 +10,6 @@ X86_AVX2_SOURCES = \
 	kernels/x86/act_x86.h \
 	kernels/x86/dot_avx2.c \
 	kernels/x86/dot_kquants_avx2.c \
-	kernels/x86/search_eval_x86.h \
 	kernels/x86/quant_avx2.c \
 	kernels/x86/kquant_avx2.c \
 	kernels/x86/init_avx2.c
@@ -24,7 +23,6 @@ X86_AVX512_SOURCES = \
 	kernels/x86/dequant_avx512.c \
 	kernels/x86/dot_avx512.c \
 	kernels/x86/dot_kquants_avx512.c \
-	kernels/x86/search_eval_x86.h \
 	kernels/x86/quant_avx512.c \
 	kernels/x86/init_avx512.c
 

@@ -48,7 +48,7 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
     return _mm256_i32gather_ps(tab->bucket_level, i, 4);
 }
 
-#include "kernels/x86/search_eval_x86.h"
+#include "kernels/search_eval_simd.h"
 
 const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd};
 

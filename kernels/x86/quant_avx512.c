@@ -48,7 +48,7 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
     return _mm512_i32gather_ps(i, tab->bucket_level, 4);
 }
 
-#include "kernels/x86/search_eval_x86.h"
+#include "kernels/search_eval_simd.h"
 
 const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {sym_eval_simd, aff_eval_simd};
 

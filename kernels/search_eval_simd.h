@@ -1,8 +1,9 @@
-/* Internal to kernels/x86/: the candidate evaluators of the legacy scale
+/* Internal to kernels/: the candidate evaluators of the legacy scale
  * search (kernels/search_eval.h) with candidates in SIMD lanes, shared by
- * quant_avx2.c and quant_avx512.c.  Per candidate the sums run over the
- * block in order with the reference's float operations (no fused
- * multiply-adds), so the lanes give the reference's sums bit for bit.
+ * kernels/x86/quant_avx*.c and kernels/arm/quant_neon.c.  Per candidate
+ * the sums run over the block in order with the reference's float
+ * operations (no fused multiply-adds), so the lanes give the reference's
+ * sums bit for bit.
  *
  * The includer first defines the vector type vf of VF_LANES floats, a type
  * vf_table (IQ4_NL's levels prepared for lookups) and
@@ -13,8 +14,8 @@
  *   void vf_table_init(vf_table *, const mvq_levels *),
  *   vf vf_table_level(const vf_table *, vf t)   the nearest level of t
  *                             (NaN: the first), as mvq_table_code. */
-#ifndef MVQ_SEARCH_EVAL_X86_H
-#define MVQ_SEARCH_EVAL_X86_H
+#ifndef MVQ_SEARCH_EVAL_SIMD_H
+#define MVQ_SEARCH_EVAL_SIMD_H
 
 #include "kernels/search_eval.h"
 
