@@ -175,6 +175,9 @@ typedef struct {
     float sq[KQ_MAX_SUB], sqq[KQ_MAX_SUB], sqx[KQ_MAX_SUB];
     float e[KQ_MAX_SUB]; /* error per sub-block */
     float err;           /* their sum, in order */
+    /* sub-block j kept its integers in the last integer search, at these
+     * d and dmin: searching it again would keep them again */
+    uint8_t stable[KQ_MAX_SUB];
 } kq_state;
 
 /* What stays fixed while one super-block is searched. */
@@ -210,10 +213,13 @@ static void sum_errors(const kq_problem *p, kq_state *st)
         st->err += st->e[j];
 }
 
+/* Settles every sub-block (at new d, dmin: nothing is stable). */
 static void settle(const kq_problem *p, kq_state *st)
 {
-    for (int j = 0; j < p->nsub; ++j)
+    for (int j = 0; j < p->nsub; ++j) {
         sub_settle(p, st, j);
+        st->stable[j] = 0;
+    }
     sum_errors(p, st);
 }
 
@@ -231,53 +237,64 @@ static inline __attribute__((always_inline)) float error_at(const kq_problem *p,
 
 /* Stage 2: for each sub-block, coordinate search from its integers in st:
  * the best of sc +- 1, then of m +- 1 at that scale; then settles st.
- * When st is already settled at its integers, their errors are known and
+ * When st is already settled at its integers, their errors are known, the
+ * stable sub-blocks are skipped (the search would keep their integers), and
  * only the sub-blocks whose integers change are settled again.  Sub-blocks
  * are independent: each step runs over all of them, so that their
  * evaluations overlap. */
 static void choose_integers(const kq_problem *p, kq_state *st, int settled)
 {
-    const int nsub = p->nsub;
+    int todo[KQ_MAX_SUB], nt = 0;
+    for (int j = 0; j < p->nsub; ++j)
+        if (!settled || !st->stable[j])
+            todo[nt++] = j;
     int sc0[KQ_MAX_SUB], m0[KQ_MAX_SUB];
     float best[KQ_MAX_SUB], lower[KQ_MAX_SUB], upper[KQ_MAX_SUB];
-    for (int j = 0; j < nsub; ++j) {
-        sc0[j] = st->sc[j];
-        m0[j] = st->m[j];
-        best[j] = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0[j], m0[j]);
+    for (int i = 0; i < nt; ++i) {
+        const int j = todo[i];
+        sc0[i] = st->sc[j];
+        m0[i] = st->m[j];
+        best[i] = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0[i], m0[i]);
     }
-    for (int j = 0; j < nsub; ++j) {
-        lower[j] = error_at(p, j, st->d, st->dmin, sc0[j] - 1, m0[j]);
-        upper[j] = error_at(p, j, st->d, st->dmin, sc0[j] + 1, m0[j]);
+    for (int i = 0; i < nt; ++i) {
+        lower[i] = error_at(p, todo[i], st->d, st->dmin, sc0[i] - 1, m0[i]);
+        upper[i] = error_at(p, todo[i], st->d, st->dmin, sc0[i] + 1, m0[i]);
     }
-    for (int j = 0; j < nsub; ++j) {
-        if (lower[j] < best[j]) {
-            best[j] = lower[j];
-            st->sc[j] = sc0[j] - 1;
+    for (int i = 0; i < nt; ++i) {
+        const int j = todo[i];
+        if (lower[i] < best[i]) {
+            best[i] = lower[i];
+            st->sc[j] = sc0[i] - 1;
         }
-        if (upper[j] < best[j]) {
-            best[j] = upper[j];
-            st->sc[j] = sc0[j] + 1;
+        if (upper[i] < best[i]) {
+            best[i] = upper[i];
+            st->sc[j] = sc0[i] + 1;
         }
     }
     if (st->dmin != 0) {
-        for (int j = 0; j < nsub; ++j) {
-            lower[j] = error_at(p, j, st->d, st->dmin, st->sc[j], m0[j] - 1);
-            upper[j] = error_at(p, j, st->d, st->dmin, st->sc[j], m0[j] + 1);
+        for (int i = 0; i < nt; ++i) {
+            lower[i] = error_at(p, todo[i], st->d, st->dmin, st->sc[todo[i]], m0[i] - 1);
+            upper[i] = error_at(p, todo[i], st->d, st->dmin, st->sc[todo[i]], m0[i] + 1);
         }
-        for (int j = 0; j < nsub; ++j) {
-            if (lower[j] < best[j]) {
-                best[j] = lower[j];
-                st->m[j] = m0[j] - 1;
+        for (int i = 0; i < nt; ++i) {
+            const int j = todo[i];
+            if (lower[i] < best[i]) {
+                best[i] = lower[i];
+                st->m[j] = m0[i] - 1;
             }
-            if (upper[j] < best[j]) {
-                best[j] = upper[j];
-                st->m[j] = m0[j] + 1;
+            if (upper[i] < best[i]) {
+                best[i] = upper[i];
+                st->m[j] = m0[i] + 1;
             }
         }
     }
-    for (int j = 0; j < nsub; ++j)
-        if (!settled || st->sc[j] != sc0[j] || st->m[j] != m0[j])
+    for (int i = 0; i < nt; ++i) {
+        const int j = todo[i];
+        const int kept = st->sc[j] == sc0[i] && st->m[j] == m0[i];
+        if (!settled || !kept)
             sub_settle(p, st, j);
+        st->stable[j] = (uint8_t)kept;
+    }
     sum_errors(p, st);
 }
 
