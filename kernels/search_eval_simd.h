@@ -179,4 +179,30 @@ static void aff_eval_simd(const float *x, const float *w, int n, const mvq_level
     }
 }
 
+/* ---- the table entries: the legacy row quantizers with these evaluators
+ * (Q8_0's entry is the activation quantizer's, which runs the search with
+ * the includer's exported evaluators when given importance weights) ---- */
+
+static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd};
+
+#define SIMD_LEGACY_ROW(T)                                                                    \
+    static void quantize_row_##T##_simd(const float *x, void *y, int64_t n, const float *imatrix) \
+    {                                                                                         \
+        mvq_quantize_row_##T##_with(&simd_evals, x, y, n, imatrix);                           \
+    }
+SIMD_LEGACY_ROW(q4_0)
+SIMD_LEGACY_ROW(q4_1)
+SIMD_LEGACY_ROW(q5_0)
+SIMD_LEGACY_ROW(q5_1)
+SIMD_LEGACY_ROW(iq4_nl)
+
+static void fill_legacy_quantizers(mvq_kernel_table *t)
+{
+    t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0_simd;
+    t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1_simd;
+    t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
+    t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
+    t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
+}
+
 #endif

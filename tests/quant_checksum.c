@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "tests/golden.h"
+#include "tests/rng.h"
 #include "tests/tap.h"
 
 #define ROW 512
@@ -29,20 +30,6 @@
 
 /* ---- inputs ---- */
 
-static uint64_t rng_state;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_unit(void) /* in [-1, 1) */
-{
-    return (float)((int32_t)(rnd() & 0xFFFFFF) - 0x800000) / (float)0x800000;
-}
 
 static float rnd_gauss(void) /* roughly normal: a sum of four uniforms */
 {

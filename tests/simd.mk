@@ -3,7 +3,7 @@
 # AVX-512 kernels are also checked through its emulation, on any x86 CPU.
 check_PROGRAMS += tests/simd_vs_ref
 TESTS += tests/simd_vs_ref
-tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c
+tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c tests/rng.h
 if HAVE_SIMDE
 tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_simd_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
@@ -15,7 +15,7 @@ endif
 # and every instruction set's from_float against it (plain TAP).
 check_PROGRAMS += tests/quant_checksum
 TESTS += tests/quant_checksum
-tests_quant_checksum_SOURCES = tests/quant_checksum.c tests/quant_checksum.inc tests/golden.c tests/golden.h
+tests_quant_checksum_SOURCES = tests/quant_checksum.c tests/quant_checksum.inc tests/rng.h tests/golden.c tests/golden.h
 if HAVE_SIMDE
 tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_quant_checksum_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)

@@ -102,24 +102,9 @@ static inline void kq_sub_quantize(int n, const float *restrict x, const float *
 }
 
 #include "kernels/kquant_search_impl.h"
-
-#define AVX2_KQ_ROW(T)                                                                        \
-    static void quantize_row_##T(const float *x, void *y, int64_t n, const float *imatrix)  \
-    {                                                                                         \
-        quantize_row_impl(kq_format_##T.shape, x, y, kq_format_##T.block_bytes, n, imatrix,   \
-                          kq_format_##T.store);                                               \
-    }
-AVX2_KQ_ROW(q2_K)
-AVX2_KQ_ROW(q3_K)
-AVX2_KQ_ROW(q4_K)
-AVX2_KQ_ROW(q5_K)
-AVX2_KQ_ROW(q6_K)
+#include "kernels/kquant_rows.h"
 
 void mvq_kquant_init_avx2(mvq_kernel_table *t)
 {
-    t->from_float[MVQ_TYPE_Q2_K] = quantize_row_q2_K;
-    t->from_float[MVQ_TYPE_Q3_K] = quantize_row_q3_K;
-    t->from_float[MVQ_TYPE_Q4_K] = quantize_row_q4_K;
-    t->from_float[MVQ_TYPE_Q5_K] = quantize_row_q5_K;
-    t->from_float[MVQ_TYPE_Q6_K] = quantize_row_q6_K;
+    fill_kquant_quantizers(t);
 }

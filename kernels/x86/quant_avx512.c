@@ -52,24 +52,7 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
 
 const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {sym_eval_simd, aff_eval_simd};
 
-#define AVX512_ROW(T)                                                                        \
-    static void quantize_row_##T(const float *x, void *y, int64_t n, const float *imatrix) \
-    {                                                                                        \
-        mvq_quantize_row_##T##_with(&MVQ_X86_FN(mvq_search_evals_avx512), x, y, n, imatrix); \
-    }
-AVX512_ROW(q4_0)
-AVX512_ROW(q4_1)
-AVX512_ROW(q5_0)
-AVX512_ROW(q5_1)
-AVX512_ROW(iq4_nl)
-
-/* Q8_0's entry is the activation quantizer's (act_avx512.c), which searches
- * with these evaluators when given importance weights. */
 void MVQ_X86_FN(mvq_quant_init_avx512)(mvq_kernel_table *t)
 {
-    t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0;
-    t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1;
-    t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0;
-    t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1;
-    t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl;
+    fill_legacy_quantizers(t);
 }
