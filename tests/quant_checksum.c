@@ -10,7 +10,11 @@
  *   - the inputs of ggml's goldens (skipped when the fixtures are absent);
  * then checks that every other instruction set the CPU runs gives the same
  * bytes.  `quant_checksum --print [--rows N]` prints the hashes instead
- * (N rows of 512 per shape; the recorded ones are for the default). */
+ * (N rows of 512 per shape; the recorded ones are for the default): a
+ * change meant to alter a quantizer's output regenerates the record with
+ *   MVQ_FIXTURES=../shared/fixtures tests/quant_checksum --print \
+ *       > ../tests/quant_checksum.inc
+ * and says why in its commit. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
