@@ -10,7 +10,8 @@
  *   vf vf_set1(float), vf_loadu(const float *), void vf_storeu(float *, vf),
  *   vf_add, vf_sub, vf_mul, vf_min, vf_max (the *_ps semantics),
  *   vf vf_round_even(vf)      nearest integer, ties to even,
- *   vf vf_inverse(vf d)       1/d, and 0 where d is 0,
+ *   vf vf_inverse(vf d)       mvq_inverse_scale(d) in each lane: 1/d, and 0
+ *                             where that is not finite (d 0, subnormal or NaN),
  *   void vf_table_init(vf_table *, const mvq_levels *),
  *   vf vf_table_level(const vf_table *, vf t)   the nearest level of t
  *                             (NaN: the first), as mvq_table_code. */

@@ -23,8 +23,9 @@ static inline vf vf_round_even(vf a) { return vrndnq_f32(a); }
 
 static inline vf vf_inverse(vf d)
 {
-    const uint32x4_t zero = vceqzq_f32(d);
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(vdivq_f32(vdupq_n_f32(1.0f), d)), zero));
+    const vf id = vdivq_f32(vdupq_n_f32(1.0f), d);
+    const uint32x4_t finite = vcltq_f32(vabsq_f32(id), vdupq_n_f32(INFINITY));
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(id), finite));
 }
 
 /* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code

@@ -24,8 +24,9 @@ static inline vf vf_round_even(vf a)
 
 static inline vf vf_inverse(vf d)
 {
-    const vf nonzero = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
-    return _mm256_and_ps(nonzero, _mm256_div_ps(_mm256_set1_ps(1.0f), d));
+    const vf id = _mm256_div_ps(_mm256_set1_ps(1.0f), d);
+    const vf mag = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), id);
+    return _mm256_and_ps(_mm256_cmp_ps(mag, _mm256_set1_ps(INFINITY), _CMP_LT_OQ), id);
 }
 
 /* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code

@@ -24,8 +24,9 @@ static inline vf vf_round_even(vf a)
 
 static inline vf vf_inverse(vf d)
 {
-    const __mmask16 nonzero = _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    return _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(1.0f), d);
+    const vf id = _mm512_div_ps(_mm512_set1_ps(1.0f), d);
+    const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(id), _mm512_set1_ps(INFINITY), _CMP_LT_OQ);
+    return _mm512_maskz_mov_ps(finite, id);
 }
 
 /* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code
