@@ -45,12 +45,17 @@ static void store_q3_K(const kq_superblock *sb, void *block)
     mvq_k2_pack(y->qs, low2);
 }
 
+const kq_format kq_format_q2_K = {&q2_K_shape, sizeof(mvq_block_q2_K), store_q2_K};
+const kq_format kq_format_q3_K = {&q3_K_shape, sizeof(mvq_block_q3_K), store_q3_K};
+
 void mvq_quantize_row_q2_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    kq_quantize_row(&q2_K_shape, x, y, sizeof(mvq_block_q2_K), n, imatrix, store_q2_K);
+    kq_quantize_row(kq_format_q2_K.shape, x, y, kq_format_q2_K.block_bytes, n, imatrix,
+                    kq_format_q2_K.store);
 }
 
 void mvq_quantize_row_q3_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    kq_quantize_row(&q3_K_shape, x, y, sizeof(mvq_block_q3_K), n, imatrix, store_q3_K);
+    kq_quantize_row(kq_format_q3_K.shape, x, y, kq_format_q3_K.block_bytes, n, imatrix,
+                    kq_format_q3_K.store);
 }

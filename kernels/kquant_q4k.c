@@ -25,9 +25,9 @@ static void store_k4(const kq_superblock *sb, mvq_half *d, mvq_half *dmin, uint8
     *d = mvq_fp32_to_fp16(sb->d);
     *dmin = mvq_fp32_to_fp16(sb->dmin);
     mvq_set_scale_min_k4(sc, m, scales);
-    memset(qs, 0, 128);
-    for (int e = 0; e < MVQ_QK_K; ++e)
-        qs[32 * (e / 64) + e % 32] |= (uint8_t)((sb->q[e] & 0xF) << (4 * ((e / 32) % 2)));
+    for (int h = 0; h < 4; ++h)
+        for (int l = 0; l < 32; ++l)
+            qs[32 * h + l] = (uint8_t)((sb->q[64 * h + l] & 0xF) | (sb->q[64 * h + 32 + l] & 0xF) << 4);
 }
 
 static void store_q4_K(const kq_superblock *sb, void *block)
@@ -41,17 +41,25 @@ static void store_q5_K(const kq_superblock *sb, void *block)
     mvq_block_q5_K *y = block;
     store_k4(sb, &y->d, &y->dmin, y->scales, y->qs);
     /* the fifth bit of element e in qh[e%32] at bit e/32 */
-    memset(y->qh, 0, sizeof y->qh);
-    for (int e = 0; e < MVQ_QK_K; ++e)
-        y->qh[e % 32] |= (uint8_t)(((sb->q[e] >> 4) & 1) << (e / 32));
+    for (int l = 0; l < 32; ++l) {
+        unsigned bits = 0;
+        for (int b = 0; b < 8; ++b)
+            bits |= (unsigned)((sb->q[32 * b + l] >> 4) & 1) << b;
+        y->qh[l] = (uint8_t)bits;
+    }
 }
+
+const kq_format kq_format_q4_K = {&q4_K_shape, sizeof(mvq_block_q4_K), store_q4_K};
+const kq_format kq_format_q5_K = {&q5_K_shape, sizeof(mvq_block_q5_K), store_q5_K};
 
 void mvq_quantize_row_q4_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    kq_quantize_row(&q4_K_shape, x, y, sizeof(mvq_block_q4_K), n, imatrix, store_q4_K);
+    kq_quantize_row(kq_format_q4_K.shape, x, y, kq_format_q4_K.block_bytes, n, imatrix,
+                    kq_format_q4_K.store);
 }
 
 void mvq_quantize_row_q5_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    kq_quantize_row(&q5_K_shape, x, y, sizeof(mvq_block_q5_K), n, imatrix, store_q5_K);
+    kq_quantize_row(kq_format_q5_K.shape, x, y, kq_format_q5_K.block_bytes, n, imatrix,
+                    kq_format_q5_K.store);
 }

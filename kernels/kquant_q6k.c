@@ -18,17 +18,21 @@ static void store_q6_K(const kq_superblock *sb, void *block)
     /* biased quant q+32, element 128*h + 32*k + l: low nibble in
      * ql[64*h + 32*(k%2) + l] at bit 4*(k/2), top two bits in
      * qh[32*h + l] at bit 2k */
-    memset(y->ql, 0, sizeof y->ql);
-    memset(y->qh, 0, sizeof y->qh);
-    for (int e = 0; e < MVQ_QK_K; ++e) {
-        int h = e / 128, k = (e / 32) % 4, l = e % 32;
-        int v = sb->q[e] + 32;
-        y->ql[64 * h + 32 * (k % 2) + l] |= (uint8_t)((v & 0xF) << (4 * (k / 2)));
-        y->qh[32 * h + l] |= (uint8_t)((v >> 4) << (2 * k));
-    }
+    for (int h = 0; h < 2; ++h)
+        for (int l = 0; l < 32; ++l) {
+            int v[4];
+            for (int k = 0; k < 4; ++k)
+                v[k] = sb->q[128 * h + 32 * k + l] + 32;
+            y->ql[64 * h + l] = (uint8_t)((v[0] & 0xF) | (v[2] & 0xF) << 4);
+            y->ql[64 * h + 32 + l] = (uint8_t)((v[1] & 0xF) | (v[3] & 0xF) << 4);
+            y->qh[32 * h + l] = (uint8_t)(v[0] >> 4 | (v[1] >> 4) << 2 | (v[2] >> 4) << 4 | (v[3] >> 4) << 6);
+        }
 }
+
+const kq_format kq_format_q6_K = {&q6_K_shape, sizeof(mvq_block_q6_K), store_q6_K};
 
 void mvq_quantize_row_q6_K_ref(const float *x, void *y, int64_t n, const float *imatrix)
 {
-    kq_quantize_row(&q6_K_shape, x, y, sizeof(mvq_block_q6_K), n, imatrix, store_q6_K);
+    kq_quantize_row(kq_format_q6_K.shape, x, y, kq_format_q6_K.block_bytes, n, imatrix,
+                    kq_format_q6_K.store);
 }

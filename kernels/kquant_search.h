@@ -46,10 +46,6 @@ typedef struct kq_superblock {
     uint8_t m[MVQ_QK_K / 16];    /* sub-block mins (affine types) */
 } kq_superblock;
 
-/* x: MVQ_QK_K weights; w: their importance weights, or NULL for 1. */
-void kq_search_affine(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
-void kq_search_symmetric(const kq_shape *shape, const float *x, const float *w, kq_superblock *out);
-
 /* Packs one searched super-block into its block of the type. */
 typedef void (*kq_store_fn)(const kq_superblock *sb, void *block);
 
@@ -58,6 +54,17 @@ typedef void (*kq_store_fn)(const kq_superblock *sb, void *block);
  * symmetric one; imatrix NULL or n weights. */
 void kq_quantize_row(const kq_shape *shape, const float *x, void *y, size_t block_bytes, int64_t n,
                      const float *imatrix, kq_store_fn store);
+
+/* One K-quant type for the row quantizers (kquant_q*.c): its shape, block
+ * size and packer; the SIMD quantizers run the search on these too. */
+typedef struct kq_format {
+    const kq_shape *shape;
+    size_t block_bytes;
+    kq_store_fn store;
+} kq_format;
+
+extern const kq_format kq_format_q2_K, kq_format_q3_K, kq_format_q4_K, kq_format_q5_K,
+    kq_format_q6_K;
 
 /* Value of a float after a round trip through fp16. */
 float kq_fp16_round(float f);

@@ -13,6 +13,9 @@ libmvq_core_la_SOURCES += \
 	kernels/ref_float.c \
 	kernels/ref_dequant_legacy.c \
 	kernels/ref_quant_q8.c \
+	kernels/search_eval.h \
+	kernels/search_eval_ref.c \
+	kernels/search_eval_simd.h \
 	kernels/ref_search.c \
 	kernels/ref_quant_legacy.c \
 	kernels/ref_dot.c \

@@ -34,6 +34,32 @@ static inline int mvq_nearest_int(float f)
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* The value of f after a round trip through fp16, f first clamped to
+ * +-65504: equal to mvq_fp16_to_fp32(mvq_fp32_to_fp16(f)) for every
+ * non-NaN float (checked exhaustively), without the conversions.  fp16
+ * subnormals are the multiples of 2^-24, which adding and removing 0.5
+ * rounds to (ties to even); above, the float's mantissa is rounded to 10
+ * bits in place. */
+static inline float mvq_round_fp16(float f)
+{
+    f = f > 65504.0f ? 65504.0f : f < -65504.0f ? -65504.0f : f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    const uint32_t sign = u & 0x80000000u, mag = u ^ sign;
+    if (mag < 0x38800000u) { /* below 2^-14 */
+        float m;
+        memcpy(&m, &mag, sizeof m);
+        m = (m + 0.5f) - 0.5f;
+        memcpy(&u, &m, sizeof u);
+        u |= sign;
+    } else {
+        u += 0xFFFu + ((u >> 13) & 1u);
+        u &= ~0x1FFFu;
+    }
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* IQ4_NL's 16 non-linear levels (ggml's kvalues_iq4nl), sorted. */
 extern const int8_t mvq_kvalues_iq4nl[16];
 

@@ -4,7 +4,7 @@
  * importance of each input column when given. */
 #include "config.h"
 
-#include "kernels/ref.h"
+#include "kernels/search_eval.h"
 
 /* Search breadth per type: K candidates each side of ggml's scale, their
  * relative step, refits per candidate.  Tuned on ggml's goldens: wider
@@ -94,56 +94,78 @@ typedef void (*pack_fn)(void *block, float d, float m, const uint8_t codes[32]);
 
 /* Searches each 32-weight block on its grid (with a minimum when affine)
  * and packs it. */
-static void quantize_blocks(const float *x, void *vy, int64_t n, const float *imatrix,
-                            const mvq_grid *g, bool affine, size_t block_bytes, pack_fn pack)
+static void quantize_blocks(const mvq_search_evals *e, const float *x, void *vy, int64_t n,
+                            const float *imatrix, const mvq_grid *g, bool affine,
+                            size_t block_bytes, pack_fn pack)
 {
     uint8_t *y = vy, codes[32];
+    mvq_levels lv;
+    mvq_levels_init(&lv, g);
     for (int64_t i = 0; i < n / 32; i++) {
         const float *w = block_weights(imatrix, i);
         float d, m = 0.0f;
         if (affine)
-            mvq_search_affine(x + 32 * i, w, 32, g, codes, &d, &m);
+            mvq_search_affine_with(e, &lv, x + 32 * i, w, 32, codes, &d, &m);
         else
-            d = mvq_search_symmetric(x + 32 * i, w, 32, g, codes);
+            d = mvq_search_symmetric_with(e, &lv, x + 32 * i, w, 32, codes);
         pack(y + block_bytes * (size_t)i, d, m, codes);
     }
 }
 
-void mvq_quantize_row_q4_0_ref(const float *x, void *y, int64_t n, const float *imatrix)
+void mvq_quantize_row_q4_0_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix)
 {
-    quantize_blocks(x, y, n, imatrix, &grid_q4_0, false, sizeof(mvq_block_q4_0), pack_q4_0);
+    quantize_blocks(e, x, y, n, imatrix, &grid_q4_0, false, sizeof(mvq_block_q4_0), pack_q4_0);
 }
 
-void mvq_quantize_row_q5_0_ref(const float *x, void *y, int64_t n, const float *imatrix)
+void mvq_quantize_row_q5_0_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix)
 {
-    quantize_blocks(x, y, n, imatrix, &grid_q5_0, false, sizeof(mvq_block_q5_0), pack_q5_0);
+    quantize_blocks(e, x, y, n, imatrix, &grid_q5_0, false, sizeof(mvq_block_q5_0), pack_q5_0);
 }
 
-void mvq_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t n, const float *imatrix)
+void mvq_quantize_row_iq4_nl_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                  const float *imatrix)
 {
     /* same layout as Q4_0: fp16 d, then the codes' nibbles */
-    quantize_blocks(x, y, n, imatrix, &grid_iq4_nl, false, sizeof(mvq_block_iq4_nl), pack_q4_0);
+    quantize_blocks(e, x, y, n, imatrix, &grid_iq4_nl, false, sizeof(mvq_block_iq4_nl), pack_q4_0);
 }
 
-void mvq_quantize_row_q4_1_ref(const float *x, void *y, int64_t n, const float *imatrix)
+void mvq_quantize_row_q4_1_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix)
 {
-    quantize_blocks(x, y, n, imatrix, &grid_q4_1, true, sizeof(mvq_block_q4_1), pack_q4_1);
+    quantize_blocks(e, x, y, n, imatrix, &grid_q4_1, true, sizeof(mvq_block_q4_1), pack_q4_1);
 }
 
-void mvq_quantize_row_q5_1_ref(const float *x, void *y, int64_t n, const float *imatrix)
+void mvq_quantize_row_q5_1_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix)
 {
-    quantize_blocks(x, y, n, imatrix, &grid_q5_1, true, sizeof(mvq_block_q5_1), pack_q5_1);
+    quantize_blocks(e, x, y, n, imatrix, &grid_q5_1, true, sizeof(mvq_block_q5_1), pack_q5_1);
 }
 
 /* Without importance: ggml's round-to-nearest (also the activation path of
  * the Q8_0 dot products, which must match ggml bit for bit).  With
  * importance: the weighted search.  A caller wanting the searched,
  * unweighted quantizer passes importance weights of all ones. */
-void mvq_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_q8_0_with(const mvq_search_evals *e, const float *x, void *vy, int64_t n,
+                                const float *imatrix)
 {
     if (!imatrix) {
         mvq_quantize_row_q8_0_rtn(x, vy, n);
         return;
     }
-    quantize_blocks(x, vy, n, imatrix, &grid_q8_0, false, sizeof(mvq_block_q8_0), pack_q8_0);
+    quantize_blocks(e, x, vy, n, imatrix, &grid_q8_0, false, sizeof(mvq_block_q8_0), pack_q8_0);
 }
+
+/* The reference: the same with the scalar evaluators. */
+#define REF_ROW(T)                                                                   \
+    void mvq_quantize_row_##T##_ref(const float *x, void *y, int64_t n, const float *imatrix) \
+    {                                                                                \
+        mvq_quantize_row_##T##_with(&mvq_search_evals_ref, x, y, n, imatrix);        \
+    }
+REF_ROW(q4_0)
+REF_ROW(q4_1)
+REF_ROW(q5_0)
+REF_ROW(q5_1)
+REF_ROW(q8_0)
+REF_ROW(iq4_nl)

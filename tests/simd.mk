@@ -3,11 +3,23 @@
 # AVX-512 kernels are also checked through its emulation, on any x86 CPU.
 check_PROGRAMS += tests/simd_vs_ref
 TESTS += tests/simd_vs_ref
-tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c
+tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c tests/rng.h
 if HAVE_SIMDE
 tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_simd_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
 else
 tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_simd_vs_ref_LDADD = $(TEST_LIBS)
+endif
+# The reference quantizers' output pinned by hashes over a large input set,
+# and every instruction set's from_float against it (plain TAP).
+check_PROGRAMS += tests/quant_checksum
+TESTS += tests/quant_checksum
+tests_quant_checksum_SOURCES = tests/quant_checksum.c tests/quant_checksum.inc tests/rng.h tests/golden.c tests/golden.h
+if HAVE_SIMDE
+tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
+tests_quant_checksum_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
+else
+tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_quant_checksum_LDADD = $(TEST_LIBS)
 endif

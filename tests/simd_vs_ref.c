@@ -21,26 +21,13 @@
 
 #include <mvquant.h>
 
+#include "tests/rng.h"
 #include "tests/tap.h"
 
 #define DOT_REL_BOUND 1e-5
 
 /* ---- inputs ---- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_unit(void) /* in [-1, 1) */
-{
-    return (float)((int32_t)(rnd() & 0xFFFFFF) - 0x800000) / (float)0x800000;
-}
 
 /* Activations and weights as a model has them: a scale per run of 32 that
  * varies over orders of magnitude, a few outliers, some all-zero runs, and

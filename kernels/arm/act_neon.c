@@ -4,6 +4,7 @@
  * roundf; vcvtnq: halves to even, as the reference's nearest_int). */
 #include "config.h"
 #include "kernels/arm/neon_impl.h"
+#include "kernels/search_eval.h"
 
 #include <math.h>
 
@@ -40,8 +41,8 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
 
 static void quantize_row_q8_0_neon(const float *x, void *vy, int64_t n, const float *imatrix)
 {
-    if (imatrix) { /* a weight quantization with importance: the reference's search */
-        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
+    if (imatrix) { /* a weight quantization with importance: the search */
+        mvq_quantize_row_q8_0_with(&mvq_search_evals_neon, x, vy, n, imatrix);
         return;
     }
     mvq_block_q8_0 *y = vy;

@@ -10,7 +10,9 @@ libmvq_neon_la_SOURCES = \
 	kernels/arm/dequant_neon.c \
 	kernels/arm/dot_neon.c \
 	kernels/arm/dot_k_neon.c \
-	kernels/arm/dot_iq4xs_neon.c
+	kernels/arm/dot_iq4xs_neon.c \
+	kernels/arm/quant_neon.c \
+	kernels/arm/kquant_neon.c
 libmvq_neon_la_CPPFLAGS = $(LIB_CPPFLAGS)
 libmvq_neon_la_CFLAGS = $(AM_CFLAGS) $(NEON_CFLAGS)
 libmvq_core_la_LIBADD += libmvq_neon.la

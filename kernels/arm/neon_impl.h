@@ -22,6 +22,10 @@ void mvq_dot_iq4xs_init_neon(mvq_kernel_table *t); /* dot_iq4xs_neon.c */
 void mvq_dequant_init_neon(mvq_kernel_table *t);
 void mvq_act_init_neon(mvq_kernel_table *t);
 void mvq_convert_init_neon(mvq_kernel_table *t); /* F16, BF16 <-> f32 */
+void mvq_quant_init_neon(mvq_kernel_table *t);   /* quant_neon.c: legacy weight quantizers */
+void mvq_kquant_init_neon(mvq_kernel_table *t);  /* kquant_neon.c: K-quant weight quantizers */
+/* the legacy search's evaluators with candidates in lanes (quant_neon.c) */
+extern const struct mvq_search_evals mvq_search_evals_neon;
 
 /* The 32 (or, for a K-quant chunk, 32 consecutive) levels of a block:
  * v[0] weights 0..15, v[1] weights 16..31. */

@@ -3,6 +3,7 @@
  * (max, one division, one multiply, the same rounding). */
 #include "config.h"
 #include "kernels/ref.h"
+#include "kernels/search_eval.h"
 #include "kernels/x86/simd_x86.h"
 
 static inline __m256 abs_ps(__m256 v)
@@ -90,6 +91,7 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
     y->d = 1.0f / iscale;
 }
 
+#define ACT_SEARCH_EVALS (&mvq_search_evals_avx2)
 #include "kernels/x86/act_x86.h"
 
 void mvq_act_init_avx2(mvq_kernel_table *t)

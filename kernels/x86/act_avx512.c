@@ -3,6 +3,7 @@
  * 16 values a vector, saturating narrow straight to bytes. */
 #include "config.h"
 #include "kernels/ref.h"
+#include "kernels/search_eval.h"
 #include "kernels/x86/simd_avx512.h"
 
 /* roundf(): halves away from zero.  |v| - trunc(|v|) is exact in float. */
@@ -61,6 +62,7 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
     y->d = 1.0f / iscale;
 }
 
+#define ACT_SEARCH_EVALS (&MVQ_X86_FN(mvq_search_evals_avx512))
 #include "kernels/x86/act_x86.h"
 
 void MVQ_X86_FN(mvq_act_init_avx512)(mvq_kernel_table *t)

@@ -4,7 +4,8 @@
  *   float quantize_block32(const float *x, int8_t *qs, int *sum)
  *       one block of 32 at scale amax/127: returns d, sets qs and their sum
  *   void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
- * bit-exact with the scalar reference. */
+ * bit-exact with the scalar reference, and ACT_SEARCH_EVALS, the evaluators
+ * of the weight search (kernels/search_eval.h) Q8_0 runs with importance. */
 #ifndef MVQ_ACT_X86_H
 #define MVQ_ACT_X86_H
 
@@ -12,7 +13,7 @@
 static void quantize_row_q8_0(const float *x, void *vy, int64_t n, const float *imatrix)
 {
     if (imatrix) {
-        mvq_quantize_row_q8_0_ref(x, vy, n, imatrix);
+        mvq_quantize_row_q8_0_with(ACT_SEARCH_EVALS, x, vy, n, imatrix);
         return;
     }
     mvq_block_q8_0 *y = vy;

@@ -6,6 +6,8 @@
 #define MVQ_SIMDE_SHIMS_H
 
 #include <math.h>
+#include <stddef.h>
+#include <string.h>
 #include <simde/x86/f16c.h>
 #include <simde/x86/fma.h>
 
@@ -77,8 +79,18 @@ static inline int mvq_mm512_reduce_add_epi32(__m512i a)
         s += in[i];
     return s;
 }
+static inline __m512 mvq_mm512_i32gather_ps(__m512i index, const float *base, int scale)
+{
+    int32_t in[16];
+    float out[16];
+    _mm512_storeu_si512(in, index);
+    for (int i = 0; i < 16; i++)
+        memcpy(&out[i], (const char *)base + (ptrdiff_t)in[i] * scale, sizeof(float));
+    return _mm512_loadu_ps(out);
+}
 
 #define _mm512_cvttps_epi32 mvq_mm512_cvttps_epi32
+#define _mm512_i32gather_ps mvq_mm512_i32gather_ps
 #define _mm512_cvtps_epi32 mvq_mm512_cvtps_epi32
 #define _mm512_cvtepi32_ps mvq_mm512_cvtepi32_ps
 #define _mm512_cvtepi8_epi32 mvq_mm512_cvtepi8_epi32

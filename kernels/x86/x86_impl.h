@@ -11,6 +11,18 @@
  * vec_dot_type (y): the SIMD loops leave their leftover blocks to it. */
 float mvq_x86_dot_tail(mvq_type t, int64_t from, int64_t nb, const void *x, const void *y);
 
+/* The legacy scale search's candidate evaluators (kernels/search_eval.h)
+ * with candidates in lanes (quant_avx2.c, quant_avx512.c). */
+struct mvq_search_evals;
+extern const struct mvq_search_evals mvq_search_evals_avx2;
+extern const struct mvq_search_evals mvq_search_evals_avx512;
+extern const struct mvq_search_evals mvq_search_evals_avx512_simde;
+
+void mvq_quant_init_avx2(mvq_kernel_table *t);
+/* K-quant weight quantizers (kquant_avx2.c) */
+void mvq_kquant_init_avx2(mvq_kernel_table *t);
+void mvq_quant_init_avx512(mvq_kernel_table *t);
+void mvq_quant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_init_avx2(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx2(mvq_kernel_table *t);
 void mvq_dot_iq4xs_init_avx2(mvq_kernel_table *t);

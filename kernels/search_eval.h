@@ -1,0 +1,90 @@
+/* Internal to kernels/: the candidate evaluators behind the scale search of
+ * the legacy weight quantizers (ref_search.c runs the search of ref.h; the
+ * evaluators compute, for a batch of candidate scales of one block, the sums
+ * of one pass of that search).  Each candidate's sums run over the block in
+ * order, in float, without fused multiply-adds, exactly as ref.h specifies,
+ * so an evaluator that puts candidates in SIMD lanes gives the reference's
+ * bytes.  The reference evaluators are in search_eval_ref.c, SIMD ones in
+ * kernels/x86/quant_*.c. */
+#ifndef MVQ_KERNELS_SEARCH_EVAL_H
+#define MVQ_KERNELS_SEARCH_EVAL_H
+
+#include "kernels/ref.h"
+
+/* Table grids (IQ4_NL) have at most this many levels. */
+#define MVQ_TABLE_LEVELS 16
+/* The nearest table level of t by floor(2t), t clamped to [-128, 128]:
+ * every midpoint between int8 levels is a multiple of 1/2 in that range. */
+#define MVQ_BUCKET_HALF 256
+
+/* A grid prepared for the evaluators (once per row). */
+typedef struct mvq_levels {
+    const mvq_grid *g;
+    float lo, hi;                     /* integer grids: the range of codes + g->lo */
+    float level[MVQ_TABLE_LEVELS];    /* table grids: the level of each code */
+    float mid[MVQ_TABLE_LEVELS - 1];  /* and the midpoints between neighbours */
+    uint8_t bucket[2 * MVQ_BUCKET_HALF + 1];
+    float bucket_level[2 * MVQ_BUCKET_HALF + 1]; /* level[bucket[i]] */
+} mvq_levels;
+
+void mvq_levels_init(mvq_levels *lv, const mvq_grid *g);
+
+/* Sums of one symmetric pass at scale d (ref.h, step 2): the error, sum w x v
+ * and sum w v^2, v the nearest level of each x/d. */
+typedef struct {
+    float err, sxv, svv;
+} mvq_sym_pass;
+
+/* Sums of one affine pass at (d, m): the error, sum w v, sum w v^2 and
+ * sum w x v (sum w and sum w x do not depend on the candidate). */
+typedef struct {
+    float err, sv, svv, sxv;
+} mvq_aff_pass;
+
+typedef void (*mvq_sym_eval_fn)(const float *x, const float *w, int n, const mvq_levels *lv,
+                                const float *d, int nc, mvq_sym_pass *out);
+/* levels 0..lv->hi (lv->lo is 0) */
+typedef void (*mvq_aff_eval_fn)(const float *x, const float *w, int n, const mvq_levels *lv,
+                                const float *d, const float *m, int nc, mvq_aff_pass *out);
+
+typedef struct mvq_search_evals {
+    mvq_sym_eval_fn sym;
+    mvq_aff_eval_fn aff;
+} mvq_search_evals;
+
+extern const mvq_search_evals mvq_search_evals_ref;
+
+/* The searches of ref.h over a prepared grid, with the given evaluators. */
+float mvq_search_symmetric_with(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
+                                const float *w, int n, uint8_t *codes);
+void mvq_search_affine_with(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
+                            const float *w, int n, uint8_t *codes, float *d, float *m);
+
+/* The row quantizers of ref_quant_legacy.c with the given evaluators: what
+ * the SIMD tables register as from_float of these types. */
+void mvq_quantize_row_q4_0_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix);
+void mvq_quantize_row_q4_1_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix);
+void mvq_quantize_row_q5_0_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix);
+void mvq_quantize_row_q5_1_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix);
+void mvq_quantize_row_q8_0_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                const float *imatrix);
+void mvq_quantize_row_iq4_nl_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                  const float *imatrix);
+
+/* The nearest code of t on a table grid (t = x/d): the number of midpoints
+ * at or below t, looked up by floor(2t). */
+static inline int mvq_table_code(const mvq_levels *lv, float t)
+{
+    const float r = (float)(MVQ_BUCKET_HALF / 2);
+    t = !(t >= -r) ? -r : t > r ? r : t; /* NaN counts no midpoint */
+    const float t2 = 2.0f * t;
+    int i = (int)t2;
+    i -= (float)i > t2; /* floor */
+    return lv->bucket[i + MVQ_BUCKET_HALF];
+}
+
+#endif

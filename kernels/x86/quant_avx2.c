@@ -1,0 +1,59 @@
+/* AVX2 weight quantizers of the legacy types and IQ4_NL: the reference
+ * search (kernels/ref_search.c) with its candidates evaluated eight to a
+ * vector, bit-exact with the scalar reference. */
+#include "config.h"
+#include "kernels/search_eval.h"
+#include "kernels/x86/simd_x86.h"
+
+typedef __m256 vf;
+#define VF_LANES 8
+
+static inline vf vf_set1(float a) { return _mm256_set1_ps(a); }
+static inline vf vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_storeu(float *p, vf a) { _mm256_storeu_ps(p, a); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+
+static inline vf vf_round_even(vf a)
+{
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+static inline vf vf_inverse(vf d)
+{
+    const vf id = _mm256_div_ps(_mm256_set1_ps(1.0f), d);
+    const vf mag = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), id);
+    return _mm256_and_ps(_mm256_cmp_ps(mag, _mm256_set1_ps(INFINITY), _CMP_LT_OQ), id);
+}
+
+/* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code
+ * (max_ps gives its second operand for NaN: the lowest bucket). */
+typedef struct {
+    const float *bucket_level;
+} vf_table;
+
+static inline void vf_table_init(vf_table *tab, const mvq_levels *lv)
+{
+    tab->bucket_level = lv->bucket_level;
+}
+
+static inline vf vf_table_level(const vf_table *tab, vf t)
+{
+    const vf r = _mm256_set1_ps((float)(MVQ_BUCKET_HALF / 2));
+    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), r)), r);
+    const vf t2 = _mm256_floor_ps(_mm256_add_ps(t, t));
+    const __m256i i = _mm256_add_epi32(_mm256_cvttps_epi32(t2), _mm256_set1_epi32(MVQ_BUCKET_HALF));
+    return _mm256_i32gather_ps(tab->bucket_level, i, 4);
+}
+
+#include "kernels/search_eval_simd.h"
+
+const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd};
+
+void mvq_quant_init_avx2(mvq_kernel_table *t)
+{
+    fill_legacy_quantizers(t);
+}
