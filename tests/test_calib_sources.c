@@ -292,3 +292,57 @@ Test(imatrix, legacy_dat_format)
     remove_tree(dir);
     mvq_model_free(m);
 }
+
+/* FNV-1a over the token ids: pins the text without storing it. */
+static uint64_t tokens_fnv(const int32_t *t, int64_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int64_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++)
+            h = (h ^ (((uint32_t)t[i] >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t selfgen_hash(const mvq_model *m, int64_t n_tokens, int64_t seq_len)
+{
+    mvq_selfgen_params p;
+    mvq_selfgen_default(&p);
+    p.n_tokens = n_tokens;
+    p.seq_len = seq_len;
+    int32_t *t;
+    int64_t n;
+    mvq_error err;
+    mvq_pool *pool = mvq_pool_create(2);
+    cr_assert_eq(mvq_calib_self_tokens(m, &p, pool, &t, &n, &err), MVQ_OK, "%s", err.msg);
+    uint64_t h = tokens_fnv(t, n);
+    free(t);
+    mvq_pool_free(pool);
+    return h;
+}
+
+/* The self-generated text (the default seed) is part of the output: a
+ * change to the decoder's arithmetic would change every calibrated file.
+ * Hashes recorded from main before the layer code was shared. */
+Test(selfgen, default_text_is_pinned)
+{
+    const struct { const char *name; int64_t n, len; uint64_t want; } cases[] = {
+        {"stories260K", 4096, 256, 0xa920d5735ce0fbfdull},
+        {"tinyrope-3M", 512, 128, 0xb865ce74b32a6591ull},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mvq_model *m = fixture_model(cases[i].name);
+        uint64_t h = selfgen_hash(m, cases[i].n, cases[i].len);
+        cr_expect_eq(h, cases[i].want, "%s: self-generated tokens hash to 0x%016llx", cases[i].name,
+                     (unsigned long long)h);
+        mvq_model_free(m);
+    }
+    /* biases, NEOX RoPE, frequency factors, one sequence of three at a time */
+    const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
+                               .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2, .biases = true, .tied = true,
+                               .rope_freqs = true};
+    synth_model sm;
+    synth_build(&sm, &shape, 11);
+    uint64_t h = selfgen_hash(&sm.m, 3 * 20 - 5, 20);
+    cr_expect_eq(h, 0xe66dcb6cf61e2eb0ull, "synthetic qwen2: self-generated tokens hash to 0x%016llx", (unsigned long long)h);
+    synth_free(&sm);
+}
