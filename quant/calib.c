@@ -138,7 +138,8 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
         mvq_forward_free(f);
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory for calibration");
     }
-    mvq_forward_set_observer(f, mvq_calib_tap_mask(), mvq_calib_observe, c);
+    const mvq_observer o = {.taps = mvq_calib_tap_mask(), .kind = MVQ_OBSERVER_READ, .fn = mvq_calib_observe, .user = c};
+    mvq_forward_add_observer(f, &o, NULL, NULL);
     XXH3_state_t *hs = XXH3_createState();
     if (hs)
         XXH3_64bits_reset(hs);

@@ -38,6 +38,17 @@ static void record(void *user, const mvq_observation *o)
         memset(o->data, 0, (size_t)(o->n_tokens * o->dim) * sizeof(float));
 }
 
+/* Adds fn as one observer of the pass; returns its id. */
+static int observe_with(mvq_forward *f, uint32_t taps, mvq_observer_kind kind, mvq_observe_fn fn, void *user)
+{
+    const mvq_observer o = {.taps = taps, .kind = kind, .fn = fn, .user = user};
+    int id = 0;
+    mvq_error err;
+    cr_assert_eq(mvq_forward_add_observer(f, &o, &id, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_gt(id, 0);
+    return id;
+}
+
 static const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
                                   .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2, .biases = true};
 
@@ -51,7 +62,7 @@ Test(hooks, every_tap_in_order_with_its_shape_and_meaning)
     mvq_forward *f = mvq_forward_create(&sm.m, 12, NULL, &err);
     cr_assert_not_null(f, "%s", err.msg);
     seen s = {0};
-    mvq_forward_set_observer(f, MVQ_TAP_ALL, record, &s);
+    observe_with(f, MVQ_TAP_ALL, MVQ_OBSERVER_READ, record, &s);
     float logits[12 * 40];
     cr_assert_eq(mvq_forward_run(f, tokens, 12, 11, logits, &err), MVQ_OK, "%s", err.msg);
 
@@ -120,18 +131,19 @@ Test(hooks, mask_selects_taps_and_observers_can_ablate)
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, plain, &err), MVQ_OK, "%s", err.msg);
 
     seen s = {0};
-    mvq_forward_set_observer(f, MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K), record, &s);
+    int id = observe_with(f, MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K), MVQ_OBSERVER_READ, record, &s);
     float again[8 * 40];
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, again, &err), MVQ_OK, "%s", err.msg);
     cr_assert_eq(s.n, 4);
     cr_assert_eq(memcmp(plain, again, sizeof plain), 0, "observing changes nothing");
 
+    mvq_forward_remove_observer(f, id);
     seen z = {.zero_attn_out = true};
-    mvq_forward_set_observer(f, MVQ_TAP_BIT(MVQ_TAP_ATTN_OUT), record, &z);
+    id = observe_with(f, MVQ_TAP_BIT(MVQ_TAP_ATTN_OUT), MVQ_OBSERVER_MODIFY, record, &z);
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, ablated, &err), MVQ_OK, "%s", err.msg);
     cr_assert_neq(memcmp(plain, ablated, sizeof plain), 0, "an observer's change reaches the logits");
 
-    mvq_forward_set_observer(f, MVQ_TAP_ALL, NULL, NULL);
+    mvq_forward_remove_observer(f, id);
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, again, &err), MVQ_OK, "%s", err.msg);
     cr_assert_eq(memcmp(plain, again, sizeof plain), 0);
     for (int i = 0; i < MVQ_TAP_COUNT; i++) {
