@@ -6,6 +6,7 @@ libmvq_core_la_SOURCES += \
 	quant/forward.c \
 	quant/layer.c \
 	quant/layer_internal.h \
+	quant/layerwise.c \
 	quant/forward_ops.c \
 	quant/forward_ref.c
 libmvq_core_la_SOURCES += \

@@ -219,6 +219,42 @@ MVQ_API void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numer
 MVQ_API mvq_status mvq_forward_run(mvq_forward *f, const int32_t *tokens, int64_t n_tokens,
                                    int64_t first_logit, float *logits, mvq_error *err);
 
+/* ------------------------------------------------------ layer by layer */
+
+/* Called once per layer, after the observers have seen all of layer's
+ * activations over the calibration set.  It may point weights' linear
+ * matrices at other data (the quantized layer, say); with sequential set,
+ * those compute the output that layer + 1 receives.  The data must stay
+ * valid until the driver returns; norms and biases are not re-read. */
+typedef mvq_status (*mvq_layer_done_fn)(void *user, int64_t layer, mvq_layer *weights, mvq_error *err);
+
+typedef struct mvq_layerwise_opts {
+    int64_t n_ctx; /* sequence length; <= 0: 512, or the training context when shorter */
+    int32_t bos;   /* first token of each sequence; < 0: none */
+    const mvq_observer *observers; /* n_observers of them, as mvq_forward_add_observer */
+    int n_observers;
+    mvq_layer_done_fn layer_done; /* may be NULL */
+    void *user;
+    /* each layer runs twice: observed with the model's weights, then again
+     * with those layer_done left, for the output fed forward */
+    bool sequential;
+    /* drops each layer's pages of the model's mapping once it is done, so
+     * the resident memory stays near one layer (they are read back if used again) */
+    bool release;
+    void (*progress)(void *user, int64_t done, int64_t total); /* tokens x layers, scaled to tokens */
+} mvq_layerwise_opts;
+
+/* Runs tokens in sequences of n_ctx (the last one shorter, bos first in
+ * each) through the model one layer at a time: all sequences through layer
+ * l, then layer l + 1, holding the residual stream of the whole set
+ * (n_tokens x n_embd floats) and one sequence's scratch.  The observers
+ * see exactly what mvq_forward_run shows them for each sequence (MVQ_TAP_
+ * OUTPUT_IN included, no logits), in layer order rather than sequence
+ * order; with the default weights the activations are bit for bit those
+ * of mvq_forward_run. */
+MVQ_API mvq_status mvq_forward_layerwise(const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                                         const mvq_layerwise_opts *opts, mvq_pool *pool, mvq_error *err);
+
 /* ------------------------------------------------------------ evaluation */
 
 typedef struct mvq_eval_progress {
