@@ -129,38 +129,18 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
 {
     /* a length given is used as is: converters often record a shorter
      * context than the model was trained with (llama2.c models: 128) */
-    int64_t n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : mvq_calib_default_ctx(&m->hp);
-    int32_t bos = opts ? opts->bos : -1;
-    mvq_forward *f = mvq_forward_create(m, n_ctx, pool, err);
-    if (!f)
-        return err ? err->status : MVQ_ERR_NOMEM;
-    int32_t *seq = malloc(sizeof *seq * (size_t)n_ctx);
-    if (!seq) {
-        mvq_forward_free(f);
-        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory for calibration");
-    }
-    mvq_forward_set_observer(f, mvq_calib_tap_mask(), mvq_calib_observe, c);
-    XXH3_state_t *hs = XXH3_createState();
-    if (hs)
-        XXH3_64bits_reset(hs);
-    mvq_status st = MVQ_OK;
-    for (int64_t at = 0; at < n_tokens && st == MVQ_OK; at += n_ctx) {
-        int64_t n = n_tokens - at < n_ctx ? n_tokens - at : n_ctx;
-        memcpy(seq, tokens + at, sizeof *seq * (size_t)n);
-        if (bos >= 0)
-            seq[0] = bos;
-        st = mvq_forward_run(f, seq, n, n, NULL, err);
-        if (opts && opts->progress)
-            opts->progress(opts->user, at + n, n_tokens);
-    }
-    if (hs) {
-        XXH3_64bits_update(hs, tokens, sizeof *tokens * (size_t)n_tokens);
-        c->tokens_hash = XXH3_64bits_digest(hs);
-        XXH3_freeState(hs);
-    }
-    free(seq);
-    mvq_forward_free(f);
-    return st;
+    const mvq_observer o = {.taps = mvq_calib_tap_mask(), .kind = MVQ_OBSERVER_READ, .fn = mvq_calib_observe, .user = c};
+    /* layer by layer: each layer's pages are released once its statistics are in */
+    const mvq_layerwise_opts lw = {
+        .n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : mvq_calib_default_ctx(&m->hp),
+        .bos = opts ? opts->bos : -1, .observers = &o, .n_observers = 1, .release = true,
+        .progress = opts ? opts->progress : NULL, .user = opts ? opts->user : NULL,
+    };
+    mvq_status st = n_tokens > 0 ? mvq_forward_layerwise(m, tokens, n_tokens, &lw, pool, err) : MVQ_OK;
+    if (st != MVQ_OK)
+        return st;
+    c->tokens_hash = XXH3_64bits(tokens, sizeof *tokens * (size_t)n_tokens);
+    return MVQ_OK;
 }
 
 /* Which statistic feeds a tensor, and of which layer. */

@@ -21,7 +21,9 @@ void mvq_calib_request_default(mvq_calib_request *r)
     mvq_selfgen_default(&r->self);
 }
 
-static void hash_weight(XXH3_state_t *s, const mvq_weight *w)
+/* In slices, each dropped from memory after use (the digest is that of one
+ * update): the key of a model's statistics must not map the whole model. */
+static void hash_weight(XXH3_state_t *s, const mvq_gguf *g, const mvq_weight *w)
 {
     if (!w->data)
         return;
@@ -29,7 +31,14 @@ static void hash_weight(XXH3_state_t *s, const mvq_weight *w)
     const int64_t shape[3] = {(int64_t)w->type, w->n_in, w->n_out};
     XXH3_64bits_update(s, name, strlen(name) + 1);
     XXH3_64bits_update(s, shape, sizeof shape);
-    XXH3_64bits_update(s, w->data, mvq_row_size(w->type, w->n_in) * (size_t)w->n_out);
+    const char *p = w->data;
+    const size_t slice = (size_t)64 << 20;
+    for (size_t left = mvq_row_size(w->type, w->n_in) * (size_t)w->n_out, n; left > 0; p += n, left -= n) {
+        n = left < slice ? left : slice;
+        XXH3_64bits_update(s, p, n);
+        if (g)
+            mvq_gguf_drop_pages(g, p, n);
+    }
 }
 
 uint64_t mvq_model_data_hash(const mvq_model *m)
@@ -38,18 +47,18 @@ uint64_t mvq_model_data_hash(const mvq_model *m)
     if (!s)
         return 0;
     XXH3_64bits_reset(s);
-    hash_weight(s, &m->token_embd);
-    hash_weight(s, &m->output_norm);
+    hash_weight(s, m->gguf, &m->token_embd);
+    hash_weight(s, m->gguf, &m->output_norm);
     if (!m->output_tied)
-        hash_weight(s, &m->output);
-    hash_weight(s, &m->rope_freqs);
+        hash_weight(s, m->gguf, &m->output);
+    hash_weight(s, m->gguf, &m->rope_freqs);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
         const mvq_layer *L = &m->layers[il];
-        hash_weight(s, &L->attn_norm);
-        hash_weight(s, &L->ffn_norm);
+        hash_weight(s, m->gguf, &L->attn_norm);
+        hash_weight(s, m->gguf, &L->ffn_norm);
         for (int i = 0; i < MVQ_LINEAR_COUNT; i++) {
-            hash_weight(s, &L->linear[i]);
-            hash_weight(s, &L->bias[i]);
+            hash_weight(s, m->gguf, &L->linear[i]);
+            hash_weight(s, m->gguf, &L->bias[i]);
         }
     }
     uint64_t h = XXH3_64bits_digest(s);

@@ -20,5 +20,9 @@ void mvq_decoder_reset(mvq_decoder *d);
  * position; logits (nb rows of n_vocab, may be NULL) receive the
  * next-token logits.  Sequences >= nb keep no state for this position. */
 mvq_status mvq_decoder_step(mvq_decoder *d, const int32_t *tokens, int64_t nb, float *logits, mvq_error *err);
+/* Observers at the taps of each step, as mvq_forward_add_observer (rows:
+ * the sequences, all at one position; observation.decoding is true). */
+mvq_status mvq_decoder_add_observer(mvq_decoder *d, const mvq_observer *o, int *id, mvq_error *err);
+void mvq_decoder_remove_observer(mvq_decoder *d, int id);
 
 #endif

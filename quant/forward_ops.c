@@ -245,3 +245,36 @@ void mvq_attention(mvq_pool *pool, const mvq_attention_args *a)
     mvq_pool_run(pool, transpose_keys, (void *)a);
     mvq_pool_run(pool, attend_rows, (void *)a);
 }
+
+/* One query per head against n_keys cached positions (the decoder): the
+ * softmax in f32 with its sum in double; scores: n_keys floats of scratch. */
+void mvq_attention_cached(const float *q, const float *kc, const float *vc, int64_t n_keys, int64_t n_head,
+                          int64_t n_head_kv, int64_t hd, float *scores, float *att)
+{
+    const int64_t kv_dim = n_head_kv * hd, group = n_head / n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t h = 0; h < n_head; h++) {
+        const float *qh = q + h * hd;
+        const int64_t g = h / group;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n_keys; j++) {
+            const float *kj = kc + j * kv_dim + g * hd;
+            float s = 0.0f;
+            for (int64_t e = 0; e < hd; e++)
+                s += qh[e] * scale * kj[e];
+            scores[j] = s;
+            mx = s > mx ? s : mx;
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j < n_keys; j++)
+            sum += scores[j] = expf(scores[j] - mx);
+        float *oh = att + h * hd;
+        memset(oh, 0, (size_t)hd * sizeof *oh);
+        for (int64_t j = 0; j < n_keys; j++)
+            for (int64_t e = 0; e < hd; e++)
+                oh[e] += scores[j] * vc[j * kv_dim + g * hd + e];
+        const float inv = (float)(1.0 / sum);
+        for (int64_t e = 0; e < hd; e++)
+            oh[e] *= inv;
+    }
+}

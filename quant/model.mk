@@ -6,6 +6,9 @@ libmvq_core_la_SOURCES += \
 	quant/model_taps.c \
 	quant/model_internal.h \
 	quant/forward.c \
+	quant/layer.c \
+	quant/layer_internal.h \
+	quant/layerwise.c \
 	quant/forward_ops.c \
 	quant/forward_ref.c
 libmvq_core_la_SOURCES += \

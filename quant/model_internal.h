@@ -37,6 +37,12 @@ static inline int64_t mvq_attention_kt_stride(int64_t n_tokens)
     return (n_tokens + 3) & ~(int64_t)3;
 }
 
+/* Attention of one query row (n_head heads) to n_keys cached keys and
+ * values ([n_keys x n_head_kv*head_dim]): the token-by-token decoder's
+ * arithmetic (scalar softmax, sum in double).  scores: n_keys floats. */
+void mvq_attention_cached(const float *q, const float *kc, const float *vc, int64_t n_keys, int64_t n_head,
+                          int64_t n_head_kv, int64_t head_dim, float *scores, float *att);
+
 /* The whole pass in double precision, straight from the definitions
  * (weights dequantized to f32 then widened): logits for every token,
  * n_tokens rows of n_vocab.  Slow; for tests. */

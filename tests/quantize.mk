@@ -24,13 +24,17 @@ tools_mvquant_mvquant_SOURCES += tools/mvquant/cmd_massive.c tools/mvquant/massi
 # and the massive-value acceptance on the fixture models.
 EXTRA_DIST += tests/calib_testlib.h
 if HAVE_CRITERION
-CALIB_TESTS = tests/test_calib tests/test_calib_sources tests/test_massive_models
+CALIB_TESTS = tests/test_calib tests/test_calib_sources tests/test_layerwise tests/test_massive_models
 check_PROGRAMS += $(CALIB_TESTS)
 TESTS += $(CALIB_TESTS)
 tests_test_calib_SOURCES = tests/test_calib.c
 tests_test_calib_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_calib_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_calib_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_layerwise_SOURCES = tests/test_layerwise.c
+tests_test_layerwise_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_layerwise_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_layerwise_LDADD = $(CRITERION_TEST_LIBS) -lm
 tests_test_calib_sources_SOURCES = tests/test_calib_sources.c
 tests_test_calib_sources_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_calib_sources_CFLAGS = $(CRITERION_TEST_CFLAGS)

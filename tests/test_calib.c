@@ -54,7 +54,8 @@ static void run_both(const mvq_model *m, const int32_t *tokens, int64_t n, mvq_c
     cr_assert_eq(mvq_calib_run(c, m, tokens, n, &opts, NULL, &err), MVQ_OK, "%s", err.msg);
     mvq_forward *f = mvq_forward_create(m, 128, NULL, &err);
     cr_assert_not_null(f, "%s", err.msg);
-    mvq_forward_set_observer(f, MVQ_TAP_ALL, gather, e);
+    const mvq_observer o = {.taps = MVQ_TAP_ALL, .kind = MVQ_OBSERVER_READ, .fn = gather, .user = e};
+    cr_assert_eq(mvq_forward_add_observer(f, &o, NULL, &err), MVQ_OK, "%s", err.msg);
     int32_t seq[128];
     for (int64_t at = 0; at < n; at += 128) {
         const int64_t len = n - at < 128 ? n - at : 128;

@@ -292,3 +292,112 @@ Test(imatrix, legacy_dat_format)
     remove_tree(dir);
     mvq_model_free(m);
 }
+
+/* FNV-1a over the token ids: pins the text without storing it. */
+static uint64_t tokens_fnv(const int32_t *t, int64_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int64_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++)
+            h = (h ^ (((uint32_t)t[i] >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t selfgen_hash(const mvq_model *m, int64_t n_tokens, int64_t seq_len)
+{
+    mvq_selfgen_params p;
+    mvq_selfgen_default(&p);
+    p.n_tokens = n_tokens;
+    p.seq_len = seq_len;
+    int32_t *t;
+    int64_t n;
+    mvq_error err;
+    mvq_pool *pool = mvq_pool_create(2);
+    cr_assert_eq(mvq_calib_self_tokens(m, &p, pool, &t, &n, &err), MVQ_OK, "%s", err.msg);
+    uint64_t h = tokens_fnv(t, n);
+    free(t);
+    mvq_pool_free(pool);
+    return h;
+}
+
+/* The self-generated text (the default seed) is part of the output: a
+ * change to the decoder's arithmetic would change every calibrated file.
+ * Hashes recorded from main before the layer code was shared. */
+Test(selfgen, default_text_is_pinned)
+{
+    const struct { const char *name; int64_t n, len; uint64_t want; } cases[] = {
+        {"stories260K", 4096, 256, 0xa920d5735ce0fbfdull},
+        {"tinyrope-3M", 512, 128, 0xb865ce74b32a6591ull},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mvq_model *m = fixture_model(cases[i].name);
+        uint64_t h = selfgen_hash(m, cases[i].n, cases[i].len);
+        cr_expect_eq(h, cases[i].want, "%s: self-generated tokens hash to 0x%016llx", cases[i].name,
+                     (unsigned long long)h);
+        mvq_model_free(m);
+    }
+    /* biases, NEOX RoPE, frequency factors, one sequence of three at a time */
+    const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
+                               .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2, .biases = true, .tied = true,
+                               .rope_freqs = true};
+    synth_model sm;
+    synth_build(&sm, &shape, 11);
+    uint64_t h = selfgen_hash(&sm.m, 3 * 20 - 5, 20);
+    cr_expect_eq(h, 0xe66dcb6cf61e2eb0ull, "synthetic qwen2: self-generated tokens hash to 0x%016llx", (unsigned long long)h);
+    synth_free(&sm);
+}
+
+typedef struct attn_in_rows {
+    float rows[20][64];
+    int64_t seen;
+    bool decoding, positions_ok;
+} attn_in_rows;
+
+static void keep_attn_in(void *user, const mvq_observation *o)
+{
+    attn_in_rows *r = user;
+    if (o->layer != 0)
+        return;
+    for (int64_t t = 0; t < o->n_tokens; t++)
+        memcpy(r->rows[o->decoding ? o->pos : o->pos + t], o->data + t * o->dim, (size_t)o->dim * sizeof(float));
+    r->decoding = o->decoding;
+    r->positions_ok &= o->decoding ? o->n_tokens == 1 && o->pos == r->seen : o->pos == 0;
+    r->seen++;
+}
+
+/* The decoder runs the same layer code, taps included: its observations
+ * are the forward pass's rows, one position at a time. */
+Test(selfgen, decoder_taps_see_the_forward_rows)
+{
+    const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
+                               .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2, .biases = true};
+    synth_model sm;
+    synth_build(&sm, &shape, 12);
+    int32_t tokens[20];
+    uint64_t rng = 5;
+    for (int i = 0; i < 20; i++)
+        tokens[i] = (int32_t)(synth_next(&rng) % 40);
+    mvq_error err;
+    attn_in_rows *fw = calloc(1, sizeof *fw), *dec = calloc(1, sizeof *dec);
+    fw->positions_ok = dec->positions_ok = true;
+    mvq_forward *f = mvq_forward_create(&sm.m, 20, NULL, &err);
+    const mvq_observer of = {.taps = MVQ_TAP_BIT(MVQ_TAP_ATTN_IN), .kind = MVQ_OBSERVER_READ, .fn = keep_attn_in, .user = fw};
+    cr_assert_eq(mvq_forward_add_observer(f, &of, NULL, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(mvq_forward_run(f, tokens, 20, 20, NULL, &err), MVQ_OK, "%s", err.msg);
+    mvq_decoder *d = mvq_decoder_create(&sm.m, 20, 1, NULL, &err);
+    const mvq_observer od = {.taps = MVQ_TAP_BIT(MVQ_TAP_ATTN_IN), .kind = MVQ_OBSERVER_READ, .fn = keep_attn_in, .user = dec};
+    cr_assert_eq(mvq_decoder_add_observer(d, &od, NULL, &err), MVQ_OK, "%s", err.msg);
+    for (int t = 0; t < 20; t++)
+        cr_assert_eq(mvq_decoder_step(d, tokens + t, 1, NULL, &err), MVQ_OK, "%s", err.msg);
+    cr_expect_eq(fw->seen, 1);
+    cr_expect_eq(dec->seen, 20, "one observation per step");
+    cr_expect(!fw->decoding && dec->decoding);
+    cr_expect(fw->positions_ok && dec->positions_ok, "positions as documented");
+    /* layer 0's input is the normed embedding: the same bits either way */
+    cr_expect_eq(memcmp(fw->rows, dec->rows, sizeof fw->rows), 0);
+    mvq_decoder_free(d);
+    mvq_forward_free(f);
+    free(fw);
+    free(dec);
+    synth_free(&sm);
+}

@@ -38,6 +38,17 @@ static void record(void *user, const mvq_observation *o)
         memset(o->data, 0, (size_t)(o->n_tokens * o->dim) * sizeof(float));
 }
 
+/* Adds fn as one observer of the pass; returns its id. */
+static int observe_with(mvq_forward *f, uint32_t taps, mvq_observer_kind kind, mvq_observe_fn fn, void *user)
+{
+    const mvq_observer o = {.taps = taps, .kind = kind, .fn = fn, .user = user};
+    int id = 0;
+    mvq_error err;
+    cr_assert_eq(mvq_forward_add_observer(f, &o, &id, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_gt(id, 0);
+    return id;
+}
+
 static const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
                                   .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2, .biases = true};
 
@@ -51,7 +62,7 @@ Test(hooks, every_tap_in_order_with_its_shape_and_meaning)
     mvq_forward *f = mvq_forward_create(&sm.m, 12, NULL, &err);
     cr_assert_not_null(f, "%s", err.msg);
     seen s = {0};
-    mvq_forward_set_observer(f, MVQ_TAP_ALL, record, &s);
+    observe_with(f, MVQ_TAP_ALL, MVQ_OBSERVER_READ, record, &s);
     float logits[12 * 40];
     cr_assert_eq(mvq_forward_run(f, tokens, 12, 11, logits, &err), MVQ_OK, "%s", err.msg);
 
@@ -120,18 +131,19 @@ Test(hooks, mask_selects_taps_and_observers_can_ablate)
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, plain, &err), MVQ_OK, "%s", err.msg);
 
     seen s = {0};
-    mvq_forward_set_observer(f, MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K), record, &s);
+    int id = observe_with(f, MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K), MVQ_OBSERVER_READ, record, &s);
     float again[8 * 40];
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, again, &err), MVQ_OK, "%s", err.msg);
     cr_assert_eq(s.n, 4);
     cr_assert_eq(memcmp(plain, again, sizeof plain), 0, "observing changes nothing");
 
+    mvq_forward_remove_observer(f, id);
     seen z = {.zero_attn_out = true};
-    mvq_forward_set_observer(f, MVQ_TAP_BIT(MVQ_TAP_ATTN_OUT), record, &z);
+    id = observe_with(f, MVQ_TAP_BIT(MVQ_TAP_ATTN_OUT), MVQ_OBSERVER_MODIFY, record, &z);
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, ablated, &err), MVQ_OK, "%s", err.msg);
     cr_assert_neq(memcmp(plain, ablated, sizeof plain), 0, "an observer's change reaches the logits");
 
-    mvq_forward_set_observer(f, MVQ_TAP_ALL, NULL, NULL);
+    mvq_forward_remove_observer(f, id);
     cr_assert_eq(mvq_forward_run(f, tokens, 8, 0, again, &err), MVQ_OK, "%s", err.msg);
     cr_assert_eq(memcmp(plain, again, sizeof plain), 0);
     for (int i = 0; i < MVQ_TAP_COUNT; i++) {
@@ -139,6 +151,87 @@ Test(hooks, mask_selects_taps_and_observers_can_ablate)
         free(z.copy[i]);
     }
     mvq_forward_free(f);
+    synth_free(&sm);
+}
+
+typedef struct column {
+    int64_t layer, col, seen;
+    bool zero;          /* the modifying one */
+    bool saw_zeros;     /* the reader: the column it saw was zero */
+} column;
+
+static void zero_q_column(void *user, const mvq_observation *o)
+{
+    column *c = user;
+    if (o->layer != c->layer)
+        return;
+    c->seen++;
+    bool zeros = true;
+    for (int64_t t = 0; t < o->n_tokens; t++) {
+        if (c->zero)
+            o->data[t * o->dim + c->col] = 0.0f;
+        zeros &= o->data[t * o->dim + c->col] == 0.0f;
+    }
+    c->saw_zeros = zeros;
+}
+
+Test(hooks, two_observers_at_once_one_reads_one_changes)
+{
+    synth_model sm;
+    synth_build(&sm, &shape, 9);
+    int32_t tokens[10];
+    synth_tokens(tokens, 10, shape.vocab, 4);
+    mvq_error err;
+    /* what zeroing column 5 of layer 1's Q predicts: row 5 of attn_q and its bias zero */
+    mvq_model edited = sm.m;
+    mvq_layer layers[2] = {sm.m.layers[0], sm.m.layers[1]};
+    const mvq_weight *wq = &layers[1].linear[MVQ_LINEAR_Q], *bq = &layers[1].bias[MVQ_LINEAR_Q];
+    float *q = malloc((size_t)(wq->n_in * wq->n_out) * sizeof *q), *b = malloc((size_t)bq->n_in * sizeof *b);
+    memcpy(q, wq->data, (size_t)(wq->n_in * wq->n_out) * sizeof *q);
+    memcpy(b, bq->data, (size_t)bq->n_in * sizeof *b);
+    memset(q + 5 * wq->n_in, 0, (size_t)wq->n_in * sizeof *q);
+    b[5] = 0.0f;
+    layers[1].linear[MVQ_LINEAR_Q].data = q;
+    layers[1].bias[MVQ_LINEAR_Q].data = b;
+    edited.layers = layers;
+    float want[10 * 40], got[10 * 40], plain[10 * 40];
+    mvq_forward *fe = mvq_forward_create(&edited, 10, NULL, &err);
+    cr_assert_not_null(fe, "%s", err.msg);
+    cr_assert_eq(mvq_forward_run(fe, tokens, 10, 0, want, &err), MVQ_OK, "%s", err.msg);
+    mvq_forward_free(fe);
+
+    mvq_forward *f = mvq_forward_create(&sm.m, 10, NULL, &err);
+    cr_assert_eq(mvq_forward_run(f, tokens, 10, 0, plain, &err), MVQ_OK, "%s", err.msg);
+    column reader = {.layer = 1, .col = 5}, changer = {.layer = 1, .col = 5, .zero = true};
+    const uint32_t taps = MVQ_TAP_BIT(MVQ_TAP_Q_PRE_ROPE);
+    /* the reader first: it still runs after the modifier */
+    int r = observe_with(f, taps, MVQ_OBSERVER_READ, zero_q_column, &reader);
+    int c = observe_with(f, taps, MVQ_OBSERVER_MODIFY, zero_q_column, &changer);
+    cr_assert_neq(r, c);
+    cr_assert_eq(mvq_forward_run(f, tokens, 10, 0, got, &err), MVQ_OK, "%s", err.msg);
+    cr_expect_eq(reader.seen, 1);
+    cr_expect_eq(changer.seen, 1);
+    cr_expect(reader.saw_zeros, "readers see the changed values");
+    double worst = 0, moved = 0;
+    for (int i = 0; i < 10 * 40; i++) {
+        worst = fmax(worst, fabs(got[i] - want[i]));
+        moved = fmax(moved, fabs(plain[i] - want[i]));
+    }
+    cr_expect_leq(worst, 1e-6, "zeroed column: the logits of a zero attn_q row (off by %g)", worst);
+    cr_expect_gt(moved, 1e-4, "and they differ from the plain pass");
+    mvq_forward_remove_observer(f, c);
+    cr_assert_eq(mvq_forward_run(f, tokens, 10, 0, got, &err), MVQ_OK, "%s", err.msg);
+    cr_expect_eq(memcmp(got, plain, sizeof got), 0, "the reader alone changes nothing");
+    cr_expect_eq(reader.seen, 2);
+    cr_expect_not(reader.saw_zeros);
+    /* the list is bounded */
+    for (int i = 1; i < MVQ_MAX_OBSERVERS; i++)
+        observe_with(f, taps, MVQ_OBSERVER_READ, zero_q_column, &reader);
+    const mvq_observer extra = {.taps = taps, .kind = MVQ_OBSERVER_READ, .fn = zero_q_column, .user = &reader};
+    cr_expect_neq(mvq_forward_add_observer(f, &extra, NULL, &err), MVQ_OK);
+    mvq_forward_free(f);
+    free(q);
+    free(b);
     synth_free(&sm);
 }
 

@@ -143,13 +143,34 @@ typedef struct mvq_observation {
     int64_t n_heads;  /* heads for Q/K/V/attention output taps; 1 otherwise */
     int64_t head_dim; /* dim of one head; = dim when n_heads is 1 */
     const int32_t *tokens; /* the batch */
+    int64_t pos;      /* position of row 0 */
+    /* false: the rows are one sequence, row t at position pos + t (a batched
+     * pass); true: each row is another sequence, all at position pos (the
+     * token-by-token decoder) */
+    bool decoding;
 } mvq_observation;
 
-/* Called on the thread that runs mvq_forward_run, once per tap and layer,
- * in the order of the computation.  The data is valid during the call only.
- * An observer may change it in place (ablation experiments): the pass goes
- * on with the changed values. */
+/* Called on the thread that runs the pass, once per tap and layer, in the
+ * order of the computation.  The data is valid during the call only.  A
+ * MODIFY observer may change it in place (ablation, activation or KV-cache
+ * quantization): the pass goes on with the changed values. */
 typedef void (*mvq_observe_fn)(void *user, const mvq_observation *obs);
+
+typedef enum mvq_observer_kind {
+    MVQ_OBSERVER_READ = 0,  /* looks only (statistics) */
+    MVQ_OBSERVER_MODIFY = 1 /* may change obs->data */
+} mvq_observer_kind;
+
+/* One observer of a pass: its taps (MVQ_TAP_BIT(...) | ...), kind, function and context. */
+typedef struct mvq_observer {
+    uint32_t taps;
+    mvq_observer_kind kind;
+    mvq_observe_fn fn;
+    void *user;
+} mvq_observer;
+
+/* Observers on one pass at once, at most. */
+#define MVQ_MAX_OBSERVERS 8
 
 MVQ_API const char *mvq_tap_name(mvq_tap tap); /* "attn_in", "q", "k_pre_rope", ... */
 /* The linear layers of a block fed by tap (e.g. ATTN_IN: Q, K, V): writes up
@@ -172,9 +193,15 @@ MVQ_API mvq_forward *mvq_forward_create(const mvq_model *model, int64_t max_toke
                                         mvq_error *err);
 MVQ_API void mvq_forward_free(mvq_forward *f);
 
-/* Observer for the taps in tap_mask (MVQ_TAP_BIT(...) | ...); fn NULL
- * removes it.  Taps not in the mask cost nothing. */
-MVQ_API void mvq_forward_set_observer(mvq_forward *f, uint32_t tap_mask, mvq_observe_fn fn, void *user);
+/* Adds an observer (copied; its user context must outlive its use) and
+ * writes its id (> 0, may be NULL) for mvq_forward_remove_observer.  At each
+ * tap the MODIFY observers run first, then the READ ones, each kind in the
+ * order added: readers see the values the pass goes on with.  Taps no
+ * observer asks for cost nothing.  Errors: no function, an unknown kind,
+ * more than MVQ_MAX_OBSERVERS. */
+MVQ_API mvq_status mvq_forward_add_observer(mvq_forward *f, const mvq_observer *o, int *id, mvq_error *err);
+/* Removes the observer of that id (unknown ids: nothing). */
+MVQ_API void mvq_forward_remove_observer(mvq_forward *f, int id);
 
 /* How the products with non-F32 weights are computed. */
 typedef enum mvq_forward_numerics {
@@ -195,6 +222,42 @@ MVQ_API void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numer
  * is skipped (calibration); OUTPUT_IN is still observed for all tokens. */
 MVQ_API mvq_status mvq_forward_run(mvq_forward *f, const int32_t *tokens, int64_t n_tokens,
                                    int64_t first_logit, float *logits, mvq_error *err);
+
+/* ------------------------------------------------------ layer by layer */
+
+/* Called once per layer, after the observers have seen all of layer's
+ * activations over the calibration set.  It may point weights' linear
+ * matrices at other data (the quantized layer, say); with sequential set,
+ * those compute the output that layer + 1 receives.  The data must stay
+ * valid until the driver returns; norms and biases are not re-read. */
+typedef mvq_status (*mvq_layer_done_fn)(void *user, int64_t layer, mvq_layer *weights, mvq_error *err);
+
+typedef struct mvq_layerwise_opts {
+    int64_t n_ctx; /* sequence length; <= 0: 512, or the training context when shorter */
+    int32_t bos;   /* first token of each sequence; < 0: none */
+    const mvq_observer *observers; /* n_observers of them, as mvq_forward_add_observer */
+    int n_observers;
+    mvq_layer_done_fn layer_done; /* may be NULL */
+    void *user;
+    /* each layer runs twice: observed with the model's weights, then again
+     * with those layer_done left, for the output fed forward */
+    bool sequential;
+    /* drops each layer's pages of the model's mapping once it is done, so
+     * the resident memory stays near one layer (they are read back if used again) */
+    bool release;
+    void (*progress)(void *user, int64_t done, int64_t total); /* tokens x layers, scaled to tokens */
+} mvq_layerwise_opts;
+
+/* Runs tokens in sequences of n_ctx (the last one shorter, bos first in
+ * each) through the model one layer at a time: all sequences through layer
+ * l, then layer l + 1, holding the residual stream of the whole set
+ * (n_tokens x n_embd floats) and one sequence's scratch.  The observers
+ * see exactly what mvq_forward_run shows them for each sequence (MVQ_TAP_
+ * OUTPUT_IN included, no logits), in layer order rather than sequence
+ * order; with the default weights the activations are bit for bit those
+ * of mvq_forward_run. */
+MVQ_API mvq_status mvq_forward_layerwise(const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                                         const mvq_layerwise_opts *opts, mvq_pool *pool, mvq_error *err);
 
 /* ------------------------------------------------------------ evaluation */
 
