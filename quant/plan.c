@@ -5,7 +5,7 @@
 #include "config.h"
 #include <mvquant/quantize.h>
 
-#include "quant/model_roles.h"
+#include "quant/model/model_roles.h"
 
 #include <regex.h>
 #include <stdio.h>

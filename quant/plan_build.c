@@ -2,7 +2,7 @@
  * transforms, then the protection rule, tensor by tensor, with the reason. */
 #include "config.h"
 #include "quant/plan_internal.h"
-#include "quant/model_roles.h"
+#include "quant/model/model_roles.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <mvquant/methods.h>
 #include <mvquant/plan.h>
 
-#include "quant/model_roles.h"
+#include "quant/model/model_roles.h"
 #include "quant/quant_internal.h"
 
 /* The job's method: the one asked for, else the registry's default. */

@@ -16,10 +16,6 @@ tests_test_massive_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_massive_LDADD = $(CRITERION_TEST_LIBS)
 endif
 
-# mvquant massive (its CLI sources sit here, after the CLI's own fragment)
-tools_mvquant_mvquant_SOURCES += tools/mvquant/cmd_massive.c tools/mvquant/massive_svg.c \
-	tools/mvquant/massive_cli.h
-
 # Calibration statistics, the cache, imatrix import, self-generated text,
 # and the massive-value acceptance on the fixture models.
 EXTRA_DIST += tests/calib_testlib.h

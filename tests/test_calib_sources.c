@@ -2,7 +2,7 @@
  * (KV-cache decoding, sampling) and llama.cpp importance matrices. */
 #include "tests/calib_testlib.h"
 #include "tests/synth_model.h"
-#include "quant/decode_internal.h"
+#include "quant/model/decode_internal.h"
 
 #include <math.h>
 #include <string.h>

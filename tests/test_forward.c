@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "kernels/matmul.h"
-#include "quant/model_internal.h"
+#include "quant/model/model_internal.h"
 #include "tests/fixtures.h"
 #include "tests/synth_model.h"
 

@@ -3,7 +3,7 @@
 #include <mvquant.h>
 #include <string.h>
 
-#include "quant/model_roles.h"
+#include "quant/model/model_roles.h"
 #include "tests/fixtures.h"
 
 Test(model, stories260K_hyperparameters_and_tensors)

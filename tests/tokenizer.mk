@@ -12,7 +12,5 @@ tests_test_synth_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(XXHASH_CFLAGS)
 tests_test_synth_LDADD = $(TEST_LIBS) $(CRITERION_LIBS)
 endif
 
-# The synth subcommand (here: this fragment is included after tools/mvquant/local.mk).
-tools_mvquant_mvquant_SOURCES += tools/mvquant/cmd_synth.c
 TESTS += tests/synth_cli.sh
 EXTRA_DIST += tests/synth_cli.sh

@@ -12,7 +12,11 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_inspect.c \
 	tools/mvquant/cmd_verify.c \
 	tools/mvquant/cmd_copy.c \
-	tools/mvquant/cmd_perplexity.c
+	tools/mvquant/cmd_perplexity.c \
+	tools/mvquant/cmd_synth.c \
+	tools/mvquant/cmd_massive.c \
+	tools/mvquant/massive_cli.h \
+	tools/mvquant/massive_svg.c
 tools_mvquant_mvquant_LDADD = libmvquant.la
 
 # The manual page, made from the help texts of the program just built (so

@@ -3,7 +3,7 @@
  * offset read from the file is checked against the bytes that remain before
  * it is used, so a hostile file gives one error line, never a crash. */
 #include "config.h"
-#include "quant/gguf_internal.h"
+#include "quant/gguf/gguf_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,9 +4,9 @@
  * values of that sequence's earlier positions.  The batch turns the
  * weight products into small matrix products instead of vector ones. */
 #include "config.h"
-#include "quant/decode_internal.h"
-#include "quant/layer_internal.h"
-#include "quant/model_internal.h"
+#include "quant/model/decode_internal.h"
+#include "quant/model/layer_internal.h"
+#include "quant/model/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

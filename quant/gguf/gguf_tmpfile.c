@@ -2,7 +2,7 @@
  * final rename stays within one file system), registered for removal from
  * signal handlers, fsynced and renamed into place when complete. */
 #include "config.h"
-#include "quant/gguf_tmpfile.h"
+#include "quant/gguf/gguf_tmpfile.h"
 
 #include <mvquant/gguf.h>
 

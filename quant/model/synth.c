@@ -7,7 +7,7 @@
 
 #include <mvquant/gguf.h>
 
-#include "quant/synth_internal.h"
+#include "quant/model/synth_internal.h"
 
 void mvq_synth_default(mvq_synth_params *p)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/synth_internal.h"
+#include "quant/model/synth_internal.h"
 
 #define WORD_PREFIX "\xe2\x96\x81" /* U+2581, SentencePiece's space */
 

@@ -1,8 +1,8 @@
 /* The optimized forward pass: causal prefill of a batch, f32 activations,
  * the layers by the one layer implementation, observers at the taps. */
 #include "config.h"
-#include "quant/layer_internal.h"
-#include "quant/model_internal.h"
+#include "quant/model/layer_internal.h"
+#include "quant/model/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

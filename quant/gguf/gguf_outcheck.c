@@ -1,7 +1,7 @@
 /* An output path checked before the long work: the writer's own checks,
  * run now, and a temporary file created and removed beside it. */
 #include "config.h"
-#include "quant/gguf_tmpfile.h"
+#include "quant/gguf/gguf_tmpfile.h"
 
 #include <mvquant/gguf.h>
 

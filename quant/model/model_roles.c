@@ -1,6 +1,6 @@
 /* Tensor roles from llama.cpp's names (see model_roles.h). */
 #include "config.h"
-#include "quant/model_roles.h"
+#include "quant/model/model_roles.h"
 
 #include <stdlib.h>
 #include <string.h>

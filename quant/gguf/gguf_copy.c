@@ -1,6 +1,6 @@
 /* Whole-file copy through the streaming writer (mvquant copy, tests). */
 #include "config.h"
-#include "quant/gguf_internal.h"
+#include "quant/gguf/gguf_internal.h"
 
 /* Data goes out in slices so progress moves on large tensors. */
 #define COPY_SLICE (16u << 20)

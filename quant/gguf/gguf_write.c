@@ -5,8 +5,8 @@
  * can be written.  Offsets are the running sum of padded sizes in the
  * order tensors were added, as llama.cpp's loader requires. */
 #include "config.h"
-#include "quant/gguf_internal.h"
-#include "quant/gguf_tmpfile.h"
+#include "quant/gguf/gguf_internal.h"
+#include "quant/gguf/gguf_tmpfile.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

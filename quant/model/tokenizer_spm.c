@@ -12,7 +12,7 @@
 
 #include <stdlib.h>
 
-#include "quant/tokenizer_internal.h"
+#include "quant/model/tokenizer_internal.h"
 
 typedef struct spm_symbol {
     int32_t prev, next;

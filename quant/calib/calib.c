@@ -1,8 +1,8 @@
 /* Calibration statistics: accumulated from the forward pass's observation
  * hooks over calibration tokens. */
 #include "config.h"
-#include "quant/calib_internal.h"
-#include "quant/model_roles.h"
+#include "quant/calib/calib_internal.h"
+#include "quant/model/model_roles.h"
 
 #include <math.h>
 #include <stdio.h>

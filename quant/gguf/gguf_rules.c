@@ -3,7 +3,7 @@
  * offsets, ne[0] against the block size of known types); this adds what
  * llama.cpp requires on top. */
 #include "config.h"
-#include "quant/gguf_internal.h"
+#include "quant/gguf/gguf_internal.h"
 
 #include <inttypes.h>
 

@@ -2,7 +2,7 @@
  * Loops are written in axpy form (independent outputs in the inner loop)
  * so the compiler vectorizes them without reassociating sums. */
 #include "config.h"
-#include "quant/model_internal.h"
+#include "quant/model/model_internal.h"
 
 #include <math.h>
 #include <string.h>

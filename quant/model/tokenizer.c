@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/tokenizer_internal.h"
+#include "quant/model/tokenizer_internal.h"
 
 /* A piece of the input: raw text, or a USER_DEFINED token found in it. */
 typedef struct fragment {

@@ -1,7 +1,7 @@
 /* Calibration text without a file: sequences the model writes itself from
  * BOS, sampled with a fixed seed (temperature, then top-p). */
 #include "config.h"
-#include "quant/decode_internal.h"
+#include "quant/model/decode_internal.h"
 #include <mvquant/quantize.h>
 
 #include <math.h>

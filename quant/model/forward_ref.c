@@ -2,7 +2,7 @@
  * definitions (llama.cpp's graph for llama/qwen2): the judge of the
  * optimized pass.  Weights are dequantized to f32 and widened. */
 #include "config.h"
-#include "quant/model_internal.h"
+#include "quant/model/model_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/tokenizer_internal.h"
+#include "quant/model/tokenizer_internal.h"
 
 static uint64_t fnv1a(const char *s, size_t n)
 {

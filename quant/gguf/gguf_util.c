@@ -1,7 +1,7 @@
 /* Small helpers of the GGUF code: value type names and sizes, tensor sizes,
  * an arena for the reader's strings and a string set for duplicate checks. */
 #include "config.h"
-#include "quant/gguf_internal.h"
+#include "quant/gguf/gguf_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

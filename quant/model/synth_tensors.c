@@ -9,7 +9,7 @@
 
 #include <mvquant/gguf.h>
 
-#include "quant/synth_internal.h"
+#include "quant/model/synth_internal.h"
 
 typedef enum tensor_kind { EMBD, NORM, ATTN_Q, ATTN_K, PLAIN, FFN_DOWN } tensor_kind;
 

@@ -1,6 +1,6 @@
 /* XXH3-64 of tensor data, and the check of hashes the writer recorded. */
 #include "config.h"
-#include "quant/gguf_internal.h"
+#include "quant/gguf/gguf_internal.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Import of llama.cpp importance matrices (GGUF and legacy .dat) into the
  * mean squares of calibration statistics. */
 #include "config.h"
-#include "quant/calib_internal.h"
+#include "quant/calib/calib_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

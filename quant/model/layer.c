@@ -1,8 +1,8 @@
 /* The one layer implementation: batched prefill and cached decoding differ
  * only in where RoPE positions come from and whom the queries attend to. */
 #include "config.h"
-#include "quant/layer_internal.h"
-#include "quant/model_internal.h"
+#include "quant/model/layer_internal.h"
+#include "quant/model/model_internal.h"
 #include "kernels/matmul.h"
 
 #include <stdlib.h>

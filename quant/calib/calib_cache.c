@@ -2,7 +2,7 @@
  * found in the cache from an earlier run with the same inputs, or computed
  * (generating the calibration text when there is none) and cached. */
 #include "config.h"
-#include "quant/calib_internal.h"
+#include "quant/calib/calib_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

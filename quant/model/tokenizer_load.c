@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/gguf_internal.h"
-#include "quant/tokenizer_internal.h"
+#include "quant/gguf/gguf_internal.h"
+#include "quant/model/tokenizer_internal.h"
 
 /* An optional array of n elements of type want; NULL when absent. */
 static mvq_status optional_array(const mvq_gguf *g, const char *key, mvq_gguf_vtype want, int64_t n,

@@ -2,8 +2,8 @@
  * whole before layer l + 1, so that a layer's weights are read once (and
  * their pages released) and a caller may replace the layer in between. */
 #include "config.h"
-#include "quant/layer_internal.h"
-#include "quant/model_internal.h"
+#include "quant/model/layer_internal.h"
+#include "quant/model/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

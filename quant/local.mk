@@ -1,0 +1,18 @@
+# The top of quant/: the plan, the job pipeline, massive-value analysis and
+# protection, evaluation (perplexity, KL divergence).  Its rooms: gguf/, model/,
+# calib/, methods/, each with its own local.mk.
+libmvq_core_la_SOURCES += \
+	quant/eval.c \
+	quant/eval_internal.h \
+	quant/eval_stats.c \
+	quant/job.c \
+	quant/job_internal.h \
+	quant/job_meta.c \
+	quant/job_tensor.c \
+	quant/massive.c \
+	quant/plan.c \
+	quant/plan_build.c \
+	quant/plan_internal.h \
+	quant/plan_transforms.c \
+	quant/protect.c \
+	quant/quant_internal.h
