@@ -55,7 +55,7 @@ mvq_status mvq_calib_text_tokens(const mvq_model *m, const char *path, int64_t m
         st = mvq_tokenize(tok, text, len, add_bos, tokens, n_tokens, err);
     }
     if (st == MVQ_OK && *n_tokens == 0)
-        st = mvq_error_set(err, MVQ_ERR_FORMAT, "%s: no tokens in the calibration text", path);
+        st = mvq_error_set(err, MVQ_ERR_FORMAT, "%s: no tokens in the text", path);
     if (st == MVQ_OK && max_tokens > 0 && *n_tokens > max_tokens)
         *n_tokens = max_tokens;
     if (st != MVQ_OK && *tokens) {

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 #include <mvquant/model.h>
+#include <mvquant/quantize.h>
 #include <mvquant/tokenizer.h>
 
 #include <errno.h>
@@ -73,35 +74,6 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         return cli_usage_error("perplexity", "--text FILE is required");
     a->model = argv[cli_optind];
     return 0;
-}
-
-static char *read_file(const char *path, size_t *len, mvq_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mvq_error_set(err, MVQ_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = realloc(buf, cap *= 2);
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        mvq_error_set(err, bad ? MVQ_ERR_IO : MVQ_ERR_NOMEM, "%s: %s", path, bad ? "read error" : "out of memory");
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 static void show_progress(void *user, const mvq_eval_progress *p)
@@ -187,24 +159,17 @@ static void print_json(const ppl_args *a, const mvq_eval_result *r, int threads)
     cli_json_finish(&j);
 }
 
-/* Tokenizes the text with the model's tokenizer (BOS first when it wants one). */
+/* Tokenizes the text with the model's tokenizer (BOS first when it wants
+ * one, as the library's calibration text is), and says which BOS that is. */
 static mvq_status tokenize_file(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
                                 int32_t *bos, mvq_error *err)
 {
     mvq_tokenizer *tok = mvq_tokenizer_from_gguf(m->gguf, err);
     if (!tok)
         return err->status;
-    size_t len = 0;
-    char *text = read_file(path, &len, err);
-    mvq_status st = err->status;
-    if (text) {
-        const bool add_bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0;
-        *bos = add_bos ? mvq_tokenizer_bos(tok) : -1;
-        st = mvq_tokenize(tok, text, len, add_bos, tokens, n_tokens, err);
-    }
-    free(text);
+    *bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0 ? mvq_tokenizer_bos(tok) : -1;
     mvq_tokenizer_free(tok);
-    return st;
+    return mvq_calib_text_tokens(m, path, 0, tokens, n_tokens, err);
 }
 
 int cmd_perplexity(int argc, char **argv)
