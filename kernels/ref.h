@@ -149,8 +149,8 @@ float mvq_search_symmetric(const float *x, const float *w, int n, const mvq_grid
 typedef struct mvq_sym_fit {
     float err, sxv, svv;
 } mvq_sym_fit;
-mvq_sym_fit mvq_assign_symmetric(const float *x, const float *w, int n, const mvq_grid *g, float d,
-                                 uint8_t *codes);
+/* mvq_assign_symmetric(lv, ...) is declared in search_eval.h: it takes the
+ * grid prepared once per row. */
 /* Integer levels 0..nmax; *d and *m exactly representable in fp16. */
 void mvq_search_affine(const float *x, const float *w, int n, const mvq_grid *g, uint8_t *codes,
                        float *d, float *m);

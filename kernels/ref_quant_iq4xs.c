@@ -20,6 +20,7 @@
 #include "kernels/iq4xs.h"
 #include "kernels/kquant_search.h"
 #include "kernels/ref.h"
+#include "kernels/search_eval.h"
 
 /* the sub-block search: IQ4_NL's levels, breadth as for IQ4_NL */
 static const mvq_grid sub_grid = {mvq_kvalues_iq4nl, 16, 0, 2, 0.04f, 2};
@@ -40,7 +41,8 @@ typedef struct {
 } xs_state;
 
 typedef struct {
-    const float *x, *w; /* 256 weights, 256 importance weights */
+    const mvq_levels *lv; /* sub_grid, prepared once per row */
+    const float *x, *w;   /* 256 weights, 256 importance weights */
     float s[8];         /* stage 1's scale of each sub-block */
 } xs_problem;
 
@@ -60,7 +62,7 @@ static void settle(const xs_problem *p, float d, xs_state *st)
         float best = FLT_MAX;
         for (int l = l0 - 1; l <= l0 + 1; l++) {
             const mvq_sym_fit f =
-                mvq_assign_symmetric(p->x + 32 * j, p->w + 32 * j, 32, &sub_grid, d * (float)l, tmp);
+                mvq_assign_symmetric(p->lv, p->x + 32 * j, p->w + 32 * j, 32, d * (float)l, tmp);
             if (f.err < best) {
                 best = f.err;
                 st->l[j] = l;
@@ -134,12 +136,12 @@ static void pack(const xs_state *st, mvq_block_iq4_xs *b)
     }
 }
 
-static void quantize_superblock(const float *x, const float *imp, mvq_block_iq4_xs *b)
+static void quantize_superblock(const mvq_levels *lv, const float *x, const float *imp, mvq_block_iq4_xs *b)
 {
     float ones[256];
     for (int i = 0; i < 256; i++)
         ones[i] = 1.0f;
-    xs_problem p = {x, imp && any_positive(imp, 256) ? imp : ones, {0}};
+    xs_problem p = {lv, x, imp && any_positive(imp, 256) ? imp : ones, {0}};
     uint8_t codes[32];
     float smax = 0.0f;
     for (int j = 0; j < 8; j++) {
@@ -168,6 +170,8 @@ static void quantize_superblock(const float *x, const float *imp, mvq_block_iq4_
 void mvq_quantize_row_iq4_xs_ref(const float *x, void *vy, int64_t n, const float *imatrix)
 {
     mvq_block_iq4_xs *y = vy;
+    mvq_levels lv;
+    mvq_levels_init(&lv, &sub_grid);
     for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        quantize_superblock(x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
+        quantize_superblock(&lv, x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
 }

@@ -77,14 +77,12 @@ static void consider(best_pass *b, float err, float d, float m)
 
 /* One symmetric pass at a given scale (IQ4_XS fits its sub-block scales with
  * it): the codes and the sums of ref.h's step 2, by the reference evaluator. */
-mvq_sym_fit mvq_assign_symmetric(const float *x, const float *w, int n, const mvq_grid *g, float d,
+mvq_sym_fit mvq_assign_symmetric(const mvq_levels *lv, const float *x, const float *w, int n, float d,
                                  uint8_t *codes)
 {
-    mvq_levels lv;
-    mvq_levels_init(&lv, g);
     mvq_sym_pass p;
-    mvq_search_evals_ref.sym(x, w, n, &lv, &d, 1, &p);
-    assign_codes(&lv, x, n, d, 0.0f, codes);
+    mvq_search_evals_ref.sym(x, w, n, lv, &d, 1, &p);
+    assign_codes(lv, x, n, d, 0.0f, codes);
     return (mvq_sym_fit){p.err, p.sxv, p.svv};
 }
 

@@ -54,6 +54,10 @@ typedef struct mvq_search_evals {
 
 extern const mvq_search_evals mvq_search_evals_ref;
 
+/* ref.h's one symmetric pass at scale d (mvq_sym_fit) over a prepared grid. */
+mvq_sym_fit mvq_assign_symmetric(const mvq_levels *lv, const float *x, const float *w, int n, float d,
+                                 uint8_t *codes);
+
 /* The searches of ref.h over a prepared grid, with the given evaluators. */
 float mvq_search_symmetric_with(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
                                 const float *w, int n, uint8_t *codes);
