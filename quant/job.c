@@ -54,6 +54,12 @@ static bool plan_report(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, mvq
     return rewrite;
 }
 
+/* The output part tensor i goes to. */
+static int64_t part_of(const mvq_gguf *in, int64_t i, int64_t n_parts)
+{
+    return n_parts > 1 ? mvq_gguf_tensor_part(in, i) : 0;
+}
+
 static mvq_status scratch_alloc(mvq_job_scratch *s, uint64_t most_weights, size_t most_bytes, int64_t widest)
 {
     s->rows = malloc(sizeof *s->rows * (size_t)(most_weights ? most_weights : 1));
@@ -77,12 +83,17 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     memset(rep, 0, sizeof *rep);
     rep->n_tensors = n;
     rep->tensors = calloc((size_t)(n ? n : 1), sizeof *rep->tensors);
-    mvq_gguf_writer *w = NULL;
+    /* one output file, or with keep_split one part per part of the input
+     * (named as parts even for an input of one file, as llama-quantize does) */
+    const int64_t n_parts = o->keep_split ? mvq_gguf_n_parts(in) : 1;
+    mvq_gguf_writer **w = calloc((size_t)n_parts, sizeof *w);
+    const char **inputs = calloc((size_t)mvq_gguf_n_parts(in) + 1, sizeof *inputs);
+    bool opened = false;
     mvq_job_scratch scratch = { 0 };
     bool *rewrite = calloc((size_t)(n ? n : 1), sizeof *rewrite);
     mvq_plan *plan = NULL;
     mvq_status st = MVQ_OK;
-    if (!rep->tensors || !rewrite) {
+    if (!rep->tensors || !rewrite || !w || !inputs) {
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory planning %s", out);
         goto done;
     }
@@ -94,12 +105,19 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     count_massive(mm, rep);
     rep->protect_bytes = mvq_plan_protect_bytes(plan);
 
-    const char *inputs[] = { mvq_gguf_path(in), NULL };
-    if (!(w = mvq_gguf_writer_open(out, inputs, err))) {
-        st = err ? err->status : MVQ_ERR_IO;
+    for (int64_t k = 0; k < mvq_gguf_n_parts(in); k++)
+        inputs[k] = mvq_gguf_path(mvq_gguf_part(in, k));
+    if ((st = mvq_gguf_writers_open(w, n_parts, out, o->keep_split, inputs, err)) != MVQ_OK)
         goto done;
+    opened = true;
+    st = mvq_job_write_metadata(w[0], in, o, mm, err);
+    for (int64_t k = 1; k < n_parts && st == MVQ_OK; k++) {
+        st = mvq_gguf_writer_set_alignment(w[k], mvq_gguf_alignment(in), err);
+        if (st == MVQ_OK)
+            st = mvq_gguf_writer_reserve_hashes(w[k], err);
     }
-    st = mvq_job_write_metadata(w, in, o, mm, err);
+    if (st == MVQ_OK && n_parts > 1)
+        st = mvq_gguf_writers_add_split_keys(w, n_parts, n, err);
     /* sizes, and the largest buffers one tensor needs */
     uint64_t most_weights = 0;
     size_t most_bytes = 0;
@@ -117,7 +135,7 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
             most_weights = tr->n_weights;
         if (t->ne[0] > widest)
             widest = t->ne[0];
-        st = mvq_gguf_writer_add_tensor(w, t->name.data, t->n_dims, t->ne, tr->to, tr->bytes, err);
+        st = mvq_gguf_writer_add_tensor(w[part_of(in, i, n_parts)], t->name.data, t->n_dims, t->ne, tr->to, tr->bytes, err);
     }
     if (st == MVQ_OK && scratch_alloc(&scratch, most_weights, most_bytes, widest) != MVQ_OK)
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory quantizing into %s", out);
@@ -131,26 +149,34 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
         if (rewrite[i]) {
             st = mvq_job_tensor(t, mvq_plan_tensor(plan, i), o, &scratch, tr, err);
             if (st == MVQ_OK)
-                st = mvq_gguf_writer_write(w, scratch.out, tr->bytes, err);
+                st = mvq_gguf_writer_write(w[part_of(in, i, n_parts)], scratch.out, tr->bytes, err);
         } else {
-            st = mvq_gguf_writer_write(w, t->data, t->size, err);
+            st = mvq_gguf_writer_write(w[part_of(in, i, n_parts)], t->data, t->size, err);
         }
         mvq_gguf_drop_pages(in, t->data, t->size);
         if (st == MVQ_OK && o->progress)
             o->progress(o->user, tr, i, n);
     }
     if (st == MVQ_OK) {
-        st = mvq_gguf_writer_finish(w, err);
-        w = NULL;
-        struct stat sb;
-        if (st == MVQ_OK && stat(out, &sb) == 0)
-            rep->file_bytes = (uint64_t)sb.st_size;
+        st = mvq_gguf_writers_finish(w, n_parts, err);
+        opened = false;
+        rep->n_files = st == MVQ_OK ? n_parts : 0;
+        for (int64_t k = 0; st == MVQ_OK && k < n_parts; k++) {
+            char part[4096 + 64];
+            struct stat sb;
+            if (o->keep_split)
+                mvq_gguf_split_path(part, sizeof part, out, k, n_parts);
+            if (stat(o->keep_split ? part : out, &sb) == 0)
+                rep->file_bytes += (uint64_t)sb.st_size;
+        }
     }
     rep->bpw = rep->n_weights ? 8.0 * (double)rep->bytes_out / (double)rep->n_weights : 0;
     rep->seconds = now_seconds() - t0;
 done:
-    if (w)
-        mvq_gguf_writer_abort(w);
+    if (opened)
+        mvq_gguf_writers_abort(w, n_parts);
+    free(w);
+    free(inputs);
     scratch_free(&scratch);
     free(rewrite);
     mvq_plan_free(plan);

@@ -9,7 +9,8 @@
 static bool copied_key(const char *key)
 {
     return strcmp(key, "general.file_type") != 0 && strcmp(key, "general.quantization_version") != 0 &&
-           strcmp(key, "general.alignment") != 0 && strncmp(key, "mvquant.", 8) != 0;
+           strcmp(key, "general.alignment") != 0 && strncmp(key, "mvquant.", 8) != 0 &&
+           !mvq_gguf_is_split_key(key); /* the output's own, when split */
 }
 
 mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const mvq_quantize_opts *o,

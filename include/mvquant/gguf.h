@@ -72,7 +72,8 @@ typedef struct mvq_gguf_tensor {
 /* ---- reader ---- */
 typedef struct mvq_gguf mvq_gguf;
 
-/* Opens and validates path (read only, memory-mapped). */
+/* Opens and validates path (read only, memory-mapped); a split set through
+ * its first part (below). */
 MVQ_API mvq_gguf *mvq_gguf_open(const char *path, mvq_error *err);
 /* The same over a caller's buffer (tests, fuzzing); the buffer must outlive the handle. */
 MVQ_API mvq_gguf *mvq_gguf_open_memory(const void *buf, size_t size, const char *name, mvq_error *err);
@@ -98,6 +99,26 @@ MVQ_API bool mvq_gguf_get_str(const mvq_gguf *g, const char *key, const char **o
 MVQ_API int64_t mvq_gguf_n_tensors(const mvq_gguf *g);
 MVQ_API const mvq_gguf_tensor *mvq_gguf_tensor_at(const mvq_gguf *g, int64_t i);
 MVQ_API const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name);
+
+/* ---- split sets (llama.cpp's gguf-split) ----
+ * A model split into PREFIX-00001-of-0000N.gguf .. PREFIX-0000N-of-0000N.gguf
+ * opens through its first part: mvq_gguf_open then checks every part
+ * (split.no, split.count, split.tensors.count, no tensor twice) and shows
+ * the set as one file: the first part's metadata, all parts' tensors in
+ * part order.  Opening another part is an error naming the first. */
+#define MVQ_GGUF_KEY_SPLIT_NO "split.no"                /* u16: the part, from 0 */
+#define MVQ_GGUF_KEY_SPLIT_COUNT "split.count"          /* u16: parts in the set */
+#define MVQ_GGUF_KEY_SPLIT_TENSORS "split.tensors.count" /* i32: tensors in the set */
+/* 1 for a plain file. */
+MVQ_API int64_t mvq_gguf_n_parts(const mvq_gguf *g);
+/* Part k as a file of its own (for a plain file, part 0 is g); NULL out of range. */
+MVQ_API const mvq_gguf *mvq_gguf_part(const mvq_gguf *g, int64_t k);
+/* The part that holds tensor i (0 for a plain file). */
+MVQ_API int64_t mvq_gguf_tensor_part(const mvq_gguf *g, int64_t i);
+/* PREFIX-%05d-of-%05d.gguf for part (from 0) of n_parts, as snprintf. */
+MVQ_API int mvq_gguf_split_path(char *buf, size_t size, const char *prefix, int64_t part, int64_t n_parts);
+/* split.no, split.count or split.tensors.count: keys a merged file drops. */
+MVQ_API bool mvq_gguf_is_split_key(const char *key);
 
 /* Drops the mapped pages of [p, p + n) from this process's resident memory
  * (they stay in the page cache and fault back in on the next access), so
@@ -187,14 +208,35 @@ MVQ_API void mvq_gguf_writer_abort(mvq_gguf_writer *w);
 /* Removes every writer's temporary file; async-signal-safe (for SIGINT/SIGTERM handlers). */
 MVQ_API void mvq_gguf_writer_cleanup_on_signal(void);
 
+/* ---- writing a split set ----
+ * n_parts writers: without as_parts one, to dst; with as_parts, dst is the
+ * prefix of parts named as llama.cpp names them (mvq_gguf_split_path).  Each part is a
+ * complete GGUF file (the first carries the model's metadata); every part
+ * stays a temporary file until mvq_gguf_writers_finish renames them all. */
+MVQ_API mvq_status mvq_gguf_writers_open(mvq_gguf_writer **w, int64_t n_parts, const char *dst, bool as_parts,
+                                         const char *const *inputs, mvq_error *err);
+/* split.no, split.count and split.tensors.count in every part. */
+MVQ_API mvq_status mvq_gguf_writers_add_split_keys(mvq_gguf_writer **w, int64_t n_parts, int64_t n_tensors,
+                                                   mvq_error *err);
+/* Finishes every part; after a failure, removes the parts not yet renamed.  Frees all. */
+MVQ_API mvq_status mvq_gguf_writers_finish(mvq_gguf_writer **w, int64_t n_parts, mvq_error *err);
+MVQ_API void mvq_gguf_writers_abort(mvq_gguf_writer **w, int64_t n_parts);
+
 /* ---- whole-file copy ---- */
 /* Rewrites src to dst through the writer: same metadata (in order) and
  * tensor data, offsets laid out by llama.cpp's rules.  With hashes, records
  * each tensor's XXH3-64 (replacing any recorded in src).  progress, when
- * not NULL, is called after each slice of data with bytes done and total. */
+ * not NULL, is called after each slice of data with bytes done and total.
+ * A split set comes out merged into one file, without its split keys. */
 typedef void (*mvq_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 MVQ_API mvq_status mvq_gguf_copy(const char *src, const char *dst, bool hashes, mvq_progress_fn progress,
                                  void *ctx, mvq_error *err);
+/* The same into a split set as llama.cpp's gguf-split --split-max-tensors
+ * writes it: parts of at most max_tensors tensors, named from prefix
+ * (mvq_gguf_split_path); a set of one part when everything fits.  (A set
+ * given to mvq_gguf_copy comes out merged into one file.) */
+MVQ_API mvq_status mvq_gguf_split_copy(const char *src, const char *prefix, int64_t max_tensors, bool hashes,
+                                       mvq_progress_fn progress, void *ctx, mvq_error *err);
 
 #ifdef __cplusplus
 }

@@ -217,12 +217,13 @@ typedef struct mvq_quantize_report {
     mvq_tensor_report *tensors;
     uint64_t n_weights;            /* all tensors */
     uint64_t bytes_in, bytes_out;  /* tensor data */
-    uint64_t file_bytes;           /* the output file */
+    uint64_t file_bytes;           /* the output file (all parts of a split set) */
     uint64_t protect_bytes;        /* what protection added to the tensor data */
     double bpw;                    /* bits per weight of the output's tensor data */
     int n_layers_massive;          /* layers whose Q or K has massive dimensions */
     int n_massive_q, n_massive_k;  /* massive dimensions over all layers */
     double seconds;
+    int64_t n_files;               /* files written: 1, or the parts with keep_split */
 } mvq_quantize_report;
 
 typedef struct mvq_quantize_opts {
@@ -243,6 +244,11 @@ typedef struct mvq_quantize_opts {
      * kv_skip is true are not copied; kv_add then writes its own pairs */
     bool (*kv_skip)(void *user, const char *key);
     mvq_status (*kv_add)(void *user, mvq_gguf_writer *w, mvq_error *err);
+    /* the output split as the input is (mvq_gguf_n_parts parts, each
+     * tensor in its input's part), out being the parts' prefix: llama-quantize
+     * --keep-split (an input of one file gives OUT-00001-of-00001.gguf);
+     * false: one file */
+    bool keep_split;
 } mvq_quantize_opts;
 
 /* Quantizes in to out (a temporary file renamed into place when complete),

@@ -36,6 +36,19 @@ uint64_t mvq_gguf_tensor_hash(const mvq_gguf *g, const mvq_gguf_tensor *t)
 mvq_status mvq_gguf_verify_hashes(const mvq_gguf *g, int64_t *n_checked, mvq_gguf_hash_mismatch_fn on_mismatch,
                                   void *ctx, mvq_error *err)
 {
+    if (mvq_gguf_n_parts(g) > 1) { /* each part records its own tensors' hashes */
+        int64_t total = 0;
+        for (int64_t k = 0; k < mvq_gguf_n_parts(g); k++) {
+            int64_t n_part = 0;
+            mvq_status st = mvq_gguf_verify_hashes(mvq_gguf_part(g, k), &n_part, on_mismatch, ctx, err);
+            total += n_part;
+            if (n_checked)
+                *n_checked = total;
+            if (st != MVQ_OK)
+                return st;
+        }
+        return MVQ_OK;
+    }
     const char *path = mvq_gguf_path(g);
     const mvq_gguf_kv *kv = mvq_gguf_find_kv(g, MVQ_GGUF_KEY_TENSOR_HASHES);
     int64_t n = mvq_gguf_n_tensors(g), bad = 0;

@@ -49,4 +49,28 @@ int mvq_strset_insert(mvq_strset *s, const char *data, uint64_t len);
 bool mvq_strset_contains(const mvq_strset *s, const char *data, uint64_t len);
 void mvq_strset_free(mvq_strset *s);
 
+/* An open file, or a split set (llama.cpp's gguf-split: NAME-00001-of-0000N.gguf
+ * ...): then the metadata are the first part's, the tensors all parts' in
+ * part order, and each part stays open as a file of its own. */
+struct mvq_gguf {
+    char *path;
+    const uint8_t *base;
+    size_t size;
+    bool mapped;
+    uint32_t version;
+    uint64_t alignment, data_offset;
+    int64_t n_kv, n_tensors;
+    mvq_gguf_kv *kvs;
+    mvq_gguf_tensor *tensors;
+    mvq_arena *arena;
+    mvq_strset keys, names;
+    /* a split set: n_parts files (0 for one file), the part of each tensor */
+    int64_t n_parts;
+    mvq_gguf **parts;
+    uint16_t *tensor_part;
+};
+
+/* One file, split keys or not (mvq_gguf_open opens a whole set). */
+mvq_gguf *mvq_gguf_open_file(const char *path, mvq_error *err);
+
 #endif

@@ -14,19 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct mvq_gguf {
-    char *path;
-    const uint8_t *base;
-    size_t size;
-    bool mapped;
-    uint32_t version;
-    uint64_t alignment, data_offset;
-    int64_t n_kv, n_tensors;
-    mvq_gguf_kv *kvs;
-    mvq_gguf_tensor *tensors;
-    mvq_arena *arena;
-    mvq_strset keys, names;
-};
 
 /* A position in the file being parsed, and where errors go. */
 typedef struct cursor {
@@ -423,7 +410,7 @@ mvq_gguf *mvq_gguf_open_memory(const void *buf, size_t size, const char *name, m
     return parse_new(buf, size, name, err);
 }
 
-mvq_gguf *mvq_gguf_open(const char *path, mvq_error *err)
+mvq_gguf *mvq_gguf_open_file(const char *path, mvq_error *err)
 {
     if (!path) {
         mvq_error_set(err, MVQ_ERR_ARG, "(null): no file name given");
@@ -475,6 +462,10 @@ void mvq_gguf_close(mvq_gguf *g)
 {
     if (!g)
         return;
+    for (int64_t k = 0; k < g->n_parts; k++)
+        mvq_gguf_close(g->parts[k]);
+    free(g->parts);
+    free(g->tensor_part);
     if (g->mapped)
         munmap((void *)g->base, g->size);
     mvq_strset_free(&g->keys);
@@ -528,6 +519,8 @@ const mvq_gguf_tensor *mvq_gguf_find_tensor(const mvq_gguf *g, const char *name)
 
 void mvq_gguf_drop_pages(const mvq_gguf *g, const void *p, size_t n)
 {
+    for (int64_t k = 0; k < g->n_parts; k++)
+        mvq_gguf_drop_pages(g->parts[k], p, n);
     uintptr_t lo = (uintptr_t)g->base, hi = lo + g->size, a = (uintptr_t)p, b;
     if (!g->mapped || a < lo || a > hi || __builtin_add_overflow(a, n, &b) || b > hi)
         return;

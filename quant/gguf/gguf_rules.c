@@ -9,6 +9,14 @@
 
 mvq_status mvq_gguf_check_loader_rules(const mvq_gguf *g, mvq_error *err)
 {
+    if (mvq_gguf_n_parts(g) > 1) { /* each part is a file llama.cpp loads */
+        for (int64_t k = 0; k < mvq_gguf_n_parts(g); k++) {
+            mvq_status st = mvq_gguf_check_loader_rules(mvq_gguf_part(g, k), err);
+            if (st != MVQ_OK)
+                return st;
+        }
+        return MVQ_OK;
+    }
     const char *path = mvq_gguf_path(g);
     uint64_t alignment = mvq_gguf_alignment(g), expect = 0;
     char shown[80];

@@ -7,6 +7,7 @@ libmvq_core_la_SOURCES += \
 	quant/gguf/gguf_outcheck.c \
 	quant/gguf/gguf_read.c \
 	quant/gguf/gguf_rules.c \
+	quant/gguf/gguf_split.c \
 	quant/gguf/gguf_tmpfile.c \
 	quant/gguf/gguf_tmpfile.h \
 	quant/gguf/gguf_util.c \

@@ -142,6 +142,8 @@ static void inspect_text(const mvq_gguf *g, bool hash)
     printf("size       %" PRIu64 " bytes\n", mvq_gguf_file_size(g));
     printf("alignment  %" PRIu64 "\n", mvq_gguf_alignment(g));
     printf("data       at offset %" PRIu64 "\n", mvq_gguf_data_offset(g));
+    if (mvq_gguf_n_parts(g) > 1) /* size, data offset, tensor offsets: the part's own */
+        printf("parts      %" PRId64 " (a split model; sizes and offsets are each part's)\n", mvq_gguf_n_parts(g));
     printf("metadata   %" PRId64 " pairs\n", mvq_gguf_n_kv(g));
     for (int64_t i = 0; i < mvq_gguf_n_kv(g); i++)
         print_kv_text(mvq_gguf_kv_at(g, i));
@@ -268,6 +270,13 @@ static void inspect_json(const mvq_gguf *g, bool hash)
     cli_json_u64(&j, mvq_gguf_alignment(g));
     cli_json_key(&j, "data_offset");
     cli_json_u64(&j, mvq_gguf_data_offset(g));
+    if (mvq_gguf_n_parts(g) > 1) {
+        cli_json_key(&j, "parts");
+        cli_json_begin_array(&j);
+        for (int64_t k = 0; k < mvq_gguf_n_parts(g); k++)
+            cli_json_str(&j, mvq_gguf_path(mvq_gguf_part(g, k)));
+        cli_json_end_array(&j);
+    }
     cli_json_key(&j, "metadata");
     cli_json_begin_array(&j);
     for (int64_t i = 0; i < mvq_gguf_n_kv(g); i++)

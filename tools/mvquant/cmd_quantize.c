@@ -55,6 +55,10 @@ static void usage(void)
            "  --override-kv KEY=TYPE:VALUE\n"
            "                        set metadata KEY in OUT; TYPE int (written as uint32),\n"
            "                        float (float32), bool (true/false) or str (repeatable)\n"
+           "  --keep-split          write the output split as IN is (IN's first part of a\n"
+           "                        split model, PREFIX-00001-of-0000N.gguf): OUT is the\n"
+           "                        parts' prefix (a trailing .gguf dropped); without it a\n"
+           "                        split IN comes out as one file\n"
            "  --allow-requantize    quantize tensors that are already quantized (quality\n"
            "                        suffers against quantizing from 16 or 32 bits)\n"
            "  Presets:");
@@ -103,7 +107,7 @@ enum {
     OPT_PROTECT = 256, OPT_IGNORE, OPT_MASSIVE_TYPE, OPT_LAMBDA, OPT_TOPK, OPT_TYPE, OPT_TENSOR_TYPE,
     OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_METHOD, OPT_CALIB, OPT_CALIB_TOKENS, OPT_CTX, OPT_STATS,
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
-    OPT_LEAVE_OUTPUT, OPT_PURE, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
+    OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
 };
 
 static const struct option long_options[] = {
@@ -130,6 +134,7 @@ static const struct option long_options[] = {
     {"allow-requantize", no_argument, NULL, OPT_ALLOW_REQUANTIZE},
     {"leave-output-tensor", no_argument, NULL, OPT_LEAVE_OUTPUT},
     {"pure", no_argument, NULL, OPT_PURE},
+    {"keep-split", no_argument, NULL, OPT_KEEP_SPLIT},
     {"include-weights", required_argument, NULL, OPT_INCLUDE_WEIGHTS},
     {"exclude-weights", required_argument, NULL, OPT_EXCLUDE_WEIGHTS},
     {"override-kv", required_argument, NULL, OPT_OVERRIDE_KV},
@@ -227,13 +232,15 @@ static int parse_positional(args *a, int n, char **pos)
         for (; type[i] && i + 1 < sizeof upper; i++)
             upper[i] = (char)toupper((unsigned char)type[i]);
         upper[i] = '\0';
-        snprintf(a->out_buf, sizeof a->out_buf, "%.*sggml-model-%s.gguf", dir, a->in, upper);
+        /* with --keep-split a prefix, as llama-quantize names it */
+        snprintf(a->out_buf, sizeof a->out_buf, "%.*sggml-model-%s%s", dir, a->in, upper,
+                 a->q.keep_split ? "" : ".gguf");
         a->out = a->out_buf;
     } else {
         if (is_type_word(pos[1]))
             return cli_usage_error("quantize", "'%s' is a type, not an output file: IN.gguf TYPE [NTHREADS] "
                                                "or IN.gguf OUT.gguf TYPE [NTHREADS]", pos[1]);
-        a->out = pos[1];
+        a->out = llama_split_prefix(a->q.keep_split, pos[1], a->out_buf, sizeof a->out_buf);
         if (n >= 3 && !is_type_word(pos[2]))
             return cli_usage_error("quantize", "'%s' is not a type or preset (IN.gguf OUT.gguf TYPE [NTHREADS])",
                                    pos[2]);
@@ -345,6 +352,7 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_ALLOW_REQUANTIZE: a->allow_requantize = true; break;
         case OPT_LEAVE_OUTPUT: a->leave_output = true; break;
         case OPT_PURE: a->pure = true; break;
+        case OPT_KEEP_SPLIT: a->q.keep_split = true; break;
         case OPT_INCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, true, cli_optarg); break;
         case OPT_EXCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, false, cli_optarg); break;
         case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
@@ -383,6 +391,7 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
         cli_json_begin_object(&j);
         cli_json_key(&j, "input"); cli_json_str(&j, a->in);
         cli_json_key(&j, "output"); cli_json_str(&j, a->out);
+        cli_json_key(&j, "files"); cli_json_u64(&j, (uint64_t)r->n_files);
         cli_json_key(&j, "type"); cli_json_str(&j, a->type_name);
         cli_json_key(&j, "method"); cli_json_str(&j, a->q.method->name);
         cli_json_key(&j, "massive"); cli_json_str(&j, a->q.protect_massive ? "protect" : "ignore");
@@ -442,8 +451,12 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
             printf(" (%.5f)", t->massive_rel_err);
         printf("%s%s\n", t->is_protected ? "  protected" : "", t->fallback ? "  fallback" : "");
     }
-    printf("\n%s -> %s: %llu weights, %.3f bits per weight, %llu bytes (tensor data %llu -> %llu)\n", a->in, a->out,
-           (unsigned long long)r->n_weights, r->bpw, (unsigned long long)r->file_bytes,
+    char parts[64] = "";
+    if (a->q.keep_split)
+        snprintf(parts, sizeof parts, "-*-of-%05lld.gguf (%lld file%s)", (long long)r->n_files, (long long)r->n_files,
+                 cli_plural(r->n_files));
+    printf("\n%s -> %s%s: %llu weights, %.3f bits per weight, %llu bytes (tensor data %llu -> %llu)\n", a->in, a->out,
+           parts, (unsigned long long)r->n_weights, r->bpw, (unsigned long long)r->file_bytes,
            (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
     if (!ci) {
         printf("massive values: not detected (no calibration)\n");
@@ -624,7 +637,7 @@ int cmd_quantize(int argc, char **argv)
         goto out;
     }
     const char *inputs[] = { a.in, a.calib_text, NULL };
-    if ((rc = cli_check_output(a.out, inputs)) != CLI_EXIT_OK)
+    if ((rc = llama_check_outputs(in, a.out, a.q.keep_split, a.calib_text)) != CLI_EXIT_OK)
         goto out;
     if (a.req.stats_out && (rc = cli_check_output(a.req.stats_out, inputs)) != CLI_EXIT_OK)
         goto out;

@@ -1,6 +1,7 @@
-/* llama-quantize's --include-weights, --exclude-weights and --override-kv,
- * with its meanings: names match as substrings; an int override is written
- * as UINT32 and a float as FLOAT32, as llama.cpp writes them. */
+/* llama-quantize's --include-weights, --exclude-weights, --override-kv and
+ * --keep-split, with its meanings: names match as substrings; an int
+ * override is written as UINT32 and a float as FLOAT32, as llama.cpp writes
+ * them; split outputs are named as llama-quantize names them. */
 #include "config.h"
 #include "tools/mvquant/quantize_llama.h"
 
@@ -137,4 +138,39 @@ int llama_install(llama_opts *l, mvq_quantize_opts *q)
         q->kv_add = kv_add;
     }
     return CLI_EXIT_OK;
+}
+
+const char *llama_split_prefix(bool keep_split, const char *out, char *buf, size_t size)
+{
+    size_t n = strlen(out);
+    if (!keep_split || n <= 5 || strcmp(out + n - 5, ".gguf") != 0 || n - 5 >= size)
+        return out;
+    memcpy(buf, out, n - 5);
+    buf[n - 5] = '\0';
+    return buf;
+}
+
+int llama_check_outputs(const mvq_gguf *in, const char *out, bool keep_split, const char *extra)
+{
+    const int64_t n_in = mvq_gguf_n_parts(in), n_out = keep_split ? n_in : 1;
+    const char **inputs = calloc((size_t)n_in + 2, sizeof *inputs);
+    if (!inputs) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    for (int64_t k = 0; k < n_in; k++)
+        inputs[k] = mvq_gguf_path(mvq_gguf_part(in, k));
+    inputs[n_in] = extra;
+    int rc = CLI_EXIT_OK;
+    for (int64_t k = 0; k < n_out && rc == CLI_EXIT_OK; k++) {
+        char part[4096 + 64];
+        if (keep_split && mvq_gguf_split_path(part, sizeof part, out, k, n_out) >= (int)sizeof part) {
+            cli_error("%s: output name too long", out);
+            rc = CLI_EXIT_FAIL;
+        } else {
+            rc = cli_check_output(keep_split ? part : out, inputs);
+        }
+    }
+    free(inputs);
+    return rc;
 }
