@@ -8,7 +8,8 @@ bench_mvq_bench_SOURCES = \
 	bench/bench_pool.c \
 	bench/bench_kernels.c \
 	bench/bench_matmul.c \
-	bench/bench_forward.c
+	bench/bench_forward.c \
+	bench/bench_gptq.c
 bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
 bench_mvq_bench_LDADD = libmvq_core.la $(XXHASH_LIBS) $(ONEDNN_LIBS) -lm
 EXTRA_DIST += bench/families.def

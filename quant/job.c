@@ -51,6 +51,7 @@ static bool plan_report(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, mvq
     tr->n_weights = rows * (uint64_t)t->ne[0];
     tr->bytes = rewrite ? mvq_row_size(tr->to, t->ne[0]) * rows : t->size;
     tr->massive_rel_err = -1;
+    tr->out_err[0] = tr->out_err[1] = -1;
     return rewrite;
 }
 
@@ -92,6 +93,7 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     mvq_job_scratch scratch = { 0 };
     bool *rewrite = calloc((size_t)(n ? n : 1), sizeof *rewrite);
     mvq_plan *plan = NULL;
+    mvq_job_layers layers = { 0 };
     mvq_status st = MVQ_OK;
     if (!rep->tensors || !rewrite || !w || !inputs) {
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory planning %s", out);
@@ -143,9 +145,18 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
      * dropped here and after each tensor, memory stays at about one tensor */
     for (int64_t i = 0; i < n; i++)
         mvq_gguf_drop_pages(in, mvq_gguf_tensor_at(in, i)->data, mvq_gguf_tensor_at(in, i)->size);
+    /* a method that quantizes layer by layer does its layers' tensors now */
+    if (st == MVQ_OK)
+        st = mvq_job_layerwise(in, plan, o, rewrite, &scratch, rep, &layers, err);
     for (int64_t i = 0; i < n && st == MVQ_OK; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
         mvq_tensor_report *tr = &rep->tensors[i];
+        if (layers.bytes && layers.bytes[i]) {
+            st = mvq_gguf_writer_write(w[part_of(in, i, n_parts)], layers.bytes[i], tr->bytes, err);
+            free(layers.bytes[i]);
+            layers.bytes[i] = NULL;
+            continue; /* its progress was shown during the pass */
+        }
         if (rewrite[i]) {
             st = mvq_job_tensor(t, mvq_plan_tensor(plan, i), o, &scratch, tr, err);
             if (st == MVQ_OK)
@@ -176,6 +187,7 @@ done:
     if (opened)
         mvq_gguf_writers_abort(w, n_parts);
     free(w);
+    mvq_job_layers_free(&layers);
     free(inputs);
     scratch_free(&scratch);
     free(rewrite);

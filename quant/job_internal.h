@@ -9,12 +9,30 @@ typedef struct mvq_job_scratch {
     float *rows;       /* its rows as f32 */
     float *importance; /* one row's width */
     void *out;         /* its bytes as written */
+    void *layer_state; /* the layer-by-layer method's state (mvq_job_layerwise), else NULL */
 } mvq_job_scratch;
 
 /* Rewrites tensor t as the plan says into s->out (tr->bytes of it),
  * filling the report's errors. */
 mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, const mvq_quantize_opts *o,
                           mvq_job_scratch *s, mvq_tensor_report *tr, mvq_error *err);
+
+/* What the layer-by-layer pass did: the bytes of the tensors it
+ * quantized (NULL for the others), and the method's state, which the
+ * tensors quantized after the pass (the output matrix) still use. */
+typedef struct mvq_job_layers {
+    int64_t n;
+    void **bytes;
+    const mvq_method *method;
+    void *state;
+} mvq_job_layers;
+
+/* Runs the pass when the job's method quantizes layer by layer and there
+ * are calibration tokens (else leaves out empty); sets s->layer_state. */
+mvq_status mvq_job_layerwise(const mvq_gguf *in, const mvq_plan *plan, const mvq_quantize_opts *o,
+                             const bool *rewrite, mvq_job_scratch *s, mvq_quantize_report *rep,
+                             mvq_job_layers *out, mvq_error *err);
+void mvq_job_layers_free(mvq_job_layers *l);
 
 /* The input's metadata, then what mvquant adds (file type, method, the
  * massive dimensions found), and room for the tensor hashes. */

@@ -66,6 +66,7 @@ mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, c
                               mvq_calib_importance(o->calib, t->name.data, s->importance, t->ne[0])
                           ? s->importance : NULL,
         .protected_rows = tp->protected_rows, .calib = o->calib, .dst = s->out,
+        .layer_state = s->layer_state, .out_err = {-1, -1},
     };
     mvq_status st = tp->method->quantize(&mt, o->pool, err);
     if (st != MVQ_OK)
@@ -73,5 +74,9 @@ mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, c
     tr->rel_err = mt.rel_err;
     tr->n_massive_rows = (int)tp->n_massive_rows;
     tr->massive_rel_err = mt.protected_rel_err;
+    tr->out_err[0] = mt.out_err[0];
+    tr->out_err[1] = mt.out_err[1];
+    tr->out_err_kept = mt.out_err_kept;
+    tr->no_stats = mt.no_stats;
     return MVQ_OK;
 }

@@ -7,6 +7,7 @@ libmvq_core_la_SOURCES += \
 	quant/eval_stats.c \
 	quant/job.c \
 	quant/job_internal.h \
+	quant/job_layerwise.c \
 	quant/job_meta.c \
 	quant/job_tensor.c \
 	quant/massive.c \

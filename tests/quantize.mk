@@ -63,3 +63,23 @@ tests_test_methods_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_methods_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_methods_LDADD = $(CRITERION_TEST_LIBS)
 endif
+
+# GPTQ: the solver on one matrix against RTN.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_gptq_solve
+TESTS += tests/test_gptq_solve
+tests_test_gptq_solve_SOURCES = tests/test_gptq_solve.c
+tests_test_gptq_solve_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_gptq_solve_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_gptq_solve_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif
+
+# GPTQ's gates on the fixture models (heavy: skipped with MVQ_TEST_HEAVY=no).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_gptq_gates
+TESTS += tests/test_gptq_gates
+tests_test_gptq_gates_SOURCES = tests/test_gptq_gates.c
+tests_test_gptq_gates_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_gptq_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_gptq_gates_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif

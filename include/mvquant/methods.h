@@ -60,7 +60,34 @@ typedef struct mvq_method_tensor {
     /* filled by the quantizer */
     double rel_err;                /* sqrt(sum I (w - q)^2 / sum I w^2), I = importance (1 without) */
     double protected_rel_err;      /* the same over the protected rows; < 0 when none */
+    /* for a method with layerwise (below): its state (begin's), else NULL */
+    void *layer_state;
+    /* filled by such a method: tr(dW H dW^T) of its passes (< 0: not
+     * run), the pass kept, and whether it had no statistics for this
+     * tensor (and rounded to nearest) */
+    double out_err[2];
+    int out_err_kept;
+    bool no_stats;
 } mvq_method_tensor;
+
+/* Optional part of a method that quantizes layer by layer, each layer
+ * with statistics of its own inputs (GPTQ).  When the job has calibration
+ * tokens (mvq_quantize_opts.calib_tokens), it runs them through the model
+ * one layer at a time (mvq_forward_layerwise) with the method's observer,
+ * and after each layer's observations hands that layer's tensors to
+ * quantize with t->layer_state set; with mvq_quantize_opts.sequential the
+ * quantized layer computes what the next layer sees, else the model's own.
+ * The output matrix follows the last layer; every other tensor (the
+ * embedding) is quantized after the pass, layer_state still set, for the
+ * method to find that it has no statistics for it. */
+typedef struct mvq_method_layerwise {
+    uint32_t taps; /* MVQ_TAP_BIT(...) the observer wants */
+    /* the state of one job; opts: "key=value" strings, NULL-terminated
+     * (mvq_quantize_opts.method_opts; may be NULL) */
+    void *(*begin)(const mvq_model *m, const char *const *opts, mvq_pool *pool, mvq_error *err);
+    mvq_observe_fn observe; /* user: begin's state */
+    void (*end)(void *state);
+} mvq_method_layerwise;
 
 typedef struct mvq_method {
     const char *name;  /* what --method takes */
@@ -71,6 +98,8 @@ typedef struct mvq_method {
     mvq_status (*prepare)(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err);
     /* Quantizes t->rows into t->dst, rows split over the pool (may be NULL). */
     mvq_status (*quantize)(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err);
+    /* Optional (NULL: quantize sees the one-pass statistics of o->calib) */
+    const mvq_method_layerwise *layerwise;
 } mvq_method;
 
 /* The registered methods, NULL-terminated; the first is the default. */

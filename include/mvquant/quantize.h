@@ -210,6 +210,11 @@ typedef struct mvq_tensor_report {
     double rel_err;        /* sqrt(sum I (w - q)^2 / sum I w^2), I = importance (1 without) */
     int n_massive_rows;    /* rows producing massive dimensions (attn_q, attn_k) */
     double massive_rel_err; /* rel_err over those rows' outputs; < 0 when none */
+    /* a layer-by-layer method (mvq_method_tensor): tr(dW H dW^T) of its
+     * passes (< 0: not run), the pass kept, no statistics for it */
+    double out_err[2];
+    int out_err_kept;
+    bool no_stats;
 } mvq_tensor_report;
 
 typedef struct mvq_quantize_report {
@@ -244,6 +249,17 @@ typedef struct mvq_quantize_opts {
      * kv_skip is true are not copied; kv_add then writes its own pairs */
     bool (*kv_skip)(void *user, const char *key);
     mvq_status (*kv_add)(void *user, mvq_gguf_writer *w, mvq_error *err);
+    /* for a method that quantizes layer by layer (mvq_method.layerwise):
+     * the calibration tokens its pass runs (NULL: every tensor rounded to
+     * nearest, no_stats in the report), in sequences of calib_ctx (<= 0:
+     * as mvq_calib_opts), each starting with the model's BOS as in
+     * mvq_calib_obtain */
+    const int32_t *calib_tokens;
+    int64_t n_calib_tokens, calib_ctx;
+    bool sequential;                /* layer l sees the output of the layers already quantized */
+    const char *const *method_opts; /* "key=value" for the method, NULL-terminated; may be NULL */
+    /* called before each layer of that pass (may be NULL) */
+    void (*layer_progress)(void *user, int64_t layer, int64_t n_layer);
     /* the output split as the input is (mvq_gguf_n_parts parts, each
      * tensor in its input's part), out being the parts' prefix: llama-quantize
      * --keep-split (an input of one file gives OUT-00001-of-00001.gguf);

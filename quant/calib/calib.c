@@ -67,7 +67,7 @@ void mvq_calib_free(mvq_calib *c)
     free(c);
 }
 
-static int tap_input(mvq_tap tap)
+int mvq_calib_tap_input(mvq_tap tap)
 {
     switch (tap) {
     case MVQ_TAP_ATTN_IN: return MVQ_CALIB_ATTN_IN;
@@ -97,7 +97,7 @@ uint32_t mvq_calib_tap_mask(void)
 void mvq_calib_observe(void *calib, const mvq_observation *obs)
 {
     mvq_calib *c = calib;
-    int in = tap_input(obs->tap), qkv = tap_qkv(obs->tap);
+    int in = mvq_calib_tap_input(obs->tap), qkv = tap_qkv(obs->tap);
     if (in >= 0 && obs->dim == c->dim[in]) {
         int64_t layer = in == MVQ_CALIB_OUTPUT_IN ? 0 : obs->layer;
         double *sq = c->sum_sq[in] + layer * obs->dim, *ab = c->sum_abs[in] + layer * obs->dim;

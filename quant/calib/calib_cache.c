@@ -99,7 +99,7 @@ static bool make_dirs(const char *path)
     return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }
 
-static int32_t model_bos(const mvq_model *m)
+int32_t mvq_calib_model_bos(const mvq_model *m)
 {
     int64_t id;
     if (m->gguf && mvq_gguf_get_i64(m->gguf, "tokenizer.ggml.bos_token_id", &id) && id >= 0 &&
@@ -206,7 +206,7 @@ mvq_calib *mvq_calib_obtain(const mvq_model *m, const mvq_calib_request *r, mvq_
                           : mvq_calib_import_imatrix(r->imatrix_path, &m->hp, err);
     } else {
         const int64_t n_ctx = r->n_ctx > 0 ? r->n_ctx : mvq_calib_default_ctx(&m->hp);
-        const int32_t bos = model_bos(m);
+        const int32_t bos = mvq_calib_model_bos(m);
         mvq_selfgen_params self = r->self;
         if (!r->tokens) {
             if (r->n_tokens > 0)

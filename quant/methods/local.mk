@@ -2,5 +2,9 @@
 libmvq_core_la_SOURCES += \
 	quant/methods/registry.c \
 	quant/methods/transform.c \
-	quant/methods/rtn.c
-EXTRA_DIST += quant/methods/methods_internal.h
+	quant/methods/rtn.c \
+	quant/methods/gptq.c \
+	quant/methods/gptq_grid.c \
+	quant/methods/gptq_hessian.c \
+	quant/methods/gptq_solve.c
+EXTRA_DIST += quant/methods/methods_internal.h quant/methods/gptq_internal.h

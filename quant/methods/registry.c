@@ -7,6 +7,7 @@
 
 static const mvq_method *const registered[] = {
     &mvq_method_rtn, /* the default */
+    &mvq_method_gptq,
     NULL,
 };
 

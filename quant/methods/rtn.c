@@ -1,7 +1,7 @@
 /* Round to nearest: each row on its own, the kernels' importance-weighted
  * scale search; protected rows get the best of several weightings. */
 #include "config.h"
-#include <mvquant/methods.h>
+#include "quant/methods/methods_internal.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -10,16 +10,14 @@
 
 typedef struct {
     mvq_method_tensor *t;
-    size_t dst_row;
-    mvq_to_float_fn dst_to_float;
-    mvq_from_float_fn quantize;
+    mvq_rtn_row k;
     pthread_mutex_t lock;
     double err, ref, careful_err, careful_ref; /* sums over rows, under lock */
     bool nomem;
 } share;
 
 /* sum_j I_j (a_j - b_j)^2 and sum_j I_j a_j^2 */
-static void weighted_error(const float *a, const float *b, const float *imp, int64_t n, double *err, double *ref)
+void mvq_weighted_error(const float *a, const float *b, const float *imp, int64_t n, double *err, double *ref)
 {
     double e = 0, r = 0;
     for (int64_t j = 0; j < n; j++) {
@@ -55,10 +53,10 @@ static const float *sharpened(const float *imp, const float *x, int64_t n, float
 
 /* A protected row: try the importance as given, none, and the importance
  * sharpened by the weights' own magnitude; keep the lowest weighted error. */
-static void quantize_carefully(share *s, const float *x, void *dst, float *deq, float *alt_imp, void *cand)
+static void quantize_carefully(const mvq_rtn_row *k, const float *x, void *dst, const float *imp, float *deq,
+                               float *alt_imp, void *cand)
 {
-    int64_t n = s->t->n_in;
-    const float *imp = s->t->importance;
+    int64_t n = k->n;
     double best = INFINITY, e, r;
     for (int variant = 0; variant < 3; variant++) {
         const float *use = imp;
@@ -73,14 +71,37 @@ static void quantize_carefully(share *s, const float *x, void *dst, float *deq, 
                 alt_imp[j] = (imp ? imp[j] : 1.0f) * (float)(1.0 + x[j] * x[j] / ms);
             use = alt_imp;
         }
-        s->quantize(x, cand, n, use);
-        s->dst_to_float(cand, deq, n);
-        weighted_error(x, deq, imp, n, &e, &r);
+        k->quantize(x, cand, n, use);
+        k->to_float(cand, deq, n);
+        mvq_weighted_error(x, deq, imp, n, &e, &r);
         if (e < best) {
             best = e;
-            memcpy(dst, cand, s->dst_row);
+            memcpy(dst, cand, k->row_bytes);
         }
     }
+}
+
+bool mvq_rtn_row_init(mvq_rtn_row *k, mvq_type type, int64_t n)
+{
+    const mvq_kernel_table *kt = mvq_kernels();
+    k->type = type;
+    k->n = n;
+    k->row_bytes = mvq_row_size(type, n);
+    k->to_float = (unsigned)type < MVQ_TYPE_COUNT ? kt->to_float[type] : NULL;
+    k->quantize = (unsigned)type < MVQ_TYPE_COUNT ? kt->from_float[type] : NULL;
+    return k->row_bytes && k->to_float && k->quantize;
+}
+
+void mvq_rtn_quantize_row(const mvq_rtn_row *k, const float *x, void *dst, const float *importance, bool careful,
+                          float *scratch, void *cand)
+{
+    float *deq = scratch, *alt = scratch + k->n;
+    if (careful)
+        quantize_carefully(k, x, dst, importance, deq, alt, cand);
+    else if (importance && sharpens_importance(k->type))
+        k->quantize(x, dst, k->n, sharpened(importance, x, k->n, alt));
+    else
+        k->quantize(x, dst, k->n, importance);
 }
 
 static void run_rows(void *arg, int ith, int nth)
@@ -89,7 +110,7 @@ static void run_rows(void *arg, int ith, int nth)
     mvq_method_tensor *t = s->t;
     int64_t r0 = t->n_out * ith / nth, r1 = t->n_out * (ith + 1) / nth, n = t->n_in;
     float *buf = malloc(sizeof(float) * (size_t)n * 2);
-    void *cand = malloc(s->dst_row);
+    void *cand = malloc(s->k.row_bytes);
     if (!buf || !cand) {
         free(buf);
         free(cand);
@@ -98,20 +119,15 @@ static void run_rows(void *arg, int ith, int nth)
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    float *deq = buf, *alt = buf + n;
+    float *deq = buf;
     double err = 0, ref = 0, cerr = 0, cref = 0, e, r;
     for (int64_t row = r0; row < r1; row++) {
         const float *x = t->rows + (size_t)row * (size_t)n;
-        char *dst = (char *)t->dst + (size_t)row * s->dst_row;
+        char *dst = (char *)t->dst + (size_t)row * s->k.row_bytes;
         bool careful = t->protected_rows && t->protected_rows[row];
-        if (careful)
-            quantize_carefully(s, x, dst, deq, alt, cand);
-        else if (t->importance && sharpens_importance(t->type))
-            s->quantize(x, dst, n, sharpened(t->importance, x, n, alt));
-        else
-            s->quantize(x, dst, n, t->importance);
-        s->dst_to_float(dst, deq, n);
-        weighted_error(x, deq, t->importance, n, &e, &r);
+        mvq_rtn_quantize_row(&s->k, x, dst, t->importance, careful, buf, cand);
+        s->k.to_float(dst, deq, n);
+        mvq_weighted_error(x, deq, t->importance, n, &e, &r);
         err += e, ref += r;
         if (careful)
             cerr += e, cref += r;
@@ -125,14 +141,8 @@ static void run_rows(void *arg, int ith, int nth)
 
 static mvq_status rtn_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
 {
-    const mvq_kernel_table *k = mvq_kernels();
-    share s = {
-        .t = t,
-        .dst_row = mvq_row_size(t->type, t->n_in),
-        .dst_to_float = (unsigned)t->type < MVQ_TYPE_COUNT ? k->to_float[t->type] : NULL,
-        .quantize = (unsigned)t->type < MVQ_TYPE_COUNT ? k->from_float[t->type] : NULL,
-    };
-    if (!s.dst_row || !s.dst_to_float || !s.quantize)
+    share s = {.t = t};
+    if (!mvq_rtn_row_init(&s.k, t->type, t->n_in))
         return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "cannot quantize rows of %lld to %s", (long long)t->n_in,
                              mvq_type_name(t->type));
     pthread_mutex_init(&s.lock, NULL);

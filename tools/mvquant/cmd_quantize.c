@@ -73,6 +73,18 @@ static void usage(void)
            "  --method NAME         how tensors are quantized (default: the first):\n");
     for (const mvq_method *const *m = mvq_methods(); *m; m++)
         printf("    %-19s %s\n", (*m)->name, (*m)->about);
+    printf("  --sequential          (default) a layer-by-layer method (gptq) sees each\n"
+           "                        layer's inputs as the layers before it were quantized\n"
+           "  --no-sequential       the unquantized model's inputs instead (cheaper)\n"
+           "  --gptq-damp X         gptq: damping X * mean diag H (default 0.01)\n"
+           "  --gptq-block N        gptq: columns per lazy batch update (default 128)\n"
+           "  --act-order           (default) gptq: columns in decreasing diag H\n"
+           "  --no-act-order        gptq: columns in stored order\n"
+           "  --gptq-refit          (default) gptq: a second pass on grids refitted to the\n"
+           "                        first pass's updated weights; the lower tr(dW H dW^T) kept\n"
+           "  --no-gptq-refit       gptq: one pass\n"
+           "                        A layer-by-layer method runs the calibration tokens\n"
+           "                        through the model once more, one layer at a time.\n");
     printf("\n"
            "Calibration:\n"
            "  --calib FILE          calibration text (UTF-8, at least 16 tokens), tokenized\n"
@@ -108,6 +120,8 @@ enum {
     OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_METHOD, OPT_CALIB, OPT_CALIB_TOKENS, OPT_CTX, OPT_STATS,
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
     OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
+    OPT_SEQUENTIAL, OPT_NO_SEQUENTIAL, OPT_GPTQ_DAMP, OPT_GPTQ_BLOCK, OPT_ACT_ORDER, OPT_NO_ACT_ORDER,
+    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +152,14 @@ static const struct option long_options[] = {
     {"include-weights", required_argument, NULL, OPT_INCLUDE_WEIGHTS},
     {"exclude-weights", required_argument, NULL, OPT_EXCLUDE_WEIGHTS},
     {"override-kv", required_argument, NULL, OPT_OVERRIDE_KV},
+    {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+    {"no-sequential", no_argument, NULL, OPT_NO_SEQUENTIAL},
+    {"gptq-damp", required_argument, NULL, OPT_GPTQ_DAMP},
+    {"gptq-block", required_argument, NULL, OPT_GPTQ_BLOCK},
+    {"act-order", no_argument, NULL, OPT_ACT_ORDER},
+    {"no-act-order", no_argument, NULL, OPT_NO_ACT_ORDER},
+    {"gptq-refit", no_argument, NULL, OPT_GPTQ_REFIT},
+    {"no-gptq-refit", no_argument, NULL, OPT_NO_GPTQ_REFIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -151,6 +173,10 @@ typedef struct args {
     bool json, no_calib, allow_requantize, leave_output, pure;
     bool type_set, massive_type_set, threads_set, ctx_set;
     char out_buf[4096]; /* the output named after the input (IN TYPE) */
+    /* the method's options (--gptq-*), as "key=value" */
+    char method_opt[4][48];
+    const char *method_opts[5];
+    int n_method_opts;
     llama_opts llama;   /* --include-weights, --exclude-weights, --override-kv */
 } args;
 
@@ -264,6 +290,21 @@ static int parse_positional(args *a, int n, char **pos)
     return CLI_EXIT_OK;
 }
 
+/* One "key=value" for the method; a key given again takes the last value. */
+static int method_opt(args *a, const char *key, const char *value)
+{
+    int k = 0;
+    while (k < a->n_method_opts && strncmp(a->method_opt[k], key, strlen(key)) != 0)
+        k++;
+    if (k == 4)
+        return cli_usage_error("quantize", "too many method options");
+    snprintf(a->method_opt[k], sizeof a->method_opt[k], "%s=%.30s", key, value);
+    a->method_opts[k] = a->method_opt[k];
+    if (k == a->n_method_opts)
+        a->n_method_opts++;
+    return CLI_EXIT_OK;
+}
+
 static int parse_args(args *a, int argc, char **argv)
 {
     long v;
@@ -356,6 +397,25 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_INCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, true, cli_optarg); break;
         case OPT_EXCLUDE_WEIGHTS: rc = llama_parse_weights(&a->llama, false, cli_optarg); break;
         case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
+        case OPT_SEQUENTIAL: a->q.sequential = true; break;
+        case OPT_NO_SEQUENTIAL: a->q.sequential = false; break;
+        case OPT_GPTQ_DAMP: {
+            char *end;
+            double x = strtod(cli_optarg, &end);
+            if (end == cli_optarg || *end || !(x >= 0 && x <= 1e6))
+                rc = cli_usage_error("quantize", "--gptq-damp: '%s' is not a number from 0 to 1e6", cli_optarg);
+            else
+                rc = method_opt(a, "damp", cli_optarg);
+            break;
+        }
+        case OPT_GPTQ_BLOCK:
+            if ((rc = parse_long("--gptq-block", cli_optarg, 1, 1L << 20, &v)) == CLI_EXIT_OK)
+                rc = method_opt(a, "block", cli_optarg);
+            break;
+        case OPT_ACT_ORDER: rc = method_opt(a, "act_order", "1"); break;
+        case OPT_NO_ACT_ORDER: rc = method_opt(a, "act_order", "0"); break;
+        case OPT_GPTQ_REFIT: rc = method_opt(a, "refit", "1"); break;
+        case OPT_NO_GPTQ_REFIT: rc = method_opt(a, "refit", "0"); break;
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
@@ -370,6 +430,11 @@ static int parse_args(args *a, int argc, char **argv)
         return rc;
     if (a->no_calib && (a->calib_text || a->req.stats_path || a->req.imatrix_path || a->req.stats_out))
         return cli_usage_error("quantize", "--no-calib excludes --calib, --stats, --imatrix and --stats-out");
+    if (a->n_method_opts && !a->q.method->layerwise)
+        return cli_usage_error("quantize", "--gptq-*, --act-order: options of a layer-by-layer method, not of '%s'",
+                               a->q.method->name);
+    a->method_opts[a->n_method_opts] = NULL;
+    a->q.method_opts = a->method_opts;
     return resolve_type(a);
 }
 
@@ -394,6 +459,9 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
         cli_json_key(&j, "files"); cli_json_u64(&j, (uint64_t)r->n_files);
         cli_json_key(&j, "type"); cli_json_str(&j, a->type_name);
         cli_json_key(&j, "method"); cli_json_str(&j, a->q.method->name);
+        if (a->q.method->layerwise) {
+            cli_json_key(&j, "sequential"); cli_json_bool(&j, a->q.sequential);
+        }
         cli_json_key(&j, "massive"); cli_json_str(&j, a->q.protect_massive ? "protect" : "ignore");
         cli_json_key(&j, "massive_type"); cli_json_str(&j, mvq_type_name(a->q.massive_type));
         cli_json_key(&j, "lambda"); cli_json_f64(&j, a->q.massive.lambda);
@@ -420,6 +488,16 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
             if (t->n_massive_rows) {
                 cli_json_key(&j, "massive_rows"); cli_json_i64(&j, t->n_massive_rows);
                 cli_json_key(&j, "massive_rel_err"); cli_json_f64(&j, t->massive_rel_err);
+            }
+            if (t->quantized && a->q.method->layerwise) {
+                cli_json_key(&j, "no_stats"); cli_json_bool(&j, t->no_stats);
+                if (t->out_err[0] >= 0) {
+                    cli_json_key(&j, "out_err"); cli_json_f64(&j, t->out_err[0]);
+                    if (t->out_err[1] >= 0) {
+                        cli_json_key(&j, "out_err_refit"); cli_json_f64(&j, t->out_err[1]);
+                    }
+                    cli_json_key(&j, "out_err_kept"); cli_json_str(&j, t->out_err_kept ? "refit" : "first");
+                }
             }
             cli_json_end_object(&j);
         }
@@ -449,7 +527,15 @@ static void print_report(const args *a, const mvq_quantize_report *r, const mvq_
             printf("  %d", t->n_massive_rows);
         if (t->n_massive_rows && t->massive_rel_err >= 0)
             printf(" (%.5f)", t->massive_rel_err);
-        printf("%s%s\n", t->is_protected ? "  protected" : "", t->fallback ? "  fallback" : "");
+        printf("%s%s", t->is_protected ? "  protected" : "", t->fallback ? "  fallback" : "");
+        if (t->quantized && a->q.method->layerwise && t->out_err[0] >= 0) {
+            printf("  tr(dW H dW^T) %.4g", t->out_err[0]);
+            if (t->out_err[1] >= 0)
+                printf(", refit %.4g (%s kept)", t->out_err[1], t->out_err_kept ? "refit" : "first");
+        } else if (t->quantized && a->q.method->layerwise && t->no_stats) {
+            printf("  no statistics: rounded to nearest");
+        }
+        printf("\n");
     }
     char parts[64] = "";
     if (a->q.keep_split)
@@ -605,10 +691,43 @@ static int calib_text_tokens(const args *a, const mvq_model *model, int32_t **to
     return CLI_EXIT_OK;
 }
 
+static void selfgen_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    cli_progress("generate", (uint64_t)done, (uint64_t)total);
+}
+
+/* The tokens a layer-by-layer method's pass runs: --calib's, else text the
+ * model writes itself as calibration does. */
+static int layerwise_tokens(args *a, const mvq_model *model, mvq_pool *pool, int32_t **tokens, int64_t *n_tokens)
+{
+    if (*tokens) {
+        a->q.calib_tokens = *tokens;
+        a->q.n_calib_tokens = *n_tokens;
+        a->q.calib_ctx = a->req.n_ctx;
+        return CLI_EXIT_OK;
+    }
+    mvq_selfgen_params self = a->req.self;
+    if (a->req.n_ctx > 0)
+        self.seq_len = a->req.n_ctx;
+    self.progress = selfgen_progress;
+    mvq_error err;
+    if (mvq_calib_self_tokens(model, &self, pool, tokens, n_tokens, &err) != MVQ_OK) {
+        cli_progress_done();
+        return cli_fail(&err);
+    }
+    cli_progress_done();
+    a->q.calib_tokens = *tokens;
+    a->q.n_calib_tokens = *n_tokens;
+    a->q.calib_ctx = self.seq_len;
+    return CLI_EXIT_OK;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     args a = {
         .q = { .method = mvq_method_default(), .protect_massive = true, .massive_type = MVQ_TYPE_Q8_0,
+               .sequential = true,
                .massive = { .lambda = 5.0, .topk = 1 },
                .plan = { .output_type = -1, .token_embd_type = -1 } },
         .type_name = DEFAULT_TYPE,
@@ -645,6 +764,8 @@ int cmd_quantize(int argc, char **argv)
         goto out;
     if (a.calib_text && (rc = cli_check_text(a.calib_text)) != CLI_EXIT_OK)
         goto out;
+    if (a.q.method->layerwise)
+        needs_calib = true; /* its statistics come from calibration tokens, whatever the plan */
     if (!(pool = mvq_pool_create(a.threads))) {
         cli_error("cannot start %d thread%s", a.threads, cli_plural(a.threads));
         rc = CLI_EXIT_FAIL;
@@ -694,6 +815,8 @@ int cmd_quantize(int argc, char **argv)
             cli_info(1, "%s", info.note);
         if (!mvq_calib_has_norms(calib) && a.q.protect_massive)
             cli_info(1, "no Q/K statistics (importance matrix only): no massive dimensions to protect");
+        if (a.q.method->layerwise && (rc = layerwise_tokens(&a, model, pool, &tokens, &n_tokens)) != CLI_EXIT_OK)
+            goto out;
     }
     a.q.plan.has_imatrix = calib != NULL;
     a.q.calib = calib;

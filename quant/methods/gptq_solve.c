@@ -1,0 +1,370 @@
+/* GPTQ on one matrix (Frantar et al., 2022): the columns are rounded one
+ * at a time, in decreasing diag H with act-order, each one's error spread
+ * over the columns not yet rounded through the upper Cholesky factor U of
+ * H^-1 (H damped); within a batch of columns row by row, onto the rest of
+ * the matrix once per batch through the library's matrix product.  Each
+ * weight is rounded onto the grid its ggml block got from the type's own
+ * importance-weighted search before any column was rounded ("static
+ * groups"), so act-order can visit the columns of a block in any order.
+ * With refit, a second pass fits the grids to the first pass's updated
+ * weights; the pass with the lower tr(dW H dW^T) is kept. */
+#include "config.h"
+#include "quant/methods/gptq_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct solve {
+    gptq_problem *p;
+    int64_t n;              /* n_in */
+    size_t row_bytes;
+    double *u;              /* n x n: the upper factor, columns permuted */
+    int64_t *perm;          /* permuted column i is column perm[i] */
+    uint8_t *dead;          /* n: columns whose input is always 0 */
+    const float *fit_from;  /* n_out x n: the weights the grids are fitted to */
+    float *wp;              /* n_out x n: working weights, permuted */
+    float *scale, *offset;  /* n_out x n: grid of each weight, stored order */
+    uint8_t *codes;         /* n_out x n, stored order */
+    float *deq;             /* n_out x n: the values rounded to, stored order */
+    float *updated;         /* n_out x n: each weight as it was rounded (for the refit) */
+    float *e;               /* n_out x block: scaled errors of the batch */
+    float *ut;              /* (n - i2) x block: U's rows of the batch, transposed */
+    float *y;               /* n_out x (n - i2) */
+    char *dst;              /* the pass's rows */
+    int64_t i1, i2;
+} solve;
+
+static void run(mvq_pool *pool, void (*fn)(void *, int, int), void *arg, int64_t work)
+{
+    if (pool && work > 4096)
+        mvq_pool_run(pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
+/* ---- the factor U of H^-1 = U^T U ----
+ * With J the reversal, J H J = L L^T (lower L) gives H = R R^T, R = J L J
+ * upper, so H^-1 = R^-T R^-1 and U = R^-1 = J L^-1 J: one Cholesky and
+ * one triangular inverse. */
+typedef struct {
+    double *a; /* n x n, lower part becomes L */
+    int64_t n, j;
+} chol_share;
+
+static void chol_column(void *arg, int ith, int nth)
+{
+    chol_share *s = arg;
+    const int64_t n = s->n, j = s->j, rows = n - j - 1;
+    const double *lj = s->a + j * n, djj = lj[j];
+    for (int64_t i = j + 1 + rows * ith / nth; i < j + 1 + rows * (ith + 1) / nth; i++) {
+        double *li = s->a + i * n, sum = li[j];
+        for (int64_t k = 0; k < j; k++)
+            sum -= li[k] * lj[k];
+        li[j] = sum / djj;
+    }
+}
+
+static bool cholesky(double *a, int64_t n, mvq_pool *pool)
+{
+    chol_share s = {a, n, 0};
+    for (int64_t j = 0; j < n; j++) {
+        double *lj = a + j * n, d = lj[j];
+        for (int64_t k = 0; k < j; k++)
+            d -= lj[k] * lj[k];
+        if (!(d > 0))
+            return false;
+        lj[j] = sqrt(d);
+        s.j = j;
+        run(pool, chol_column, &s, (n - j) * j);
+    }
+    return true;
+}
+
+typedef struct {
+    const double *l;
+    double *m; /* L^-1, lower */
+    int64_t n;
+} inv_share;
+
+/* Columns in chunks of 32, dealt round-robin: chunk columns are independent. */
+static void invert_columns(void *arg, int ith, int nth)
+{
+    inv_share *s = arg;
+    const int64_t n = s->n;
+    for (int64_t c0 = 32 * ith; c0 < n; c0 += 32 * nth) {
+        const int64_t c1 = c0 + 32 < n ? c0 + 32 : n;
+        for (int64_t i = c0; i < n; i++) {
+            const double *li = s->l + i * n;
+            double *mi = s->m + i * n;
+            const int64_t top = i < c1 ? i : c1; /* columns c0..top-1 below the diagonal */
+            for (int64_t j = c0; j < top; j++)
+                mi[j] = 0;
+            for (int64_t k = c0; k < i; k++) {
+                const double *mk = s->m + k * n;
+                const int64_t end = k + 1 < top ? k + 1 : top;
+                for (int64_t j = c0; j < end; j++)
+                    mi[j] += li[k] * mk[j];
+            }
+            for (int64_t j = c0; j < top; j++)
+                mi[j] = -mi[j] / li[i];
+            if (i < c1)
+                mi[i] = 1.0 / li[i];
+        }
+    }
+}
+
+/* J A J for n x n A: the flat array reversed. */
+static void reverse(double *a, int64_t n)
+{
+    for (int64_t i = 0; i < n * n / 2; i++) {
+        double t = a[i];
+        a[i] = a[n * n - 1 - i];
+        a[n * n - 1 - i] = t;
+    }
+}
+
+/* u: n x n, from the damped and permuted H in h (destroyed). */
+static bool inverse_factor(double *h, int64_t n, double *u, mvq_pool *pool)
+{
+    reverse(h, n);
+    if (!cholesky(h, n, pool))
+        return false;
+    inv_share s = {h, u, n};
+    memset(u, 0, sizeof *u * (size_t)(n * n));
+    run(pool, invert_columns, &s, n * n);
+    reverse(u, n); /* U = J L^-1 J */
+    return true;
+}
+
+typedef struct {
+    double diag;
+    int64_t col;
+} by_diag_item;
+
+/* Decreasing diag H, then the stored order. */
+static int by_diag(const void *a, const void *b)
+{
+    const by_diag_item *x = a, *y = b;
+    return x->diag > y->diag ? -1 : x->diag < y->diag ? 1 : (x->col > y->col) - (x->col < y->col);
+}
+
+/* Damping, the order, dead columns; then U. */
+static mvq_status prepare(solve *s, mvq_pool *pool, mvq_error *err)
+{
+    const gptq_problem *p = s->p;
+    const int64_t n = s->n;
+    double *h = malloc(sizeof *h * (size_t)(n * n)), *diag = malloc(sizeof *diag * (size_t)n);
+    mvq_status st = MVQ_OK;
+    if (!h || !diag) {
+        st = mvq_error_set(err, MVQ_ERR_NOMEM, "gptq: out of memory for a Hessian of %lld", (long long)n);
+        goto done;
+    }
+    double mean = 0;
+    for (int64_t j = 0; j < n; j++) {
+        diag[j] = p->hessian[j * n + j];
+        s->dead[j] = diag[j] == 0;
+        mean += diag[j];
+    }
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        s->perm[i] = i;
+    by_diag_item *items = p->params.act_order ? malloc(sizeof *items * (size_t)n) : NULL;
+    if (items) {
+        for (int64_t i = 0; i < n; i++)
+            items[i] = (by_diag_item){diag[i], i};
+        qsort(items, (size_t)n, sizeof *items, by_diag);
+        for (int64_t i = 0; i < n; i++)
+            s->perm[i] = items[i].col;
+        free(items);
+    }
+    /* a failed factorisation (H not positive definite in double) retries
+     * with ten times the damping */
+    double damp = p->params.damp * (mean > 0 ? mean : 1.0);
+    for (int attempt = 0;; attempt++) {
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t pi = s->perm[i];
+            for (int64_t j = 0; j < n; j++)
+                h[i * n + j] = p->hessian[pi * n + s->perm[j]];
+            if (s->dead[pi])
+                h[i * n + i] = 1; /* as the reference: H_ii = 1, the weights zeroed */
+            h[i * n + i] += damp;
+        }
+        if (inverse_factor(h, n, s->u, pool))
+            break;
+        if (attempt == 4) {
+            st = mvq_error_set(err, MVQ_ERR_ARG, "gptq: the Hessian of %lld columns is not positive definite",
+                               (long long)n);
+            goto done;
+        }
+        damp = damp > 0 ? damp * 10 : 1e-6;
+    }
+done:
+    free(h);
+    free(diag);
+    return st;
+}
+
+/* ---- one pass ---- */
+
+static void fit_rows(void *arg, int ith, int nth)
+{
+    solve *s = arg;
+    const gptq_problem *p = s->p;
+    for (int64_t r = p->n_out * ith / nth; r < p->n_out * (ith + 1) / nth; r++) {
+        char *row = s->dst + (size_t)r * s->row_bytes;
+        p->fit(p->fit_user, r, s->fit_from + r * s->n, row);
+        gptq_grid_read(p->grid, row, s->n, s->scale + r * s->n, s->offset + r * s->n);
+    }
+}
+
+/* Columns i1..i2 of rows: rounded, and their errors spread within the batch. */
+static void batch_rows(void *arg, int ith, int nth)
+{
+    solve *s = arg;
+    const gptq_problem *p = s->p;
+    const int64_t n = s->n, B = s->i2 - s->i1;
+    for (int64_t r = p->n_out * ith / nth; r < p->n_out * (ith + 1) / nth; r++) {
+        float *w = s->wp + r * n;
+        const size_t o = (size_t)(r * n);
+        for (int64_t i = s->i1; i < s->i2; i++) {
+            const int64_t c = s->perm[i];
+            const double *ui = s->u + i * n;
+            float q;
+            s->codes[o + c] = gptq_grid_round(p->grid, s->scale[o + c], s->offset[o + c], w[i], &q);
+            s->deq[o + c] = q;
+            s->updated[o + c] = w[i];
+            const double e = ((double)w[i] - q) / ui[i];
+            s->e[r * B + (i - s->i1)] = (float)e;
+            for (int64_t k = i + 1; k < s->i2; k++)
+                w[k] = (float)(w[k] - e * ui[k]);
+        }
+    }
+}
+
+static void apply_update(void *arg, int ith, int nth)
+{
+    solve *s = arg;
+    const int64_t n = s->n, rest = n - s->i2;
+    for (int64_t r = s->p->n_out * ith / nth; r < s->p->n_out * (ith + 1) / nth; r++)
+        for (int64_t o = 0; o < rest; o++)
+            s->wp[r * n + s->i2 + o] -= s->y[r * rest + o];
+}
+
+static mvq_status one_pass(solve *s, const float *fit_from, char *dst, double *out, mvq_pool *pool,
+                           mvq_error *err)
+{
+    const gptq_problem *p = s->p;
+    const int64_t n = s->n, n_out = p->n_out, block = p->params.block > 0 ? p->params.block : 128;
+    s->fit_from = fit_from;
+    s->dst = dst;
+    run(pool, fit_rows, s, n_out * n);
+    for (int64_t r = 0; r < n_out; r++)
+        for (int64_t i = 0; i < n; i++)
+            s->wp[r * n + i] = s->dead[s->perm[i]] ? 0.0f : p->w[r * n + s->perm[i]];
+    for (s->i1 = 0; s->i1 < n; s->i1 = s->i2) {
+        s->i2 = s->i1 + block < n ? s->i1 + block : n;
+        run(pool, batch_rows, s, n_out * (s->i2 - s->i1) * (s->i2 - s->i1));
+        const int64_t B = s->i2 - s->i1, rest = n - s->i2;
+        if (!rest)
+            break;
+        for (int64_t o = 0; o < rest; o++)
+            for (int64_t k = 0; k < B; k++)
+                s->ut[o * B + k] = (float)s->u[(s->i1 + k) * n + s->i2 + o];
+        mvq_status st = mvq_matmul(pool, MVQ_TYPE_F32, s->ut, rest, B, s->e, n_out, s->y, err);
+        if (st != MVQ_OK)
+            return st;
+        run(pool, apply_update, s, n_out * rest);
+    }
+    for (int64_t r = 0; r < n_out; r++)
+        gptq_grid_write(p->grid, dst + (size_t)r * s->row_bytes, n, s->codes + r * n);
+    return gptq_output_error(p->w, s->deq, n_out, n, p->hessian, pool, out, err);
+}
+
+mvq_status gptq_output_error(const float *w, const float *deq, int64_t n_out, int64_t n_in, const double *h,
+                             mvq_pool *pool, double *out, mvq_error *err)
+{
+    const size_t nw = (size_t)(n_out * n_in);
+    float *d = malloc(sizeof *d * nw), *y = malloc(sizeof *y * nw), *hf = malloc(sizeof *hf * (size_t)(n_in * n_in));
+    mvq_status st = MVQ_OK;
+    if (!d || !y || !hf)
+        st = mvq_error_set(err, MVQ_ERR_NOMEM, "gptq: out of memory for the output error");
+    if (st == MVQ_OK) {
+        for (size_t i = 0; i < nw; i++)
+            d[i] = w[i] - deq[i];
+        for (int64_t i = 0; i < n_in * n_in; i++)
+            hf[i] = (float)h[i];
+        st = mvq_matmul(pool, MVQ_TYPE_F32, hf, n_in, n_in, d, n_out, y, err);
+    }
+    double sum = 0;
+    for (size_t i = 0; st == MVQ_OK && i < nw; i++)
+        sum += (double)d[i] * y[i];
+    *out = sum;
+    free(d);
+    free(y);
+    free(hf);
+    return st;
+}
+
+mvq_status gptq_solve(gptq_problem *p, mvq_pool *pool, mvq_error *err)
+{
+    const int64_t n = p->n_in, n_out = p->n_out, block = p->params.block > 0 ? p->params.block : 128;
+    const size_t nw = (size_t)(n * n_out);
+    solve s = {.p = p, .n = n, .row_bytes = mvq_row_size(p->grid->type, n)};
+    s.u = malloc(sizeof *s.u * (size_t)(n * n));
+    s.perm = malloc(sizeof *s.perm * (size_t)n);
+    s.wp = malloc(sizeof *s.wp * nw);
+    s.scale = malloc(sizeof *s.scale * nw);
+    s.offset = malloc(sizeof *s.offset * nw);
+    s.codes = malloc(nw);
+    s.deq = malloc(sizeof *s.deq * nw);
+    s.updated = malloc(sizeof *s.updated * nw);
+    s.dead = malloc((size_t)n);
+    s.e = malloc(sizeof *s.e * (size_t)(n_out * block));
+    s.ut = malloc(sizeof *s.ut * (size_t)(n * block));
+    s.y = malloc(sizeof *s.y * nw);
+    char *second = p->params.refit ? malloc(s.row_bytes * (size_t)n_out) : NULL;
+    mvq_status st = MVQ_OK;
+    p->err[0] = p->err[1] = -1;
+    p->kept = 0;
+    if (!s.u || !s.perm || !s.wp || !s.scale || !s.offset || !s.codes || !s.deq || !s.updated || !s.dead || !s.e || !s.ut ||
+        !s.y || (p->params.refit && !second) || !s.row_bytes) {
+        st = mvq_error_set(err, MVQ_ERR_NOMEM, "gptq: out of memory for a matrix of %lld x %lld", (long long)n_out,
+                           (long long)n);
+        goto done;
+    }
+    st = prepare(&s, pool, err);
+    if (st == MVQ_OK)
+        st = one_pass(&s, p->w, p->dst, &p->err[0], pool, err);
+    if (st == MVQ_OK && second) {
+        /* s.updated holds the first pass's weights as they were rounded */
+        float *fit_from = s.updated;
+        s.updated = malloc(sizeof *s.updated * nw);
+        if (!s.updated) {
+            s.updated = fit_from;
+            st = mvq_error_set(err, MVQ_ERR_NOMEM, "gptq: out of memory for the refit");
+        } else {
+            st = one_pass(&s, fit_from, second, &p->err[1], pool, err);
+            free(fit_from);
+        }
+        if (st == MVQ_OK && p->err[1] < p->err[0]) {
+            memcpy(p->dst, second, s.row_bytes * (size_t)n_out);
+            p->kept = 1;
+        }
+    }
+done:
+    free(s.u);
+    free(s.perm);
+    free(s.wp);
+    free(s.scale);
+    free(s.offset);
+    free(s.codes);
+    free(s.deq);
+    free(s.updated);
+    free(s.dead);
+    free(s.e);
+    free(s.ut);
+    free(s.y);
+    free(second);
+    return st;
+}
