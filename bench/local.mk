@@ -29,3 +29,13 @@ bench-memory: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/bench_memory.sh '$(abs_top_builddir)/tools/mvquant/mvquant'
 EXTRA_DIST += bench/bench_memory.sh
 .PHONY: bench-memory
+
+# The 7B-shaped slice: 2-layer BF16 models with Llama-2-7B's and Llama-3-8B's
+# layer shapes, one whole quantize job each, extrapolated to 32 layers and
+# 16k calibration tokens (bench/bench_7b.sh; about 4 GiB of disk under
+# $TMPDIR; BENCH_7B_TOKENS=16384 for the full calibration).
+bench: bench-7b
+bench-7b: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/bench_7b.sh '$(abs_top_builddir)/tools/mvquant/mvquant'
+EXTRA_DIST += bench/bench_7b.sh
+.PHONY: bench-7b

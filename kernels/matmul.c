@@ -9,7 +9,7 @@
  *    token rows (in L2) goes past it, so in a GEMM every weight row fetched
  *    from memory serves several tokens.
  * Small products run on the caller alone: waking threads would cost more.
- * With oneDNN, F32 weights go to its sgemm, and batches on other types to
+ * With oneDNN, F32 weights, and batches on other types, go to
  * kernels/matmul_dequant.c (see mvq_matmul_choose). */
 #include "config.h"
 #include "kernels/matmul.h"
@@ -167,18 +167,12 @@ static mvq_status matmul_onednn(const mvq_kernel_table *kt, mvq_pool *pool, mvq_
     if (!mvq_onednn_available())
         return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
                              "mvq_matmul: oneDNN is not available in this build");
-    if (wtype != MVQ_TYPE_F32) {
-        if (!kt->to_float[wtype])
-            return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
-                                 "mvq_matmul: no %s dequantizer in the %s kernels",
-                                 mvq_type_name(wtype), kt->isa);
-        return mvq_matmul_dequant_sgemm(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype,
-                                        w, n_out, n_in, x, n_tok, y, err);
-    }
-    mvq_pool_park(pool); /* oneDNN brings its own threads: leave them the cores */
-    if (!mvq_sgemm_onednn(mvq_pool_size(pool), w, n_out, n_in, x, n_tok, y, n_out))
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "mvq_matmul: oneDNN sgemm failed");
-    return MVQ_OK;
+    if (wtype != MVQ_TYPE_F32 && !kt->to_float[wtype])
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED,
+                             "mvq_matmul: no %s dequantizer in the %s kernels",
+                             mvq_type_name(wtype), kt->isa);
+    return mvq_matmul_dequant_sgemm(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype, w,
+                                    n_out, n_in, x, n_tok, y, err);
 }
 
 mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_pool *pool,

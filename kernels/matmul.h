@@ -32,14 +32,10 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mv
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                             const float *x, int64_t n_tok, float *y, mvq_error *err);
 
-/* kernels/pool.c: tells the pool's idle workers to sleep now rather than
- * spin, before handing the cores to other threads (oneDNN's).  The next
- * mvq_pool_run wakes them as usual. */
-void mvq_pool_park(mvq_pool *pool);
-
-/* kernels/matmul_dequant.c: the oneDNN path for non-F32 weights (arguments
- * already checked; kt->to_float[wtype] not NULL); on the whole pool when
- * parallel, else on the caller alone. */
+/* kernels/matmul_dequant.c: the oneDNN path (arguments already checked;
+ * F32, or kt->to_float[wtype] not NULL): tiles of weight rows, each one
+ * single-threaded sgemm, on the whole pool when parallel, else on the caller
+ * alone; the tiles depend on the shape only. */
 mvq_status mvq_matmul_dequant_sgemm(const mvq_kernel_table *kt, mvq_pool *pool, bool parallel,
                                     mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                                     const float *x, int64_t n_tok, float *y, mvq_error *err);

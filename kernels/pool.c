@@ -53,7 +53,6 @@ struct mvq_pool {
     _Atomic uint64_t claim; /* generation << 32 | next share to run */
     atomic_int done;        /* shares of this generation finished */
     atomic_bool stop;
-    atomic_bool park;       /* spinning workers should sleep now */
 
     pthread_mutex_t lock;
     pthread_cond_t work_cond; /* workers sleep here for a new generation */
@@ -98,8 +97,7 @@ static void wait_for_generation(mvq_pool *pool, unsigned seen)
 {
     long long deadline = 0;
     for (unsigned i = 1; current_generation(pool) == seen; i++) {
-        if (!atomic_load_explicit(&pool->park, memory_order_relaxed) &&
-            keep_spinning(i, &deadline, true))
+        if (keep_spinning(i, &deadline, true))
             continue;
         pthread_mutex_lock(&pool->lock);
         atomic_fetch_add(&pool->n_sleeping, 1);
@@ -149,7 +147,6 @@ static unsigned publish(mvq_pool *pool, pool_fn fn, void *arg)
     pool->fn = fn;
     pool->arg = arg;
     atomic_store(&pool->done, 0);
-    atomic_store_explicit(&pool->park, false, memory_order_relaxed);
     atomic_store(&pool->claim, (uint64_t)gen << 32);
     if (atomic_load(&pool->n_sleeping) > 0) {
         pthread_mutex_lock(&pool->lock);
@@ -217,7 +214,6 @@ mvq_pool *mvq_pool_create(int n_threads)
     atomic_init(&pool->claim, 0);
     atomic_init(&pool->done, 0);
     atomic_init(&pool->stop, false);
-    atomic_init(&pool->park, false);
     atomic_init(&pool->n_sleeping, 0);
     atomic_init(&pool->caller_sleeping, false);
     pthread_mutex_init(&pool->lock, NULL);
@@ -246,12 +242,6 @@ void mvq_pool_free(mvq_pool *pool)
 int mvq_pool_size(const mvq_pool *pool)
 {
     return pool ? pool->n_threads : 1;
-}
-
-void mvq_pool_park(mvq_pool *pool)
-{
-    if (pool)
-        atomic_store_explicit(&pool->park, true, memory_order_relaxed);
 }
 
 void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth), void *arg)

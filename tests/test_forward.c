@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/matmul.h"
 #include "quant/model/model_internal.h"
@@ -230,3 +231,47 @@ static void synth_file_vs_reference(int64_t dim, int64_t heads, int64_t kv_heads
 Test(forward, synth_gqa_matches_double_reference) { synth_file_vs_reference(256, 4, 2, 768, 2); }
 Test(forward, synth_mha_matches_double_reference) { synth_file_vs_reference(512, 8, 8, 1024, 2); }
 Test(forward, synth_mqa_matches_double_reference) { synth_file_vs_reference(256, 2, 1, 512, 1); }
+
+/* The logits of a prefill are the same bits at 1, 2 and 3 threads: F32 weights (oneDNN's
+ * products, when built with it) and quantized ones, in both numerics. */
+static void logits_at_threads(const mvq_model *m, const int32_t *tokens, int64_t n, int nth,
+                              mvq_forward_numerics numerics, float *logits)
+{
+    mvq_error err;
+    mvq_pool *pool = mvq_pool_create(nth);
+    mvq_forward *f = mvq_forward_create(m, n, pool, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    mvq_forward_set_numerics(f, numerics);
+    cr_assert_eq(mvq_forward_run(f, tokens, n, 0, logits, &err), MVQ_OK, "%s", err.msg);
+    mvq_forward_free(f);
+    mvq_pool_free(pool);
+}
+
+Test(forward, logits_do_not_depend_on_the_thread_count)
+{
+    synth_shape s = {.dim = 256, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 64, .n_rot = 64, .ff = 768,
+                     .vocab = 256, .arch = MVQ_ARCH_LLAMA};
+    enum { N = 40 };
+    int32_t tokens[N];
+    synth_tokens(tokens, N, s.vocab, 31);
+    const mvq_type types[] = {MVQ_TYPE_F32, MVQ_TYPE_Q4_K};
+    float *one = malloc((size_t)N * 256 * sizeof *one), *many = malloc((size_t)N * 256 * sizeof *many);
+    for (int ti = 0; ti < 2; ti++) {
+        synth_model sm;
+        synth_build(&sm, &s, 30);
+        if (types[ti] != MVQ_TYPE_F32)
+            cr_assert(synth_convert(&sm, types[ti]));
+        for (int numerics = 0; numerics < 2; numerics++) {
+            logits_at_threads(&sm.m, tokens, N, 1, (mvq_forward_numerics)numerics, one);
+            for (int nth = 2; nth <= 3; nth++) {
+                logits_at_threads(&sm.m, tokens, N, nth, (mvq_forward_numerics)numerics, many);
+                cr_assert(memcmp(one, many, (size_t)N * 256 * sizeof *one) == 0,
+                          "%s, numerics %d: the logits at %d threads differ from one thread's",
+                          mvq_type_name(types[ti]), numerics, nth);
+            }
+        }
+        synth_free(&sm);
+    }
+    free(one);
+    free(many);
+}

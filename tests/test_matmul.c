@@ -5,7 +5,9 @@
  *   the on-the-fly activation quantization may add (bound below);
  * - bit for bit against a plain loop of the same table's vec_dot over the
  *   same quantized activations, for 1..4 threads: splitting and tiling must
- *   not change a single result. */
+ *   not change a single result;
+ * - through oneDNN, bit for bit against the same product at one thread: the
+ *   result does not depend on the thread count. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -152,6 +154,7 @@ static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mv
     float *x = malloc(sizeof(float) * (size_t)(s.n_tok * n_in));
     float *y = malloc(sizeof(float) * (size_t)(s.n_tok * s.n_out));
     float *y_loop = malloc(sizeof(float) * (size_t)(s.n_tok * s.n_out));
+    float *y_one = malloc(sizeof(float) * (size_t)(s.n_tok * s.n_out)); /* at one thread */
     void *w = make_weights(ref, t, s.n_out, n_in, deq);
     fill(x, s.n_tok * n_in, 3.0f);
 
@@ -194,7 +197,14 @@ static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mv
                               "%s %s threads %d: y[%lld][%lld] = %.9g, the plain loop gives %.9g",
                               kt->isa, tr->name, nth, (long long)tk, (long long)o, got,
                               y_loop[tk * s.n_out + o]);
+                else if (nth > 1)
+                    cr_assert(memcmp(&got, &y_one[tk * s.n_out + o], sizeof got) == 0,
+                              "oneDNN %s threads %d: y[%lld][%lld] = %.9g, one thread gives %.9g",
+                              tr->name, nth, (long long)tk, (long long)o, got,
+                              y_one[tk * s.n_out + o]);
             }
+        if (nth == 1)
+            memcpy(y_one, y, sizeof(float) * (size_t)(s.n_tok * s.n_out));
         mvq_pool_free(pool);
     }
     free(xq);
@@ -203,6 +213,7 @@ static void check_type_shape(const mvq_kernel_table *kt, mvq_type t, shape s, mv
     free(x);
     free(y);
     free(y_loop);
+    free(y_one);
 }
 
 /* odd output counts, GEMV and batches of 3 and 17 tokens; the last shapes

@@ -301,35 +301,51 @@ Test(synth, same_seed_same_bytes)
     cr_assert_neq(a, c);
 }
 
-Test(synth, f16_holds_the_rounded_f32_weights)
+/* a 16-bit value of type t rounded from x, back in f32 */
+static float rounded(mvq_type t, float x)
+{
+    return t == MVQ_TYPE_F16 ? mvq_fp16_to_fp32(mvq_fp32_to_fp16(x)) : mvq_bf16_to_fp32(mvq_fp32_to_bf16(x));
+}
+
+static float stored(mvq_type t, const void *data, int64_t k)
+{
+    if (t == MVQ_TYPE_F32)
+        return ((const float *)data)[k];
+    uint16_t v = ((const uint16_t *)data)[k];
+    return t == MVQ_TYPE_F16 ? mvq_fp16_to_fp32(v) : mvq_bf16_to_fp32(v);
+}
+
+/* the 16-bit file of type t holds the f32 file's weights, rounded; file_type is llama.cpp's */
+static void half_holds_the_rounded_f32_weights(mvq_type t, const char *name, uint64_t file_type)
 {
     mvq_synth_params p = small_params();
     const char *p32 = write_model("f32.gguf", &p);
-    p.type = MVQ_TYPE_F16;
-    const char *p16 = write_model("f16.gguf", &p);
+    p.type = t;
+    const char *p16 = write_model(name, &p);
     mvq_error e;
     mvq_gguf *a = mvq_gguf_open(p32, &e), *b = mvq_gguf_open(p16, &e);
     cr_assert(a && b, "%s", e.msg);
     cr_assert_eq(mvq_gguf_n_tensors(a), mvq_gguf_n_tensors(b));
-    assert_tensor(b, "blk.0.attn_q.weight", 64, 64, MVQ_TYPE_F16);
+    assert_tensor(b, "blk.0.attn_q.weight", 64, 64, t);
     assert_tensor(b, "blk.0.attn_norm.weight", 64, 1, MVQ_TYPE_F32);
     uint64_t ft;
-    cr_assert(mvq_gguf_get_u64(b, "general.file_type", &ft) && ft == 1);
+    cr_assert(mvq_gguf_get_u64(b, "general.file_type", &ft) && ft == file_type);
     for (int64_t i = 0; i < mvq_gguf_n_tensors(a); i++) {
         const mvq_gguf_tensor *ta = mvq_gguf_tensor_at(a, i), *tb = mvq_gguf_tensor_at(b, i);
         cr_assert_str_eq(ta->name.data, tb->name.data);
         int64_t n = ta->ne[0] * ta->ne[1];
         const float *x = ta->data;
         for (int64_t k = 0; k < n; k++) {
-            float y = tb->type == MVQ_TYPE_F16 ? mvq_fp16_to_fp32(((const mvq_half *)tb->data)[k])
-                                               : ((const float *)tb->data)[k];
-            float want = tb->type == MVQ_TYPE_F16 ? mvq_fp16_to_fp32(mvq_fp32_to_fp16(x[k])) : x[k];
-            cr_assert_eq(y, want, "%s[%lld]", ta->name.data, (long long)k);
+            float want = tb->type == MVQ_TYPE_F32 ? x[k] : rounded(t, x[k]);
+            cr_assert_eq(stored((mvq_type)tb->type, tb->data, k), want, "%s[%lld]", ta->name.data, (long long)k);
         }
     }
     mvq_gguf_close(a);
     mvq_gguf_close(b);
 }
+
+Test(synth, f16_holds_the_rounded_f32_weights) { half_holds_the_rounded_f32_weights(MVQ_TYPE_F16, "f16.gguf", 1); }
+Test(synth, bf16_holds_the_rounded_f32_weights) { half_holds_the_rounded_f32_weights(MVQ_TYPE_BF16, "bf16.gguf", 32); }
 
 Test(synth, rejects_bad_shapes)
 {

@@ -34,7 +34,7 @@ extern "C" {
 
 typedef struct mvq_synth_params {
     int64_t dim, n_layers, n_heads, n_kv_heads, ff, vocab, ctx;
-    mvq_type type;          /* of the 2-D weights: F32 or F16 (norms stay F32) */
+    mvq_type type;          /* of the 2-D weights: F32, F16 or BF16 (norms stay F32) */
     uint64_t seed;
     float rope_base, rms_eps;
     int n_massive_pairs;    /* RoPE pairs per head amplified in W_q and W_k */

@@ -33,8 +33,8 @@ mvq_status mvq_synth_check(const mvq_synth_params *p, mvq_error *err)
     if (p->vocab < MVQ_SYNTH_MIN_VOCAB || p->vocab > INT32_MAX / 16)
         return mvq_error_set(err, MVQ_ERR_ARG, "synth: vocabulary of %lld tokens (need at least %d)",
                              (long long)p->vocab, MVQ_SYNTH_MIN_VOCAB);
-    if (p->type != MVQ_TYPE_F32 && p->type != MVQ_TYPE_F16)
-        return mvq_error_set(err, MVQ_ERR_ARG, "synth: type %s (only f32 and f16)", mvq_type_name(p->type));
+    if (p->type != MVQ_TYPE_F32 && p->type != MVQ_TYPE_F16 && p->type != MVQ_TYPE_BF16)
+        return mvq_error_set(err, MVQ_ERR_ARG, "synth: type %s (only f32, f16 and bf16)", mvq_type_name(p->type));
     int64_t low_pairs = p->dim / p->n_heads / 4; /* the upper half of the RoPE pairs */
     if (p->n_massive_pairs < 0 || p->n_massive_pairs > low_pairs)
         return mvq_error_set(err, MVQ_ERR_ARG, "synth: %d massive pairs, but a head of %lld has %lld low-frequency pairs",
@@ -93,12 +93,15 @@ static mvq_status add_bool(mvq_gguf_writer *w, const char *key, bool v, mvq_erro
     return mvq_gguf_writer_add_kv(w, &kv, err);
 }
 
+/* llama.cpp's general.file_type: ALL_F32, MOSTLY_F16, MOSTLY_BF16 */
+static uint32_t file_type_of(mvq_type t) { return t == MVQ_TYPE_F16 ? 1 : t == MVQ_TYPE_BF16 ? 32 : 0; }
+
 static mvq_status add_hparams(mvq_gguf_writer *w, const mvq_synth_params *p, mvq_error *err)
 {
     mvq_status st;
     if ((st = mvq_gguf_writer_add_str(w, "general.architecture", "llama", err)) ||
         (st = mvq_gguf_writer_add_str(w, "general.name", "mvquant-synth", err)) ||
-        (st = mvq_gguf_writer_add_u32(w, "general.file_type", p->type == MVQ_TYPE_F16 ? 1 : 0, err)) ||
+        (st = mvq_gguf_writer_add_u32(w, "general.file_type", file_type_of(p->type), err)) ||
         (st = mvq_gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)p->vocab, err)) ||
         (st = mvq_gguf_writer_add_u32(w, "llama.context_length", (uint32_t)p->ctx, err)) ||
         (st = mvq_gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)p->dim, err)) ||

@@ -26,7 +26,7 @@ typedef struct synth_ctx {
     uint8_t *massive_dim;     /* head_dim flags */
     uint8_t *massive_channel; /* dim flags */
     float *row;
-    mvq_half *half;
+    uint16_t *half; /* the row as F16 or BF16 */
     uint64_t done, total; /* bytes of tensor data, for progress */
 } synth_ctx;
 
@@ -99,18 +99,19 @@ static void generate_row(const synth_ctx *c, const tensor_spec *t, int64_t r, mv
 static mvq_status write_tensor(synth_ctx *c, mvq_gguf_writer *w, const tensor_spec *t, int64_t index,
                                mvq_error *err)
 {
-    /* an independent stream per tensor: the same weights for f32 and f16 */
+    /* an independent stream per tensor: the same weights for f32, f16 and bf16 */
     mvq_synth_rng rng = {c->p->seed * 0x2545f4914f6cdd1dull + (uint64_t)(index + 1) * 0x9e3779b97f4a7c15ull};
-    bool half = type_of(c, t) == MVQ_TYPE_F16;
+    mvq_type type = type_of(c, t);
+    bool half = type == MVQ_TYPE_F16 || type == MVQ_TYPE_BF16;
     for (int64_t r = 0; r < t->ne1; r++) {
         generate_row(c, t, r, &rng);
         const void *data = c->row;
         size_t size = (size_t)t->ne0 * sizeof(float);
         if (half) {
             for (int64_t i = 0; i < t->ne0; i++)
-                c->half[i] = mvq_fp32_to_fp16(c->row[i]);
+                c->half[i] = type == MVQ_TYPE_F16 ? mvq_fp32_to_fp16(c->row[i]) : mvq_fp32_to_bf16(c->row[i]);
             data = c->half;
-            size = (size_t)t->ne0 * sizeof(mvq_half);
+            size = (size_t)t->ne0 * sizeof *c->half;
         }
         mvq_status st = mvq_gguf_writer_write(w, data, size, err);
         if (st != MVQ_OK)
@@ -145,7 +146,7 @@ mvq_status mvq_synth_write_tensors(mvq_gguf_writer *w, const mvq_synth_params *p
     int64_t n = list_tensors(p, NULL);
     int64_t widest = p->dim > p->ff ? p->dim : p->ff;
     synth_ctx c = {p, p->dim / p->n_heads, calloc((size_t)(p->dim / p->n_heads), 1), calloc((size_t)p->dim, 1),
-                   malloc((size_t)widest * sizeof(float)), malloc((size_t)widest * sizeof(mvq_half)), 0, 0};
+                   malloc((size_t)widest * sizeof(float)), malloc((size_t)widest * sizeof(uint16_t)), 0, 0};
     tensor_spec *specs = malloc((size_t)n * sizeof *specs);
     mvq_status st;
     if (!c.massive_dim || !c.massive_channel || !c.row || !c.half || !specs) {

@@ -31,7 +31,8 @@ static void synth_usage(void)
            "  --ff F             feed-forward length (%lld)\n"
            "  --vocab V          vocabulary size, at least %d (%lld)\n"
            "  --ctx C            context length (%lld)\n"
-           "  --type f32|f16     type of the 2-D weights (f32); norms stay f32\n"
+           "  --type T          type of the 2-D weights: f32 (default), f16 or\n"
+           "                     bf16; norms stay f32\n"
            "  --seed S           random seed (%llu)\n"
            "  --rope-base B      RoPE frequency base (%g)\n"
            "  --massive-pairs N  amplified RoPE pairs per head, from the\n"
@@ -82,6 +83,8 @@ static bool parse_type(const char *s, mvq_type *out)
         *out = MVQ_TYPE_F32;
     else if (strcasecmp(s, "f16") == 0)
         *out = MVQ_TYPE_F16;
+    else if (strcasecmp(s, "bf16") == 0)
+        *out = MVQ_TYPE_BF16;
     else
         return false;
     return true;
