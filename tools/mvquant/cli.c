@@ -173,6 +173,16 @@ const char *cli_plural(long long n)
     return n == 1 ? "" : "s";
 }
 
+const char *cli_split_prefix(const char *path, char *buf, size_t size)
+{
+    size_t n = strlen(path);
+    if (n <= 5 || strcmp(path + n - 5, ".gguf") != 0 || n - 5 >= size)
+        return path;
+    memcpy(buf, path, n - 5);
+    buf[n - 5] = '\0';
+    return buf;
+}
+
 int cli_check_output(const char *path, const char *const *inputs)
 {
     mvq_error err;

@@ -49,6 +49,10 @@ bool cli_parse_long(const char *s, long lo, long hi, long *out);
 /* "1 token", "2 tokens": the noun with an s unless n is 1. */
 const char *cli_plural(long long n);
 
+/* The prefix of a split output's parts: path without a trailing ".gguf"
+ * (copied into buf), as llama.cpp's tools take it; path itself otherwise. */
+const char *cli_split_prefix(const char *path, char *buf, size_t size);
+
 /* An output path checked before the long work (missing or unwritable
  * folder, a directory, one of the inputs): prints the error and returns
  * its exit code, or CLI_EXIT_OK. */

@@ -6,7 +6,6 @@
 #include "tools/mvquant/cli.h"
 
 #include <getopt.h>
-#include <string.h>
 
 static void copy_usage(void)
 {
@@ -59,12 +58,8 @@ int cmd_copy(int argc, char **argv)
     const char *in = argv[cli_optind], *out = argv[cli_optind + 1];
     mvq_error err;
     char prefix[4096];
-    size_t n = strlen(out);
-    if (max_tensors && n > 5 && strcmp(out + n - 5, ".gguf") == 0 && n - 5 < sizeof prefix) {
-        memcpy(prefix, out, n - 5);
-        prefix[n - 5] = '\0';
-        out = prefix;
-    }
+    if (max_tensors)
+        out = cli_split_prefix(out, prefix, sizeof prefix);
     mvq_status st = max_tensors ? mvq_gguf_split_copy(in, out, max_tensors, hashes, show_progress, "copying", &err)
                                 : mvq_gguf_copy(in, out, hashes, show_progress, "copying", &err);
     cli_progress_done();

@@ -266,7 +266,7 @@ static int parse_positional(args *a, int n, char **pos)
         if (is_type_word(pos[1]))
             return cli_usage_error("quantize", "'%s' is a type, not an output file: IN.gguf TYPE [NTHREADS] "
                                                "or IN.gguf OUT.gguf TYPE [NTHREADS]", pos[1]);
-        a->out = llama_split_prefix(a->q.keep_split, pos[1], a->out_buf, sizeof a->out_buf);
+        a->out = a->q.keep_split ? cli_split_prefix(pos[1], a->out_buf, sizeof a->out_buf) : pos[1];
         if (n >= 3 && !is_type_word(pos[2]))
             return cli_usage_error("quantize", "'%s' is not a type or preset (IN.gguf OUT.gguf TYPE [NTHREADS])",
                                    pos[2]);

@@ -140,16 +140,6 @@ int llama_install(llama_opts *l, mvq_quantize_opts *q)
     return CLI_EXIT_OK;
 }
 
-const char *llama_split_prefix(bool keep_split, const char *out, char *buf, size_t size)
-{
-    size_t n = strlen(out);
-    if (!keep_split || n <= 5 || strcmp(out + n - 5, ".gguf") != 0 || n - 5 >= size)
-        return out;
-    memcpy(buf, out, n - 5);
-    buf[n - 5] = '\0';
-    return buf;
-}
-
 int llama_check_outputs(const mvq_gguf *in, const char *out, bool keep_split, const char *extra)
 {
     const int64_t n_in = mvq_gguf_n_parts(in), n_out = keep_split ? n_in : 1;

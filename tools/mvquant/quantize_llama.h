@@ -33,9 +33,6 @@ int llama_parse_kv(llama_opts *l, const char *arg);
 /* Installs the hooks (q->user = l); after parsing, checks the options agree. */
 int llama_install(llama_opts *l, mvq_quantize_opts *q);
 
-/* --keep-split: OUT names the parts' prefix, its trailing ".gguf" dropped
- * (into buf); otherwise OUT itself. */
-const char *llama_split_prefix(bool keep_split, const char *out, char *buf, size_t size);
 /* Checks, before any long work, every file the job will write (each part
  * with keep_split) against every file it reads (in's parts, extra). */
 int llama_check_outputs(const mvq_gguf *in, const char *out, bool keep_split, const char *extra);
