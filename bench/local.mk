@@ -39,3 +39,12 @@ bench-7b: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/bench_7b.sh '$(abs_top_builddir)/tools/mvquant/mvquant'
 EXTRA_DIST += bench/bench_7b.sh
 .PHONY: bench-7b
+
+# The weight methods' quality table: both fixture models x presets x methods,
+# massive values ignored and protected, PPL / mean KLD / same top p against
+# the F32 model (bench/quality_table.sh; minutes; needs --with-fixtures).
+bench: bench-quality
+bench-quality: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/quality_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
+EXTRA_DIST += bench/quality_table.sh
+.PHONY: bench-quality

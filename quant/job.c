@@ -93,7 +93,7 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
     mvq_job_scratch scratch = { 0 };
     bool *rewrite = calloc((size_t)(n ? n : 1), sizeof *rewrite);
     mvq_plan *plan = NULL;
-    mvq_job_layers layers = { 0 };
+    mvq_job_layers layers = {.spill.fd = -1};
     mvq_status st = MVQ_OK;
     if (!rep->tensors || !rewrite || !w || !inputs) {
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory planning %s", out);
@@ -147,14 +147,14 @@ mvq_status mvq_quantize_file(const mvq_gguf *in, const char *out, const mvq_quan
         mvq_gguf_drop_pages(in, mvq_gguf_tensor_at(in, i)->data, mvq_gguf_tensor_at(in, i)->size);
     /* a method that quantizes layer by layer does its layers' tensors now */
     if (st == MVQ_OK)
-        st = mvq_job_layerwise(in, plan, o, rewrite, &scratch, rep, &layers, err);
+        st = mvq_job_layerwise(in, plan, o, rewrite, out, &scratch, rep, &layers, err);
     for (int64_t i = 0; i < n && st == MVQ_OK; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
         mvq_tensor_report *tr = &rep->tensors[i];
-        if (layers.bytes && layers.bytes[i]) {
-            st = mvq_gguf_writer_write(w[part_of(in, i, n_parts)], layers.bytes[i], tr->bytes, err);
-            free(layers.bytes[i]);
-            layers.bytes[i] = NULL;
+        if (layers.done && layers.done[i]) {
+            st = mvq_job_layers_read(&layers, i, scratch.out, tr->bytes, err);
+            if (st == MVQ_OK)
+                st = mvq_gguf_writer_write(w[part_of(in, i, n_parts)], scratch.out, tr->bytes, err);
             continue; /* its progress was shown during the pass */
         }
         if (rewrite[i]) {

@@ -17,21 +17,42 @@ typedef struct mvq_job_scratch {
 mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, const mvq_quantize_opts *o,
                           mvq_job_scratch *s, mvq_tensor_report *tr, mvq_error *err);
 
-/* What the layer-by-layer pass did: the bytes of the tensors it
- * quantized (NULL for the others), and the method's state, which the
- * tensors quantized after the pass (the output matrix) still use. */
+/* The quantized bytes of finished layers, in an unnamed file beside the
+ * output (job_spill.c), so they need no memory until they are written. */
+typedef struct mvq_job_spill {
+    int fd;       /* -1: not open */
+    uint64_t end; /* bytes written */
+} mvq_job_spill;
+mvq_status mvq_job_spill_open(mvq_job_spill *s, const char *dst, mvq_error *err);
+mvq_status mvq_job_spill_put(mvq_job_spill *s, const void *data, size_t size, uint64_t *offset, mvq_error *err);
+mvq_status mvq_job_spill_get(const mvq_job_spill *s, uint64_t offset, void *data, size_t size, mvq_error *err);
+void mvq_job_spill_close(mvq_job_spill *s);
+
+/* What the layer-by-layer pass did: which tensors it quantized and where
+ * their bytes are (the spill file; a layer's own bytes stay in memory
+ * only while the next layer is computed from them), and the method's
+ * state, which the tensors quantized after the pass (the output matrix)
+ * still use. */
 typedef struct mvq_job_layers {
     int64_t n;
-    void **bytes;
+    bool *done;       /* n: quantized by the pass */
+    uint64_t *offset; /* n: where in the spill file */
+    uint64_t *size;   /* n: how many bytes */
+    mvq_job_spill spill;
+    void *held[MVQ_LINEAR_COUNT]; /* the last layer's bytes, until spilled */
+    int64_t held_index[MVQ_LINEAR_COUNT];
     const mvq_method *method;
     void *state;
 } mvq_job_layers;
 
 /* Runs the pass when the job's method quantizes layer by layer and there
- * are calibration tokens (else leaves out empty); sets s->layer_state. */
+ * are calibration tokens (else leaves out empty); sets s->layer_state.
+ * dst: the output, beside which the spill file goes. */
 mvq_status mvq_job_layerwise(const mvq_gguf *in, const mvq_plan *plan, const mvq_quantize_opts *o,
-                             const bool *rewrite, mvq_job_scratch *s, mvq_quantize_report *rep,
+                             const bool *rewrite, const char *dst, mvq_job_scratch *s, mvq_quantize_report *rep,
                              mvq_job_layers *out, mvq_error *err);
+/* Reads tensor i's bytes back (l->done[i]). */
+mvq_status mvq_job_layers_read(const mvq_job_layers *l, int64_t i, void *data, size_t size, mvq_error *err);
 void mvq_job_layers_free(mvq_job_layers *l);
 
 /* The input's metadata, then what mvquant adds (file type, method, the

@@ -9,6 +9,7 @@ libmvq_core_la_SOURCES += \
 	quant/job_internal.h \
 	quant/job_layerwise.c \
 	quant/job_meta.c \
+	quant/job_spill.c \
 	quant/job_tensor.c \
 	quant/massive.c \
 	quant/plan.c \

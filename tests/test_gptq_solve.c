@@ -107,7 +107,7 @@ Test(gptq, identity_hessian_gives_rtn_bytes)
         const mvq_type t = grid_types[ti];
         for (int act = 0; act < 2; act++) {
             gptq_problem p;
-            void *g = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 128, act != 0, false}, &p);
+            void *g = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 128, act != 0, false, 0}, &p);
             void *r = rtn_rows(t, w, n_out, n, imp);
             cr_expect_eq(memcmp(g, r, mvq_row_size(t, n) * (size_t)n_out), 0, "%s, act-order %d: RTN's bytes",
                          mvq_type_name(t), act);
@@ -120,17 +120,12 @@ Test(gptq, identity_hessian_gives_rtn_bytes)
     free(imp);
 }
 
-Test(gptq, output_error_below_rtn_with_a_known_hessian)
+/* H = 2/n_tok sum x x^T of correlated inputs with uneven scales (x_t = A
+ * z_t) and a few dead columns; n x n, malloc'd. */
+static double *correlated_hessian(int64_t n, int64_t n_tok)
 {
-    const int64_t n_out = 32, n = 256, n_tok = 1024;
-    float *w = malloc(sizeof *w * (size_t)(n_out * n));
     double *h = calloc((size_t)(n * n), sizeof *h);
     double *x = malloc(sizeof *x * (size_t)(n_tok * n));
-    float *imp = malloc(sizeof *imp * (size_t)n);
-    rng_state = 11;
-    for (int64_t i = 0; i < n_out * n; i++)
-        w[i] = (float)gauss();
-    /* correlated inputs with uneven scales: x_t = A z_t, a few dead columns */
     for (int64_t t = 0; t < n_tok; t++) {
         double prev = 0;
         for (int64_t j = 0; j < n; j++) {
@@ -145,6 +140,19 @@ Test(gptq, output_error_below_rtn_with_a_known_hessian)
                 s += x[t * n + a] * x[t * n + b];
             h[a * n + b] = 2 * s / n_tok;
         }
+    free(x);
+    return h;
+}
+
+Test(gptq, output_error_below_rtn_with_a_known_hessian)
+{
+    const int64_t n_out = 32, n = 256, n_tok = 1024;
+    float *w = malloc(sizeof *w * (size_t)(n_out * n));
+    float *imp = malloc(sizeof *imp * (size_t)n);
+    rng_state = 11;
+    for (int64_t i = 0; i < n_out * n; i++)
+        w[i] = (float)gauss();
+    double *h = correlated_hessian(n, n_tok);
     for (int64_t j = 0; j < n; j++)
         imp[j] = (float)(h[j * n + j] / 2);
     for (size_t ti = 0; ti < N_TYPES; ti++) {
@@ -153,7 +161,7 @@ Test(gptq, output_error_below_rtn_with_a_known_hessian)
         const double e_rtn = output_error(t, w, r, n_out, n, h);
         for (int act = 0; act < 2; act++) {
             gptq_problem p;
-            void *g = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 64, act != 0, true}, &p);
+            void *g = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 64, act != 0, true, 0}, &p);
             const double e = output_error(t, w, g, n_out, n, h);
             if (getenv("GPTQ_TEST_PRINT"))
                 fprintf(stderr, "%-7s act %d: rtn %.4g gptq %.4g refit %.4g kept %d\n", mvq_type_name(t), act, e_rtn, p.err[0], p.err[1], p.kept);
@@ -169,6 +177,35 @@ Test(gptq, output_error_below_rtn_with_a_known_hessian)
     }
     free(w);
     free(h);
-    free(x);
     free(imp);
+}
+
+/* A tall matrix is solved a slab of rows at a time (its rows are
+ * independent given U): slabs of 5 rows, with a tail of 2, give the bytes
+ * and the errors of one slab of all rows. */
+Test(gptq, slabs_of_rows_give_the_same_result)
+{
+    const int64_t n_out = 37, n = 256;
+    float *w = malloc(sizeof *w * (size_t)(n_out * n));
+    rng_state = 13;
+    for (int64_t i = 0; i < n_out * n; i++)
+        w[i] = (float)gauss();
+    double *h = correlated_hessian(n, 512);
+    const mvq_type types[] = {MVQ_TYPE_Q4_0, MVQ_TYPE_Q4_K, MVQ_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const mvq_type t = types[ti];
+        gptq_problem whole, slabs;
+        void *a = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 64, true, true, 0}, &whole);
+        void *b = gptq_rows(t, w, n_out, n, h, (gptq_params){0.01, 64, true, true, 5}, &slabs);
+        cr_expect_eq(memcmp(a, b, mvq_row_size(t, n) * (size_t)n_out), 0, "%s: the same bytes in slabs",
+                     mvq_type_name(t));
+        cr_expect_eq(whole.kept, slabs.kept, "%s: the same pass kept", mvq_type_name(t));
+        for (int k = 0; k < 2; k++)
+            cr_expect_float_eq(whole.err[k], slabs.err[k], 1e-6 * whole.err[k], "%s pass %d: error %g vs %g",
+                               mvq_type_name(t), k, whole.err[k], slabs.err[k]);
+        free(a);
+        free(b);
+    }
+    free(w);
+    free(h);
 }

@@ -45,6 +45,7 @@ typedef struct gptq_params {
     int block;      /* columns per lazy batch */
     bool act_order; /* columns in decreasing diag H */
     bool refit;     /* a second pass on grids refitted to the first's updated weights */
+    int64_t slab_rows; /* rows solved at a time (0: about 8 Mi weights' worth) */
 } gptq_params;
 
 typedef struct gptq_problem {
