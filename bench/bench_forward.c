@@ -2,7 +2,7 @@
  * (next-token logits for every token, as perplexity and KLD need them), on
  * 1..--threads threads, for the two fixture models (F32 and llama.cpp's
  * Q4_K_M files) and a synthetic model of dim 2048, 4 layers, in F32, F16,
- * Q8_0 and Q4_K; every figure against the F32 file of the same model,
+ * BF16, Q8_0 and Q4_K; every figure against the F32 file of the same model,
  * thread count and run.  The synthetic files are written to a temporary
  * folder before any timing and deleted afterwards. */
 #include "config.h"
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_VARIANTS 4
+#define MAX_VARIANTS 5
 
 /* The synthetic model: TinyLlama's layer shapes (32 heads of 64, 4 KV
  * heads, FFN 5632 = 22 x 256, so every row fits the K-quants) and its
@@ -201,8 +201,8 @@ static bool quantize_plain(const char *in_path, const char *out_path, mvq_type t
     return st == MVQ_OK;
 }
 
-/* Writes the four files of s (F32 and F16 written, Q8_0 and Q4_K quantized
- * from the F32 one). */
+/* Writes the five files of s (F32, F16 and BF16 written, Q8_0 and Q4_K
+ * quantized from the F32 one). */
 static bool write_synth(const fwd_set *s, int64_t n_layers, mvq_pool *pool, mvq_error *err)
 {
     mvq_synth_params p;
@@ -217,20 +217,24 @@ static bool write_synth(const fwd_set *s, int64_t n_layers, mvq_pool *pool, mvq_
     if (mvq_synth_write(s->v[0].path, &p, err) != MVQ_OK)
         return false;
     p.type = MVQ_TYPE_F16;
-    return mvq_synth_write(s->v[1].path, &p, err) == MVQ_OK &&
-           quantize_plain(s->v[0].path, s->v[2].path, MVQ_TYPE_Q8_0, pool, err) &&
-           quantize_plain(s->v[0].path, s->v[3].path, MVQ_TYPE_Q4_K, pool, err);
+    if (mvq_synth_write(s->v[1].path, &p, err) != MVQ_OK)
+        return false;
+    p.type = MVQ_TYPE_BF16;
+    return mvq_synth_write(s->v[2].path, &p, err) == MVQ_OK &&
+           quantize_plain(s->v[0].path, s->v[3].path, MVQ_TYPE_Q8_0, pool, err) &&
+           quantize_plain(s->v[0].path, s->v[4].path, MVQ_TYPE_Q4_K, pool, err);
 }
 
 static bool bench_synth(bench_ctx *ctx)
 {
-    static const char *const variants[] = { "f32", "f16", "q8_0", "q4_K" };
+    static const char *const variants[] = { "f32", "f16", "bf16", "q8_0", "q4_K" };
+    enum { N_SYNTH = sizeof variants / sizeof variants[0] };
     bool quick = bench_quick(ctx);
     int64_t n_layers = quick ? SYNTH_LAYERS_QUICK : SYNTH_LAYERS;
-    fwd_set s = { .n_ctx = quick ? SYNTH_CTX_QUICK : SYNTH_CTX, .n_variants = 4 };
+    fwd_set s = { .n_ctx = quick ? SYNTH_CTX_QUICK : SYNTH_CTX, .n_variants = N_SYNTH };
     snprintf(s.name, sizeof s.name, "synth-%dx%lld ctx%lld", SYNTH_DIM, (long long)n_layers,
              (long long)s.n_ctx);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SYNTH; i++)
         s.v[i].name = variants[i];
     if (!set_wanted(ctx, &s))
         return false;
@@ -242,7 +246,7 @@ static bool bench_synth(bench_ctx *ctx)
         bench_note(ctx, "forward %s skipped: cannot create a folder %s", s.name, dir);
         return false;
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SYNTH; i++)
         snprintf(s.v[i].path, sizeof s.v[i].path, "%s/%s.gguf", dir, variants[i]);
 
     mvq_error err;
@@ -261,7 +265,7 @@ static bool bench_synth(bench_ctx *ctx)
     } else {
         bench_note(ctx, "forward %s skipped: %s", s.name, err.msg);
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SYNTH; i++)
         unlink(s.v[i].path);
     rmdir(dir);
     return ran;

@@ -120,9 +120,14 @@ mvq_status mvq_layer_rope_tables(const mvq_model *m, int64_t n_pos, float **cos_
 mvq_status mvq_layer_linear(mvq_pool *pool, mvq_linear_policy policy, const mvq_weight *w, const float *bias,
                             const float *x, int64_t n, float *y, mvq_error *err)
 {
-    /* llama.cpp's numerics: quantized weights meet activations quantized to their dot-product type */
+    /* llama.cpp's numerics: quantized weights meet activations quantized
+     * to their dot-product type.  Weights whose dot type is f32 (F16,
+     * BF16: the files users calibrate on) quantize no activation, so a
+     * batch takes mvq_matmul's tiled path (dequantized once per tile,
+     * sgemm) rather than one dot per row and token */
+    const bool quantizes_x = mvq_type_traits_get(w->type)->vec_dot_type != MVQ_TYPE_F32;
     mvq_matmul_path path = MVQ_PATH_AUTO;
-    if ((policy == MVQ_POLICY_LLAMA_CPP && w->type != MVQ_TYPE_F32) || (policy == MVQ_POLICY_DECODE && n < 4))
+    if ((policy == MVQ_POLICY_LLAMA_CPP && quantizes_x) || (policy == MVQ_POLICY_DECODE && n < 4))
         path = MVQ_PATH_DOT;
     mvq_status st = mvq_matmul_table(mvq_kernels(), path, pool, w->type, w->data, w->n_out, w->n_in, x, n, y, err);
     if (st != MVQ_OK || !bias)
