@@ -34,9 +34,9 @@ mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const 
     if (st == MVQ_OK) st = mvq_gguf_writer_add_u32(w, "mvquant.massive.topk", (uint32_t)o->massive.topk, err);
     if (o->calib) {
         if (st == MVQ_OK)
-            st = mvq_gguf_writer_add_u64(w, "mvquant.calib.tokens", (uint64_t)o->calib->n_tokens, err);
+            st = mvq_gguf_writer_add_u64(w, "mvquant.calib.tokens", (uint64_t)mvq_calib_n_tokens(o->calib), err);
         if (st == MVQ_OK)
-            st = mvq_gguf_writer_add_u64(w, "mvquant.calib.tokens_xxh3", o->calib->tokens_hash, err);
+            st = mvq_gguf_writer_add_u64(w, "mvquant.calib.tokens_xxh3", mvq_calib_tokens_hash(o->calib), err);
     }
     /* massive dimensions per layer: head * head_dim + d */
     int32_t *dims = mm->q ? malloc(sizeof *dims * (size_t)(mm->n_q > mm->n_k ? mm->n_q : mm->n_k)) : NULL;

@@ -87,7 +87,7 @@ static mvq_status protect(mvq_plan *p, const mvq_gguf *in, const struct mvq_quan
     }
     if (!(p->rows[i] = malloc((size_t)n_out)))
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory planning %s", t->name.data);
-    tp->n_massive_rows = mvq_massive_rows(mm, &o->calib->hp, role->layer, role->linear, p->rows[i], n_out);
+    tp->n_massive_rows = mvq_massive_rows(mm, mvq_calib_hparams(o->calib), role->layer, role->linear, p->rows[i], n_out);
     if (o->protect_massive && tp->n_massive_rows)
         tp->protected_rows = p->rows[i];
     return MVQ_OK;

@@ -8,7 +8,7 @@
 mvq_status mvq_massive_map_build(mvq_massive_map *mm, const mvq_calib *c, const mvq_massive_params *p,
                                  mvq_error *err)
 {
-    const mvq_hparams *hp = &c->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(c);
     memset(mm, 0, sizeof *mm);
     mm->n_layer = hp->n_layer;
     mm->head_dim = hp->head_dim;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "tests/fixtures.h"
+#include "quant/calib/calib_internal.h" /* the tests read the raw sums */
 
 /* Opens fixtures/models/NAME.gguf or skips the test. */
 static inline mvq_model *fixture_model(const char *name)

@@ -15,9 +15,9 @@ typedef struct layer_view {
 
 static void view_layer(const mvq_calib *c, int64_t l, const mvq_massive_params *p, layer_view *v)
 {
-    const mvq_hparams *hp = &c->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(c);
     for (int w = 0; w < 3; w++) {
-        v->n_head[w] = (int)c->qkv_heads[w];
+        v->n_head[w] = (int)mvq_calib_heads(c, (mvq_calib_qkv)w);
         cr_assert_leq(v->n_head[w] * hp->head_dim, 1024);
         mvq_calib_norms(c, (mvq_calib_qkv)w, l, v->M[w]);
         v->n_massive[w] = mvq_massive_detect(v->M[w], v->n_head[w], (int)hp->head_dim, (int)hp->n_rot,

@@ -109,7 +109,7 @@ static float scale_of(int64_t j)
 static mvq_status fold_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
 {
     (void)in;
-    const mvq_hparams *hp = &calib->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(calib);
     struct { mvq_calib_input input; int64_t n, layers; } kinds[] = {
         { MVQ_CALIB_ATTN_IN, hp->n_embd, hp->n_layer },
         { MVQ_CALIB_FFN_IN, hp->n_embd, hp->n_layer },
@@ -208,7 +208,7 @@ Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
 static mvq_status gqa_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
 {
     (void)in;
-    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, calib->hp.n_head * calib->hp.head_dim))
+    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, mvq_calib_hparams(calib)->n_head * mvq_calib_hparams(calib)->head_dim))
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
     return MVQ_OK;
 }

@@ -63,19 +63,10 @@ typedef enum mvq_calib_input {
 
 typedef enum mvq_calib_qkv { MVQ_CALIB_Q = 0, MVQ_CALIB_K = 1, MVQ_CALIB_V = 2 } mvq_calib_qkv;
 
-typedef struct mvq_calib {
-    mvq_hparams hp;
-    int64_t n_tokens;                          /* tokens observed */
-    int64_t dim[MVQ_CALIB_INPUT_COUNT];        /* columns of each input */
-    /* [layer][column]; OUTPUT_IN has one layer */
-    double *sum_sq[MVQ_CALIB_INPUT_COUNT];
-    double *sum_abs[MVQ_CALIB_INPUT_COUNT];
-    float *max_abs[MVQ_CALIB_INPUT_COUNT];
-    /* [layer][head][dim]: sum over tokens of the square, after RoPE */
-    double *qkv_sq[3];
-    int64_t qkv_heads[3];                      /* n_head, n_head_kv, n_head_kv */
-    uint64_t tokens_hash;                      /* XXH3-64 of the calibration tokens */
-} mvq_calib;
+/* The statistics (opaque: what is collected may grow without breaking
+ * the ABI; read them through the accessors below). */
+typedef struct mvq_calib mvq_calib;
+
 
 MVQ_API mvq_calib *mvq_calib_new(const mvq_hparams *hp, mvq_error *err);
 MVQ_API void mvq_calib_free(mvq_calib *c);
@@ -102,6 +93,27 @@ MVQ_API mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t
 MVQ_API bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *out, int64_t n_in);
 /* M[h][d] = sqrt(sum of squares) of Q, K or V of a layer: n_heads * head_dim values. */
 MVQ_API void mvq_calib_norms(const mvq_calib *c, mvq_calib_qkv which, int64_t layer, float *out);
+
+/* The hyperparameters the statistics were collected for. */
+MVQ_API const mvq_hparams *mvq_calib_hparams(const mvq_calib *c);
+/* Tokens observed, and the XXH3-64 of them (0 when unknown). */
+MVQ_API int64_t mvq_calib_n_tokens(const mvq_calib *c);
+MVQ_API uint64_t mvq_calib_tokens_hash(const mvq_calib *c);
+/* Columns of an input (0 for an unknown one), and heads of Q, K or V. */
+MVQ_API int64_t mvq_calib_input_dim(const mvq_calib *c, mvq_calib_input input);
+MVQ_API int64_t mvq_calib_heads(const mvq_calib *c, mvq_calib_qkv which);
+
+/* One statistic per input column of a layer's input (layer 0 for
+ * MVQ_CALIB_OUTPUT_IN): out receives mvq_calib_input_dim(c, input) values;
+ * false when the statistics hold none (no tokens, a layer out of range, an
+ * imported importance matrix for the other kinds). */
+typedef enum mvq_calib_stat {
+    MVQ_CALIB_MEAN_SQ = 0,  /* mean x^2: the importance */
+    MVQ_CALIB_MEAN_ABS = 1, /* mean |x| (AWQ) */
+    MVQ_CALIB_MAX_ABS = 2   /* max |x| (SmoothQuant) */
+} mvq_calib_stat;
+MVQ_API bool mvq_calib_column_stat(const mvq_calib *c, mvq_calib_input input, int64_t layer, mvq_calib_stat stat,
+                                   float *out);
 
 /* Saves as a GGUF file of F32 tensors (mvquant.stats.* metadata), and loads
  * it back, checking it fits the model's hyperparameters. */

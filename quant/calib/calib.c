@@ -15,7 +15,7 @@ int64_t mvq_calib_default_ctx(const mvq_hparams *hp)
     return hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512;
 }
 
-static int64_t input_layers(const mvq_calib *c, int i)
+int64_t mvq_calib_input_layers(const mvq_calib *c, int i)
 {
     return i == MVQ_CALIB_OUTPUT_IN ? 1 : c->hp.n_layer;
 }
@@ -32,7 +32,7 @@ mvq_calib *mvq_calib_new(const mvq_hparams *hp, mvq_error *err)
     c->dim[MVQ_CALIB_FFN_DOWN_IN] = hp->n_ff;
     c->dim[MVQ_CALIB_OUTPUT_IN] = hp->n_embd;
     for (int i = 0; i < MVQ_CALIB_INPUT_COUNT; i++) {
-        size_t n = (size_t)(input_layers(c, i) * c->dim[i]);
+        size_t n = (size_t)(mvq_calib_input_layers(c, i) * c->dim[i]);
         c->sum_sq[i] = calloc(n, sizeof(double));
         c->sum_abs[i] = calloc(n, sizeof(double));
         c->max_abs[i] = calloc(n, sizeof(float));
@@ -165,7 +165,7 @@ bool mvq_calib_importance(const mvq_calib *c, const char *tensor_name, float *ou
 {
     int64_t layer;
     int in = mvq_calib_tensor_input(tensor_name, &layer);
-    if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= input_layers(c, in))
+    if (in < 0 || c->n_tokens <= 0 || n_in != c->dim[in] || layer < 0 || layer >= mvq_calib_input_layers(c, in))
         return false;
     const double *sq = c->sum_sq[in] + layer * n_in;
     bool any = false;

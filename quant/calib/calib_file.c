@@ -2,7 +2,7 @@
  * GGUF tool can read them.  Means are stored (sum / tokens), with the token
  * count, so that loading restores the sums. */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include "quant/calib/calib_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,18 +16,13 @@ static const char *const qkv_names[3] = { "q", "k", "v" };
 enum { STAT_MEAN_SQ, STAT_MEAN_ABS, STAT_MAX_ABS, STAT_COUNT };
 static const char *const stat_names[STAT_COUNT] = { "mean_sq", "mean_abs", "max_abs" };
 
-static int64_t layers_of(const mvq_calib *c, int in)
-{
-    return in == MVQ_CALIB_OUTPUT_IN ? 1 : c->hp.n_layer;
-}
-
 /* Visits every tensor of the file: fn gets its name, shape and a buffer of
  * n floats to fill (save) or read (load). */
 typedef mvq_status (*visit_fn)(void *ctx, const char *name, int64_t ne0, int64_t ne1, float *buf, mvq_error *err);
 
 static void input_values(mvq_calib *c, int in, int stat, float *buf, bool to_buf)
 {
-    int64_t n = layers_of(c, in) * c->dim[in];
+    int64_t n = mvq_calib_input_layers(c, in) * c->dim[in];
     double tokens = c->n_tokens > 0 ? (double)c->n_tokens : 1.0;
     for (int64_t j = 0; j < n; j++) {
         if (stat == STAT_MAX_ABS) {
@@ -54,7 +49,7 @@ static mvq_status visit(mvq_calib *c, bool to_buf, visit_fn fn, void *ctx, mvq_e
 {
     size_t most = 0;
     for (int in = 0; in < MVQ_CALIB_INPUT_COUNT; in++)
-        if ((size_t)(layers_of(c, in) * c->dim[in]) > most) most = (size_t)(layers_of(c, in) * c->dim[in]);
+        if ((size_t)(mvq_calib_input_layers(c, in) * c->dim[in]) > most) most = (size_t)(mvq_calib_input_layers(c, in) * c->dim[in]);
     for (int w = 0; w < 3; w++)
         if ((size_t)(c->hp.n_layer * c->qkv_heads[w] * c->hp.head_dim) > most)
             most = (size_t)(c->hp.n_layer * c->qkv_heads[w] * c->hp.head_dim);
@@ -67,7 +62,7 @@ static mvq_status visit(mvq_calib *c, bool to_buf, visit_fn fn, void *ctx, mvq_e
         for (int s = 0; s < STAT_COUNT && st == MVQ_OK; s++) {
             snprintf(name, sizeof name, "stats.%s.%s", input_names[in], stat_names[s]);
             if (to_buf) input_values(c, in, s, buf, true);
-            st = fn(ctx, name, c->dim[in], layers_of(c, in), buf, err);
+            st = fn(ctx, name, c->dim[in], mvq_calib_input_layers(c, in), buf, err);
             if (!to_buf && st == MVQ_OK) input_values(c, in, s, buf, false);
         }
     for (int w = 0; w < 3 && st == MVQ_OK; w++) {

@@ -2,7 +2,7 @@
  * BOS, sampled with a fixed seed (temperature, then top-p). */
 #include "config.h"
 #include "quant/model/decode_internal.h"
-#include <mvquant/quantize.h>
+#include "quant/calib/calib_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

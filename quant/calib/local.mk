@@ -2,6 +2,7 @@
 # the model writes itself.
 libmvq_core_la_SOURCES += \
 	quant/calib/calib.c \
+	quant/calib/calib_access.c \
 	quant/calib/calib_cache.c \
 	quant/calib/calib_file.c \
 	quant/calib/calib_internal.h \

@@ -170,7 +170,7 @@ static void analysis_free(massive_analysis *a)
 
 static mvq_status analyse(const mvq_calib *c, const massive_args *args, massive_analysis *a, mvq_error *err)
 {
-    const mvq_hparams *hp = &c->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(c);
     const mvq_massive_params mp = {.lambda = args->lambda, .topk = (int)args->topk};
     const int64_t n = (a->layer_to - a->layer_from + 1) * 3;
     if (!(a->panels = calloc((size_t)n, sizeof *a->panels)))
@@ -178,7 +178,7 @@ static mvq_status analyse(const mvq_calib *c, const massive_args *args, massive_
     for (int64_t l = a->layer_from; l <= a->layer_to; l++)
         for (int w = 0; w < 3; w++) {
             massive_panel *p = massive_panel_at(a, l, w);
-            p->n_head = (int)c->qkv_heads[w];
+            p->n_head = (int)mvq_calib_heads(c, (mvq_calib_qkv)w);
             p->head_dim = (int)hp->head_dim;
             const size_t cells = (size_t)p->n_head * (size_t)p->head_dim;
             p->M = malloc(cells * sizeof *p->M);
