@@ -10,6 +10,8 @@
 #include <mvquant/model.h>
 #include <mvquant/tokenizer.h>
 #include <mvquant/synth.h>
+#include <mvquant/massive.h>
+#include <mvquant/calib.h>
 #include <mvquant/plan.h>
 #include <mvquant/quantize.h>
 #include <mvquant/methods.h>

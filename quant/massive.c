@@ -1,7 +1,7 @@
 /* Massive-value detection over per-head norms, and where a dimension sits
  * in RoPE (pair, frequency, wavelength). */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include <mvquant/massive.h>
 
 #include <math.h>
 #include <stdlib.h>

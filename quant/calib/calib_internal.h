@@ -2,7 +2,7 @@
 #ifndef MVQ_CALIB_INTERNAL_H
 #define MVQ_CALIB_INTERNAL_H
 
-#include <mvquant/quantize.h>
+#include <mvquant/calib.h>
 
 /* The statistics behind the opaque mvq_calib. */
 struct mvq_calib {

@@ -1,6 +1,6 @@
 /* Calibration text from a file, tokenized with the model's tokenizer. */
 #include "config.h"
-#include <mvquant/quantize.h>
+#include <mvquant/calib.h>
 #include <mvquant/tokenizer.h>
 
 #include <errno.h>

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 #include <mvquant/model.h>
-#include <mvquant/quantize.h>
+#include <mvquant/calib.h>
 #include <mvquant/tokenizer.h>
 
 #include <errno.h>
