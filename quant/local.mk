@@ -12,6 +12,7 @@ libmvq_core_la_SOURCES += \
 	quant/job_spill.c \
 	quant/job_tensor.c \
 	quant/massive.c \
+	quant/massive_analysis.c \
 	quant/plan.c \
 	quant/plan_build.c \
 	quant/plan_internal.h \

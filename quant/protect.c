@@ -10,6 +10,12 @@ mvq_status mvq_massive_map_build(mvq_massive_map *mm, const mvq_calib *c, const 
 {
     const mvq_hparams *hp = mvq_calib_hparams(c);
     memset(mm, 0, sizeof *mm);
+    if (hp->n_layer <= 0)
+        return MVQ_OK;
+    mvq_massive_analysis a;
+    mvq_status st = mvq_massive_analyse(c, p, 0, hp->n_layer - 1, &a, err);
+    if (st != MVQ_OK)
+        return st;
     mm->n_layer = hp->n_layer;
     mm->head_dim = hp->head_dim;
     mm->n_q = hp->n_head * hp->head_dim;
@@ -17,23 +23,18 @@ mvq_status mvq_massive_map_build(mvq_massive_map *mm, const mvq_calib *c, const 
     mm->q = calloc((size_t)(mm->n_layer * mm->n_q), 1);
     mm->k = calloc((size_t)(mm->n_layer * mm->n_k), 1);
     mm->layer_count = calloc((size_t)mm->n_layer, sizeof(int));
-    float *norms = malloc(sizeof(float) * (size_t)(mm->n_q > mm->n_k ? mm->n_q : mm->n_k));
-    if (!mm->q || !mm->k || !mm->layer_count || !norms) {
-        free(norms);
+    if (!mm->q || !mm->k || !mm->layer_count) {
+        mvq_massive_analysis_free(&a);
         mvq_massive_map_free(mm);
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory detecting massive values");
     }
-    bool neox = hp->rope_style == MVQ_ROPE_NEOX;
     for (int64_t l = 0; l < mm->n_layer; l++) {
-        mvq_calib_norms(c, MVQ_CALIB_Q, l, norms);
-        int nq = mvq_massive_detect(norms, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot,
-                                    hp->rope_freq_base, neox, p, mm->q + l * mm->n_q, NULL);
-        mvq_calib_norms(c, MVQ_CALIB_K, l, norms);
-        int nk = mvq_massive_detect(norms, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot,
-                                    hp->rope_freq_base, neox, p, mm->k + l * mm->n_k, NULL);
-        mm->layer_count[l] = nq + nk;
+        const mvq_massive_panel *q = mvq_massive_panel_at(&a, l, MVQ_CALIB_Q), *k = mvq_massive_panel_at(&a, l, MVQ_CALIB_K);
+        memcpy(mm->q + l * mm->n_q, q->mask, (size_t)mm->n_q);
+        memcpy(mm->k + l * mm->n_k, k->mask, (size_t)mm->n_k);
+        mm->layer_count[l] = q->n_massive + k->n_massive;
     }
-    free(norms);
+    mvq_massive_analysis_free(&a);
     return MVQ_OK;
 }
 

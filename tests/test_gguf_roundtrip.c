@@ -439,6 +439,27 @@ Test(gguf_roundtrip, refuses_to_overwrite_an_input)
     cr_assert_eq(err.status, MVQ_ERR_IO);
 }
 
+/* mvq_write_file: any file, written and refused as the writer does. */
+Test(gguf_roundtrip, whole_files_are_written_in_place_or_not_at_all)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", in_dir("figure.svg"));
+    static const char text[] = "<svg/>\n";
+    OK(mvq_write_file(path, text, sizeof text - 1, NULL, E));
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    char back[32] = {0};
+    cr_expect_eq(fread(back, 1, sizeof back, f), sizeof text - 1);
+    fclose(f);
+    cr_expect_str_eq(back, text);
+    cr_expect_eq(count_dir_entries(dir), 1, "no temporary file left");
+    const char *inputs[] = {path, NULL};
+    mvq_error err;
+    expect_refused(mvq_write_file(path, "x", 1, inputs, &err), &err, "refusing to overwrite it");
+    cr_expect_eq(mvq_write_file("/nonexistent/dir/x.svg", "x", 1, NULL, &err), MVQ_ERR_IO);
+    cr_expect_eq(count_dir_entries(dir), 1);
+}
+
 Test(gguf_roundtrip, write_failure_leaves_no_file)
 {
     /* a file size limit makes writes fail with EFBIG, like a full disk */

@@ -208,6 +208,13 @@ MVQ_API void mvq_gguf_writer_abort(mvq_gguf_writer *w);
 /* Removes every writer's temporary file; async-signal-safe (for SIGINT/SIGTERM handlers). */
 MVQ_API void mvq_gguf_writer_cleanup_on_signal(void);
 
+/* Any file (a figure, a report) written the way the writer writes: a
+ * temporary file beside path, fsynced and renamed into place, removed by
+ * mvq_gguf_writer_cleanup_on_signal; path may not be one of inputs
+ * (NULL-terminated, may be NULL). */
+MVQ_API mvq_status mvq_write_file(const char *path, const void *data, size_t size, const char *const *inputs,
+                                  mvq_error *err);
+
 /* ---- writing a split set ----
  * n_parts writers: without as_parts one, to dst; with as_parts, dst is the
  * prefix of parts named as llama.cpp names them (mvq_gguf_split_path).  Each part is a

@@ -4,7 +4,9 @@
 #ifndef MVQUANT_MASSIVE_H
 #define MVQUANT_MASSIVE_H
 
+#include <mvquant/calib.h>
 #include <mvquant/common.h>
+#include <mvquant/model.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +45,36 @@ typedef struct mvq_massive_head {
 MVQ_API int mvq_massive_detect(const float *M, int n_head, int head_dim, int n_rot, double rope_base,
                                bool neox, const mvq_massive_params *p, uint8_t *mask,
                                mvq_massive_head *heads);
+
+/* ---- the analysis of calibration statistics (mvquant massive, and the
+ * job's protection) ---- */
+
+/* Q, K or V of one layer: M[h][d] and what detection found. */
+typedef struct mvq_massive_panel {
+    int n_head, head_dim;
+    float *M;                /* n_head * head_dim norms */
+    uint8_t *mask;           /* 1 for massive dimensions */
+    mvq_massive_head *heads; /* per head */
+    int n_massive;
+} mvq_massive_panel;
+
+typedef struct mvq_massive_analysis {
+    mvq_hparams hp;
+    int64_t layer_from, layer_to; /* inclusive */
+    mvq_massive_panel *panels;    /* [(layer - layer_from) * 3 + mvq_calib_qkv] */
+} mvq_massive_analysis;
+
+static inline mvq_massive_panel *mvq_massive_panel_at(const mvq_massive_analysis *a, int64_t layer,
+                                                      mvq_calib_qkv which)
+{
+    return &a->panels[(layer - a->layer_from) * 3 + which];
+}
+
+/* Detection on Q, K and V of layers layer_from..layer_to of c's norms
+ * (which must hold norms: mvq_calib_has_norms). */
+MVQ_API mvq_status mvq_massive_analyse(const mvq_calib *c, const mvq_massive_params *p, int64_t layer_from,
+                                       int64_t layer_to, mvq_massive_analysis *a, mvq_error *err);
+MVQ_API void mvq_massive_analysis_free(mvq_massive_analysis *a);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 # fsync, rename), llama.cpp's loader rules, tensor hashes, output checks.
 libmvq_core_la_SOURCES += \
 	quant/gguf/gguf_copy.c \
+	quant/gguf/gguf_file.c \
 	quant/gguf/gguf_hash.c \
 	quant/gguf/gguf_internal.h \
 	quant/gguf/gguf_outcheck.c \

@@ -155,44 +155,6 @@ static void show_progress(void *user, const char *phase, int64_t done, int64_t t
     cli_progress(phase, (uint64_t)done, (uint64_t)total);
 }
 
-static void analysis_free(massive_analysis *a)
-{
-    if (!a->panels)
-        return;
-    for (int64_t i = 0; i < (a->layer_to - a->layer_from + 1) * 3; i++) {
-        free(a->panels[i].M);
-        free(a->panels[i].mask);
-        free(a->panels[i].heads);
-    }
-    free(a->panels);
-    a->panels = NULL;
-}
-
-static mvq_status analyse(const mvq_calib *c, const massive_args *args, massive_analysis *a, mvq_error *err)
-{
-    const mvq_hparams *hp = mvq_calib_hparams(c);
-    const mvq_massive_params mp = {.lambda = args->lambda, .topk = (int)args->topk};
-    const int64_t n = (a->layer_to - a->layer_from + 1) * 3;
-    if (!(a->panels = calloc((size_t)n, sizeof *a->panels)))
-        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
-    for (int64_t l = a->layer_from; l <= a->layer_to; l++)
-        for (int w = 0; w < 3; w++) {
-            massive_panel *p = massive_panel_at(a, l, w);
-            p->n_head = (int)mvq_calib_heads(c, (mvq_calib_qkv)w);
-            p->head_dim = (int)hp->head_dim;
-            const size_t cells = (size_t)p->n_head * (size_t)p->head_dim;
-            p->M = malloc(cells * sizeof *p->M);
-            p->mask = malloc(cells);
-            p->heads = malloc((size_t)p->n_head * sizeof *p->heads);
-            if (!p->M || !p->mask || !p->heads)
-                return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
-            mvq_calib_norms(c, (mvq_calib_qkv)w, l, p->M);
-            p->n_massive = mvq_massive_detect(p->M, p->n_head, p->head_dim, (int)hp->n_rot, hp->rope_freq_base,
-                                              hp->rope_style == MVQ_ROPE_NEOX, &mp, p->mask, p->heads);
-        }
-    return MVQ_OK;
-}
-
 static const char *const qkv_label[3] = {"Q", "K", "V"};
 
 /* Across the chosen layers, for one of Q, K, V. */
@@ -202,13 +164,13 @@ typedef struct summary {
     int pair_votes_best, pair_best;
 } summary;
 
-static summary summarize(const massive_analysis *a, int w)
+static summary summarize(const mvq_massive_analysis *a, int w)
 {
     summary s = {.ratio_min = INFINITY, .ratio_max = 0, .pair_best = -1};
     const int n_pairs = (int)(a->hp.n_rot / 2);
     int *votes = calloc((size_t)(n_pairs + 1), sizeof *votes);
     for (int64_t l = a->layer_from; l <= a->layer_to; l++) {
-        const massive_panel *p = massive_panel_at(a, l, w);
+        const mvq_massive_panel *p = mvq_massive_panel_at(a, l, w);
         s.n_massive += p->n_massive;
         s.layers_with += p->n_massive > 0;
         for (int h = 0; h < p->n_head; h++) {
@@ -247,7 +209,7 @@ static void print_calibration(FILE *f, const massive_args *args, const mvq_calib
     fprintf(f, "\n");
 }
 
-static void print_text(const massive_args *args, const massive_analysis *a, const mvq_calib_info *info)
+static void print_text(const massive_args *args, const mvq_massive_analysis *a, const mvq_calib_info *info)
 {
     const mvq_hparams *hp = &a->hp;
     printf("model: %s (%s, %lld layers, %lld heads, %lld KV heads, head dim %lld, RoPE %s over %lld dims, base %g)\n",
@@ -261,12 +223,12 @@ static void print_text(const massive_args *args, const massive_analysis *a, cons
     else
         printf("rule: massive when M[h,d] > %g x mean over d of M[h,.]\n", args->lambda);
     for (int64_t l = a->layer_from; l <= a->layer_to; l++) {
-        printf("\nlayer %lld: massive dims Q %d, K %d, V %d\n", (long long)l, massive_panel_at(a, l, 0)->n_massive,
-               massive_panel_at(a, l, 1)->n_massive, massive_panel_at(a, l, 2)->n_massive);
+        printf("\nlayer %lld: massive dims Q %d, K %d, V %d\n", (long long)l, mvq_massive_panel_at(a, l, 0)->n_massive,
+               mvq_massive_panel_at(a, l, 1)->n_massive, mvq_massive_panel_at(a, l, 2)->n_massive);
         printf("  %-4s %4s %7s %7s %7s %5s %11s %11s %8s\n", "", "head", "massive", "top_dim", "ratio", "pair",
                "freq", "wavelength", "low_half");
         for (int w = 0; w < 3; w++) {
-            const massive_panel *p = massive_panel_at(a, l, w);
+            const mvq_massive_panel *p = mvq_massive_panel_at(a, l, w);
             for (int h = 0; h < p->n_head; h++) {
                 const mvq_massive_head *hd = &p->heads[h];
                 mvq_rope_dim r = rope_of(hp, hd->top_dim);
@@ -285,7 +247,7 @@ static void print_text(const massive_args *args, const massive_analysis *a, cons
     }
 }
 
-static void json_panel(cli_json *j, const mvq_hparams *hp, const massive_panel *p)
+static void json_panel(cli_json *j, const mvq_hparams *hp, const mvq_massive_panel *p)
 {
     cli_json_begin_object(j);
     cli_json_key(j, "n_massive");
@@ -332,7 +294,7 @@ static void json_panel(cli_json *j, const mvq_hparams *hp, const massive_panel *
     cli_json_end_object(j);
 }
 
-static void print_json(const massive_args *args, const massive_analysis *a, const mvq_calib_info *info)
+static void print_json(const massive_args *args, const mvq_massive_analysis *a, const mvq_calib_info *info)
 {
     static const char *const origin[] = {"stats", "imatrix", "cache", "computed"};
     static const char *const keys[3] = {"q", "k", "v"};
@@ -368,7 +330,7 @@ static void print_json(const massive_args *args, const massive_analysis *a, cons
         cli_json_i64(&j, l);
         for (int w = 0; w < 3; w++) {
             cli_json_key(&j, keys[w]);
-            json_panel(&j, hp, massive_panel_at(a, l, w));
+            json_panel(&j, hp, mvq_massive_panel_at(a, l, w));
         }
         cli_json_end_object(&j);
     }
@@ -441,7 +403,7 @@ int cmd_massive(int argc, char **argv)
     mvq_pool *pool = NULL;
     mvq_calib *c = NULL;
     mvq_calib_info info;
-    massive_analysis a = {0};
+    mvq_massive_analysis a = {0};
     const char *inputs[] = { args.model, args.text, args.stats, NULL };
     if (args.svg && (rc = cli_check_output(args.svg, inputs)) != CLI_EXIT_OK)
         return rc; /* before the calibration, not after */
@@ -464,10 +426,9 @@ int cmd_massive(int argc, char **argv)
     if (st == MVQ_OK && !(c = obtain(&args, m, pool, &info, &err)))
         st = err.status;
     if (st == MVQ_OK) {
-        a.hp = m->hp;
-        a.layer_from = args.layer_from;
-        a.layer_to = args.layer_to >= 0 ? args.layer_to : m->hp.n_layer - 1;
-        st = analyse(c, &args, &a, &err);
+        const mvq_massive_params mp = {.lambda = args.lambda, .topk = (int)args.topk};
+        st = mvq_massive_analyse(c, &mp, args.layer_from, args.layer_to >= 0 ? args.layer_to : m->hp.n_layer - 1,
+                                 &a, &err);
     }
     if (st == MVQ_OK && args.svg)
         st = massive_write_svg(args.svg, &a, model_title(m, args.model), args.svg_shared_scale, &err);
@@ -477,7 +438,7 @@ int cmd_massive(int argc, char **argv)
         else
             print_text(&args, &a, &info);
     }
-    analysis_free(&a);
+    mvq_massive_analysis_free(&a);
     mvq_calib_free(c);
     mvq_pool_free(pool);
     mvq_model_free(m);

@@ -69,12 +69,12 @@ static int tick_step(int n)
 }
 
 /* The range of M over the panels of kind w (Q, K or V) in layers from..to. */
-static void panel_range(const massive_analysis *a, int w, int64_t from, int64_t to, float *lo, float *hi)
+static void panel_range(const mvq_massive_analysis *a, int w, int64_t from, int64_t to, float *lo, float *hi)
 {
     *lo = INFINITY;
     *hi = 0;
     for (int64_t l = from; l <= to; l++) {
-        const massive_panel *p = massive_panel_at(a, l, w);
+        const mvq_massive_panel *p = mvq_massive_panel_at(a, l, w);
         for (int i = 0; i < p->n_head * p->head_dim; i++) {
             *lo = fminf(*lo, p->M[i]);
             *hi = fmaxf(*hi, p->M[i]);
@@ -82,7 +82,7 @@ static void panel_range(const massive_analysis *a, int w, int64_t from, int64_t 
     }
 }
 
-static void panel(FILE *f, const layout *L, double x0, double y0, const massive_panel *p, const char *title,
+static void panel(FILE *f, const layout *L, double x0, double y0, const mvq_massive_panel *p, const char *title,
                   float lo, float hi)
 {
     const double span = hi > lo ? hi - lo : 1;
@@ -130,11 +130,11 @@ static void panel(FILE *f, const layout *L, double x0, double y0, const massive_
     }
 }
 
-static void figure(FILE *f, const massive_analysis *a, const char *title, bool shared_scale)
+static void figure(FILE *f, const mvq_massive_analysis *a, const char *title, bool shared_scale)
 {
     int n_head_max = 0;
     for (int w = 0; w < 3; w++) {
-        const int n = massive_panel_at(a, a->layer_from, w)->n_head;
+        const int n = mvq_massive_panel_at(a, a->layer_from, w)->n_head;
         n_head_max = n > n_head_max ? n : n_head_max;
     }
     const layout L = make_layout(n_head_max, (int)a->hp.head_dim);
@@ -163,40 +163,24 @@ static void figure(FILE *f, const massive_analysis *a, const char *title, bool s
             float lo, hi;
             panel_range(a, w, shared_scale ? a->layer_from : l, shared_scale ? a->layer_to : l, &lo, &hi);
             panel(f, &L, w * (L.panel_w + PANEL_GAP), TITLE_H + (l - a->layer_from) * L.row_h,
-                  massive_panel_at(a, l, w), t, lo, hi);
+                  mvq_massive_panel_at(a, l, w), t, lo, hi);
         }
     fputs("</svg>\n", f);
 }
 
-mvq_status massive_write_svg(const char *path, const massive_analysis *a, const char *title, bool shared_scale,
+mvq_status massive_write_svg(const char *path, const mvq_massive_analysis *a, const char *title, bool shared_scale,
                              mvq_error *err)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f)
         return mvq_error_set(err, MVQ_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        mvq_status st = mvq_error_set(err, MVQ_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return st;
-    }
     figure(f, a, title, shared_scale);
-    bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    /* mkstemp makes 0600; a figure is for sharing */
-    ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, path) == 0;
-    mvq_status st = MVQ_OK;
-    if (!ok) {
-        st = mvq_error_set(err, MVQ_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
+    const bool ok = !ferror(f);
+    fclose(f);
+    mvq_status st = ok ? mvq_write_file(path, buf, size, NULL, err)
+                       : mvq_error_set(err, MVQ_ERR_NOMEM, "%s: out of memory", path);
+    free(buf);
     return st;
 }
