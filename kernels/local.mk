@@ -1,6 +1,7 @@
 # Type traits, CPU detection, dispatch and the portable reference kernels.
 libmvq_core_la_SOURCES += \
 	kernels/kernel_impl.h \
+	kernels/act_rows.h \
 	kernels/cpu.h \
 	kernels/cpu.c \
 	kernels/types.c \

@@ -39,29 +39,6 @@ static inline float quantize_block32(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
-static void quantize_row_q8_0_neon(const float *x, void *vy, int64_t n, const float *imatrix)
-{
-    if (imatrix) { /* a weight quantization with importance: the search */
-        mvq_quantize_row_q8_0_with(&mvq_search_evals_neon, x, vy, n, imatrix);
-        return;
-    }
-    mvq_block_q8_0 *y = vy;
-    int sum;
-    for (int64_t i = 0; i < n / MVQ_QK8_0; i++)
-        y[i].d = mvq_fp32_to_fp16(quantize_block32(x + i * MVQ_QK8_0, y[i].qs, &sum));
-}
-
-static void quantize_row_q8_1_neon(const float *x, void *vy, int64_t n, const float *imatrix)
-{
-    mvq_block_q8_1 *y = vy;
-    int sum;
-    for (int64_t i = 0; i < n / MVQ_QK8_1; i++) {
-        const float d = quantize_block32(x + i * MVQ_QK8_1, y[i].qs, &sum);
-        y[i].d = mvq_fp32_to_fp16(d);
-        y[i].s = mvq_fp32_to_fp16((float)sum * d);
-    }
-}
-
 /* Q8_K: scale -127/max where max is the first value of largest magnitude;
  * rounded to nearest even and capped at 127. */
 static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
@@ -93,16 +70,15 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
     y->d = 1.0f / iscale;
 }
 
-static void quantize_row_q8_K_neon(const float *x, void *vy, int64_t n, const float *imatrix)
+static inline uint16_t float_to_half(float f)
 {
-    mvq_block_q8_K *y = vy;
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        quantize_block_q8_K(x + i * MVQ_QK_K, y + i);
+    return mvq_fp32_to_fp16(f);
 }
+
+#define ACT_SEARCH_EVALS (&mvq_search_evals_neon)
+#include "kernels/act_rows.h"
 
 void mvq_act_init_neon(mvq_kernel_table *t)
 {
-    t->from_float[MVQ_TYPE_Q8_0] = quantize_row_q8_0_neon;
-    t->from_float[MVQ_TYPE_Q8_1] = quantize_row_q8_1_neon;
-    t->from_float[MVQ_TYPE_Q8_K] = quantize_row_q8_K_neon;
+    fill_act(t);
 }

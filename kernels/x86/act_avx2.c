@@ -92,7 +92,7 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
 }
 
 #define ACT_SEARCH_EVALS (&mvq_search_evals_avx2)
-#include "kernels/x86/act_x86.h"
+#include "kernels/act_rows.h"
 
 void mvq_act_init_avx2(mvq_kernel_table *t)
 {

@@ -63,7 +63,7 @@ static void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
 }
 
 #define ACT_SEARCH_EVALS (&MVQ_X86_FN(mvq_search_evals_avx512))
-#include "kernels/x86/act_x86.h"
+#include "kernels/act_rows.h"
 
 void MVQ_X86_FN(mvq_act_init_avx512)(mvq_kernel_table *t)
 {

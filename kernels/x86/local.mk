@@ -7,7 +7,6 @@ X86_AVX2_SOURCES = \
 	kernels/x86/act_avx2.c \
 	kernels/x86/dequant_avx2.c \
 	kernels/x86/dequant_x86.h \
-	kernels/x86/act_x86.h \
 	kernels/x86/dot_avx2.c \
 	kernels/x86/dot_kquants_avx2.c \
 	kernels/x86/dot_iq4xs_avx2.c \
@@ -19,7 +18,6 @@ X86_AVX512_SOURCES = \
 	kernels/x86/simd_avx512.h \
 	kernels/x86/simde_shims.h \
 	kernels/x86/dequant_x86.h \
-	kernels/x86/act_x86.h \
 	kernels/x86/act_avx512.c \
 	kernels/x86/dequant_avx512.c \
 	kernels/x86/dot_avx512.c \

@@ -1,13 +1,14 @@
-/* Internal to kernels/x86/: the row loops of the activation quantizers
- * (Q8_0, Q8_1, Q8_K), shared by act_avx2.c and act_avx512.c.  The includer
- * first defines
+/* Internal to kernels/: the row loops of the activation quantizers (Q8_0,
+ * Q8_1, Q8_K), shared by kernels/x86/act_avx2.c, act_avx512.c and
+ * kernels/arm/act_neon.c.  The includer first defines
  *   float quantize_block32(const float *x, int8_t *qs, int *sum)
  *       one block of 32 at scale amax/127: returns d, sets qs and their sum
  *   void quantize_block_q8_K(const float *x, mvq_block_q8_K *y)
+ *   uint16_t float_to_half(float)   the reference's rounding to fp16
  * bit-exact with the scalar reference, and ACT_SEARCH_EVALS, the evaluators
  * of the weight search (kernels/search_eval.h) Q8_0 runs with importance. */
-#ifndef MVQ_ACT_X86_H
-#define MVQ_ACT_X86_H
+#ifndef MVQ_ACT_ROWS_H
+#define MVQ_ACT_ROWS_H
 
 /* Q8_0 is also a weight type: with importance weights the reference searches. */
 static void quantize_row_q8_0(const float *x, void *vy, int64_t n, const float *imatrix)
