@@ -8,6 +8,7 @@ bench_mvq_bench_SOURCES = \
 	bench/bench_pool.c \
 	bench/bench_kernels.c \
 	bench/bench_matmul.c \
+	bench/bench_int8.c \
 	bench/bench_forward.c \
 	bench/bench_gptq.c
 bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
