@@ -9,7 +9,8 @@
 #define MVQUANT_KVCACHE_H
 
 #include <mvquant/model.h>
-#include <mvquant/quantize.h>
+#include <mvquant/calib.h>
+#include <mvquant/massive.h>
 
 #ifdef __cplusplus
 extern "C" {

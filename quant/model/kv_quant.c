@@ -112,7 +112,7 @@ int64_t mvq_kv_massive_from_file(const mvq_model *m, uint8_t *k_keep)
 
 int64_t mvq_kv_massive_from_calib(const mvq_calib *c, const mvq_massive_params *p, uint8_t *k_keep, float *k_scale)
 {
-    const mvq_hparams *hp = &c->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(c);
     const int64_t hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
     float *M = malloc((size_t)kv_dim * sizeof *M);
     if (!M)
