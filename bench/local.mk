@@ -8,6 +8,7 @@ bench_mvq_bench_SOURCES = \
 	bench/bench_pool.c \
 	bench/bench_kernels.c \
 	bench/bench_matmul.c \
+	bench/bench_int8.c \
 	bench/bench_forward.c \
 	bench/bench_gptq.c
 bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
@@ -48,3 +49,12 @@ bench-quality: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/quality_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
 EXTRA_DIST += bench/quality_table.sh
 .PHONY: bench-quality
+
+# The KV-cache table: both fixture models x cache schemes (llama.cpp's cache
+# types, massive K in F16, Q<->K rescaling), PPL / mean KLD / same top p
+# against the F32 cache (bench/kvcache_table.sh; minutes; needs --with-fixtures).
+bench: bench-kvcache
+bench-kvcache: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/kvcache_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
+EXTRA_DIST += bench/kvcache_table.sh
+.PHONY: bench-kvcache

@@ -6,6 +6,7 @@
 #include <mvquant/common.h>
 #include <mvquant/types.h>
 #include <mvquant/kernels.h>
+#include <mvquant/int8.h>
 #include <mvquant/gguf.h>
 #include <mvquant/model.h>
 #include <mvquant/tokenizer.h>
@@ -15,5 +16,6 @@
 #include <mvquant/plan.h>
 #include <mvquant/quantize.h>
 #include <mvquant/methods.h>
+#include <mvquant/kvcache.h>
 
 #endif

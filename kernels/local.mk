@@ -23,4 +23,6 @@ libmvq_core_la_SOURCES += \
 	kernels/ref_dot_k.c \
 	kernels/iq4xs.h \
 	kernels/ref_iq4xs.c \
-	kernels/ref_quant_iq4xs.c
+	kernels/ref_quant_iq4xs.c \
+	kernels/ref_int8.c \
+	kernels/int8.c

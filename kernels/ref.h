@@ -198,4 +198,7 @@ void mvq_unpack_q4_K(const mvq_block_q4_K *b, int8_t q[256]);
 void mvq_unpack_q5_K(const mvq_block_q5_K *b, int8_t q[256]);
 void mvq_unpack_q6_K(const mvq_block_q6_K *b, int8_t q[256]);
 
+/* ref_int8.c: the W8A8 dot product (w_sum unused). */
+int32_t mvq_i8_dot_ref(int64_t n, const int8_t *x, const int8_t *w, int32_t w_sum);
+
 #endif

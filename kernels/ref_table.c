@@ -16,6 +16,7 @@ static void set(mvq_kernel_table *t, mvq_type type, mvq_to_float_fn to, mvq_from
 void mvq_kernels_init_scalar(mvq_kernel_table *t)
 {
     t->isa = "scalar";
+    t->i8_dot = mvq_i8_dot_ref;
     set(t, MVQ_TYPE_F32, mvq_to_float_f32_ref, mvq_from_float_f32_ref, mvq_vec_dot_f32_f32_ref);
     set(t, MVQ_TYPE_F16, mvq_to_float_f16_ref, mvq_from_float_f16_ref, mvq_vec_dot_f16_f32_ref);
     set(t, MVQ_TYPE_BF16, mvq_to_float_bf16_ref, mvq_from_float_bf16_ref, mvq_vec_dot_bf16_f32_ref);

@@ -3,6 +3,7 @@
  * the second half scored.  Statistics and their errors follow its formulas. */
 #include "config.h"
 #include "quant/eval_internal.h"
+#include <mvquant/kvcache.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -142,6 +143,8 @@ static mvq_status alloc_workers(eval_job *job, const mvq_model *model, const mvq
         if (!(w->f = mvq_forward_create(model, job->n_ctx, pass_pool, err)) ||
             (base && !(w->fb = mvq_forward_create(base, job->n_ctx, pass_pool, err))))
             return err ? err->status : MVQ_ERR_NOMEM;
+        if (job->opts->kv)
+            mvq_forward_set_kv(w->f, job->opts->kv);
         w->logits = malloc((size_t)(rows * job->n_vocab) * sizeof(float));
         w->chunk = malloc((size_t)job->n_ctx * sizeof(int32_t));
         if (base)

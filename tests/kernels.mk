@@ -6,6 +6,11 @@ TESTS += tests/golden_ggml
 tests_golden_ggml_SOURCES = tests/golden_ggml.c tests/golden.c tests/golden.h
 tests_golden_ggml_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_golden_ggml_LDADD = $(TEST_LIBS)
+check_PROGRAMS += tests/test_int8
+TESTS += tests/test_int8
+tests_test_int8_SOURCES = tests/test_int8.c tests/rng.h tests/tap.h
+tests_test_int8_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_int8_LDADD = $(TEST_LIBS) -lm
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_kernels_ref

@@ -269,6 +269,35 @@ static int check_vec_dot(const table_case *c, const mvq_kernel_table *ref, mvq_t
     return 1;
 }
 
+/* The W8A8 dot: every length to 300 (each tail of 32-, 64- and 128-wide
+ * loops) and a few long ones, random bytes and the extremes (-128, 127),
+ * integers equal to the reference's. */
+static int check_i8_dot(const table_case *c, const mvq_kernel_table *ref, char *why, size_t wn)
+{
+    enum { MAX = 4200 };
+    static int8_t x[MAX], w[MAX];
+    static const int64_t longs[] = { 511, 512, 513, 1000, 1024, 4095, 4096, 4100 };
+    for (int v = 0; v < 3; v++) {
+        for (int64_t i = 0; i < MAX; i++) {
+            const uint32_t r = rnd();
+            x[i] = v == 1 ? (int8_t)-128 : (int8_t)(r & 0xff);
+            w[i] = v == 1 ? (int8_t)(i % 2 ? 127 : -128) : (int8_t)(r >> 8);
+        }
+        for (int64_t k = 0; k < 300 + (int64_t)(sizeof longs / sizeof *longs); k++) {
+            const int64_t n = k < 300 ? k : longs[k - 300];
+            int32_t sum = 0;
+            for (int64_t i = 0; i < n; i++)
+                sum += w[i];
+            const int32_t want = ref->i8_dot(n, x, w, sum), got = c->t->i8_dot(n, x, w, sum);
+            if (want != got) {
+                snprintf(why, wn, "n=%lld variant %d: %d, reference %d", (long long)n, v, got, want);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 typedef void (*any_fn)(void);
 
 /* entry kind (0 from_float, 1 to_float, 2 vec_dot) of type t */
@@ -308,6 +337,12 @@ static void check_table(const table_case *c, const mvq_kernel_table *ref, buffer
             tap_ok(ok, "%s %s %s matches the reference%s%s", c->name, kinds[k].what, tn, ok ? "" : ": ",
                    why);
         }
+    if (c->t->i8_dot && c->t->i8_dot != ref->i8_dot) {
+        overridden++;
+        char why[200] = "";
+        const int ok = check_i8_dot(c, ref, why, sizeof why);
+        tap_ok(ok, "%s i8_dot matches the reference%s%s", c->name, ok ? "" : ": ", why);
+    }
     tap_ok(overridden > 0, "%s overrides %d reference entries", c->name, overridden);
 }
 

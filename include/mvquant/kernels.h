@@ -25,11 +25,16 @@ typedef void (*mvq_from_float_fn)(const float *x, void *y, int64_t n, const floa
 /* *s = dot(x, y) over n weights; x in the weight type, y in its vec_dot_type. */
 typedef void (*mvq_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
 
+/* sum_i x[i] * w[i] of int8 vectors, exactly in int32 (n <= 65536);
+ * w_sum = sum_i w[i], for kernels that offset x to unsigned. */
+typedef int32_t (*mvq_i8_dot_fn)(int64_t n, const int8_t *x, const int8_t *w, int32_t w_sum);
+
 typedef struct mvq_kernel_table {
     const char *isa;                            /* "scalar", "avx2", ... */
     mvq_to_float_fn to_float[MVQ_TYPE_COUNT];
     mvq_from_float_fn from_float[MVQ_TYPE_COUNT];
     mvq_vec_dot_fn vec_dot[MVQ_TYPE_COUNT];
+    mvq_i8_dot_fn i8_dot; /* W8A8 (mvquant/int8.h) */
 } mvq_kernel_table;
 
 typedef enum mvq_isa {

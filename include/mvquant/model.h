@@ -276,6 +276,7 @@ typedef struct mvq_eval_opts {
      * never two at a time */
     void (*progress)(void *user, const mvq_eval_progress *p);
     void *user;
+    const struct mvq_kv_quant *kv; /* the model's KV cache (not the base's); NULL: f32 */
 } mvq_eval_opts;
 
 typedef struct mvq_eval_result {

@@ -14,4 +14,5 @@ void mvq_kernels_init_neon(mvq_kernel_table *t)
     mvq_dot_iq4xs_init_neon(t);
     mvq_quant_init_neon(t);
     mvq_kquant_init_neon(t);
+    mvq_int8_init_neon(t);
 }

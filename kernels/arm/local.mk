@@ -12,7 +12,8 @@ libmvq_neon_la_SOURCES = \
 	kernels/arm/dot_k_neon.c \
 	kernels/arm/dot_iq4xs_neon.c \
 	kernels/arm/quant_neon.c \
-	kernels/arm/kquant_neon.c
+	kernels/arm/kquant_neon.c \
+	kernels/arm/int8_neon.c
 libmvq_neon_la_CPPFLAGS = $(LIB_CPPFLAGS)
 libmvq_neon_la_CFLAGS = $(AM_CFLAGS) $(NEON_CFLAGS)
 libmvq_core_la_LIBADD += libmvq_neon.la

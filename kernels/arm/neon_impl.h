@@ -24,6 +24,7 @@ void mvq_act_init_neon(mvq_kernel_table *t);
 void mvq_convert_init_neon(mvq_kernel_table *t); /* F16, BF16 <-> f32 */
 void mvq_quant_init_neon(mvq_kernel_table *t);   /* quant_neon.c: legacy weight quantizers */
 void mvq_kquant_init_neon(mvq_kernel_table *t);  /* kquant_neon.c: K-quant weight quantizers */
+void mvq_int8_init_neon(mvq_kernel_table *t);    /* int8_neon.c: W8A8 */
 /* the legacy search's evaluators with candidates in lanes (quant_neon.c) */
 extern const struct mvq_search_evals mvq_search_evals_neon;
 

@@ -21,6 +21,7 @@ struct mvq_decoder {
     float *k_cache, *v_cache; /* [layer][sequence][pos][kv_dim] */
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *tmp, *scores;
     mvq_observers obs;
+    const struct mvq_kv_quant *kv;
 };
 
 static bool alloc_buffers(mvq_decoder *d)
@@ -82,6 +83,11 @@ void mvq_decoder_free(mvq_decoder *d)
     free(d);
 }
 
+void mvq_decoder_set_kv(mvq_decoder *d, const struct mvq_kv_quant *kv)
+{
+    d->kv = kv;
+}
+
 void mvq_decoder_reset(mvq_decoder *d)
 {
     d->pos = 0;
@@ -116,7 +122,7 @@ mvq_status mvq_decoder_step(mvq_decoder *d, const int32_t *tokens, int64_t nb, f
         .m = d->m, .pool = d->pool, .policy = MVQ_POLICY_DECODE, .vec = &d->vec, .rope_cos = d->rope_cos,
         .rope_sin = d->rope_sin, .xn = d->xn, .q = d->q, .k = d->k, .v = d->v, .att = d->att, .gate = d->gate,
         .up = d->up, .tmp = d->tmp, .scores = d->scores, .pos = d->pos, .max_pos = d->max_pos, .obs = &d->obs,
-        .tokens = tokens,
+        .tokens = tokens, .kv = d->kv,
     };
     mvq_status st = MVQ_OK;
     for (int64_t il = 0; il < hp->n_layer && st == MVQ_OK; il++) {

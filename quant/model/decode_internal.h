@@ -25,4 +25,8 @@ mvq_status mvq_decoder_step(mvq_decoder *d, const int32_t *tokens, int64_t nb, f
 mvq_status mvq_decoder_add_observer(mvq_decoder *d, const mvq_observer *o, int *id, mvq_error *err);
 void mvq_decoder_remove_observer(mvq_decoder *d, int id);
 
+/* Decodes with a quantized KV cache (NULL: f32); kv must outlive d. */
+struct mvq_kv_quant;
+void mvq_decoder_set_kv(mvq_decoder *d, const struct mvq_kv_quant *kv);
+
 #endif

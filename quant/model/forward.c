@@ -4,6 +4,8 @@
 #include "quant/model/layer_internal.h"
 #include "quant/model/model_internal.h"
 
+#include <mvquant/kvcache.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@ struct mvq_forward {
     float *x, *xn, *q, *k, *v, *att, *gate, *up, *tmp, *kt, *scores;
     mvq_forward_numerics numerics;
     mvq_observers obs;
+    const mvq_kv_quant *kv;
 };
 
 static mvq_status alloc_activations(mvq_forward *f, mvq_error *err)
@@ -105,6 +108,11 @@ void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numerics)
     f->numerics = numerics;
 }
 
+void mvq_forward_set_kv(mvq_forward *f, const mvq_kv_quant *kv)
+{
+    f->kv = kv;
+}
+
 static mvq_status embed(mvq_forward *f, const int32_t *tokens, int64_t T, mvq_error *err)
 {
     const mvq_weight *e = &f->m->token_embd;
@@ -130,7 +138,7 @@ mvq_status mvq_forward_run(mvq_forward *f, const int32_t *tokens, int64_t n_toke
         .m = f->m, .pool = f->pool, .vec = &f->vec, .rope_cos = f->rope_cos, .rope_sin = f->rope_sin,
         .policy = f->numerics == MVQ_NUMERICS_FAST ? MVQ_POLICY_FAST : MVQ_POLICY_LLAMA_CPP,
         .xn = f->xn, .q = f->q, .k = f->k, .v = f->v, .att = f->att, .gate = f->gate, .up = f->up, .tmp = f->tmp,
-        .kt = f->kt, .scores = f->scores, .obs = &f->obs, .tokens = tokens,
+        .kt = f->kt, .scores = f->scores, .obs = &f->obs, .tokens = tokens, .kv = f->kv,
     };
     mvq_status st = embed(f, tokens, T, err);
     for (int64_t il = 0; st == MVQ_OK && il < hp->n_layer; il++)

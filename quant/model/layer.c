@@ -157,7 +157,7 @@ static void add_rows(float *x, const float *y, int64_t n)
 }
 
 /* RoPE, then attention: over the batch, or one position of each sequence against its cache. */
-static void rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n)
+static mvq_status rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n, mvq_error *err)
 {
     const mvq_hparams *hp = &p->m->hp;
     const int64_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd, half = hp->n_rot / 2;
@@ -175,13 +175,16 @@ static void rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n)
     mvq_layer_observe(p, MVQ_TAP_Q, il, p->q, n, hp->n_head, hd);
     mvq_layer_observe(p, MVQ_TAP_K, il, p->k, n, hp->n_head_kv, hd);
     mvq_layer_observe(p, MVQ_TAP_V, il, p->v, n, hp->n_head_kv, hd);
+    mvq_status st = p->kv ? mvq_kv_apply(p->kv, hp, il, p->q, p->k, p->v, n, err) : MVQ_OK;
+    if (st != MVQ_OK)
+        return st;
     if (!p->k_cache) {
         mvq_attention_args a = {
             .q = p->q, .k = p->k, .v = p->v, .out = p->att, .kt = p->kt, .scores = p->scores,
             .n_tokens = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hd,
         };
         mvq_attention(p->pool, &a);
-        return;
+        return MVQ_OK;
     }
     const int64_t seq_stride = p->max_pos * kv_dim;
     for (int64_t b = 0; b < n; b++) {
@@ -191,6 +194,7 @@ static void rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n)
         mvq_attention_cached(p->q + b * q_dim, kb, vb, p->pos + 1, hp->n_head, hp->n_head_kv, hd, p->scores,
                              p->att + b * q_dim);
     }
+    return MVQ_OK;
 }
 
 static mvq_status attention_block(const mvq_layer_pass *p, const mvq_layer *L, int64_t il, float *x, int64_t n,
@@ -211,7 +215,8 @@ static mvq_status attention_block(const mvq_layer_pass *p, const mvq_layer *L, i
             return st;
     mvq_layer_observe(p, MVQ_TAP_Q_PRE_ROPE, il, p->q, n, hp->n_head, hd);
     mvq_layer_observe(p, MVQ_TAP_K_PRE_ROPE, il, p->k, n, hp->n_head_kv, hd);
-    rope_and_attend(p, il, n);
+    if ((st = rope_and_attend(p, il, n, err)) != MVQ_OK)
+        return st;
     mvq_layer_observe(p, MVQ_TAP_ATTN_OUT, il, p->att, n, hp->n_head, hd);
     if ((st = mvq_layer_linear(p->pool, p->policy, &L->linear[MVQ_LINEAR_O], vec[MVQ_VEC_BIAS0 + MVQ_LINEAR_O],
                                p->att, n, p->tmp, err)) != MVQ_OK)

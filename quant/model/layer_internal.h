@@ -69,6 +69,7 @@ typedef struct mvq_layer_pass {
     int64_t pos, max_pos;
     const mvq_observers *obs;
     const int32_t *tokens; /* of the rows, for observations */
+    const struct mvq_kv_quant *kv; /* quantized KV cache; NULL: f32 */
 } mvq_layer_pass;
 
 /* Layer il with the weights L (the model's, or a replacement). */
@@ -77,5 +78,11 @@ mvq_status mvq_layer_run(const mvq_layer_pass *p, const mvq_layer *L, int64_t il
 /* Observes data at tap as a pass of p would. */
 void mvq_layer_observe(const mvq_layer_pass *p, mvq_tap tap, int64_t il, float *data, int64_t n, int64_t n_heads,
                        int64_t head_dim);
+
+/* The quantized cache on n rows of Q, K (after RoPE) and V of layer il:
+ * K and V rows through their cache types, Q through K's dot type
+ * (quant/model/kv_quant.c). */
+mvq_status mvq_kv_apply(const struct mvq_kv_quant *kv, const mvq_hparams *hp, int64_t il, float *q, float *k,
+                        float *v, int64_t n, mvq_error *err);
 
 #endif

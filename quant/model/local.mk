@@ -7,6 +7,7 @@ libmvq_core_la_SOURCES += \
 	quant/model/forward.c \
 	quant/model/forward_ops.c \
 	quant/model/forward_ref.c \
+	quant/model/kv_quant.c \
 	quant/model/layer.c \
 	quant/model/layer_internal.h \
 	quant/model/layerwise.c \
@@ -24,4 +25,4 @@ libmvq_core_la_SOURCES += \
 	quant/model/tokenizer_load.c \
 	quant/model/tokenizer_spm.c \
 	quant/model/tokenizer_vocab.c
-mvquantinclude_HEADERS += include/mvquant/synth.h
+mvquantinclude_HEADERS += include/mvquant/synth.h include/mvquant/kvcache.h

@@ -2,6 +2,7 @@
  * base model) on a text file. */
 #include "config.h"
 #include "tools/mvquant/cli.h"
+#include "tools/mvquant/ppl_kv.h"
 #include <mvquant/model.h>
 #include <mvquant/calib.h>
 #include <mvquant/tokenizer.h>
@@ -18,6 +19,8 @@ static void usage(FILE *to)
     fprintf(to,
             "Usage: mvquant perplexity MODEL.gguf --text FILE [--ctx N] [--chunks N] [--threads N]\n"
             "                          [--kl-base BASE.gguf] [--json]\n"
+            "                          [--kv-type-k T] [--kv-type-v T] [--kv-protect-massive]\n"
+            "                          [--kv-rescale-pairs] [--calib FILE] [--kv-massive-topk N]\n"
             "\n"
             "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
             "into disjoint chunks of --ctx tokens (default 512) with BOS first in each, and the\n"
@@ -32,13 +35,25 @@ static void usage(FILE *to)
             "                    the KL divergence of MODEL from it: mean +/- error, median, 99%%,\n"
             "                    99.9%% and max, same top token, PPL ratio, RMS of the change in\n"
             "                    the correct token's probability\n"
-            "  --json            one JSON object on stdout instead of text\n");
+            "  --json            one JSON object on stdout instead of text\n"
+            "  --kv-type-k T, --kv-type-v T\n"
+            "                    quantize MODEL's KV cache (not BASE's) per token: f16, q8_0, q4_0,\n"
+            "                    q4_1, q5_0, q5_1, iq4_nl, by llama.cpp's CPU numerics (queries\n"
+            "                    rounded to K's dot type); heads smaller than a block are grouped\n"
+            "                    across the heads of a token\n"
+            "  --kv-protect-massive  keep the massive K channels in F16 beside the quantized rest\n"
+            "                    (the file's mvquant.massive keys, or --calib)\n"
+            "  --kv-rescale-pairs    scale massive K channels by 1/a and Q's by a (logits unchanged)\n"
+            "                    before quantizing; needs --calib\n"
+            "  --calib FILE      text whose Q/K norms pick the massive K channels\n"
+            "  --kv-massive-topk N   massive K channels per KV head from --calib (default 2)\n");
 }
 
 typedef struct ppl_args {
     const char *model, *text, *base;
     long ctx, chunks, threads;
     bool json;
+    ppl_kv kv;
 } ppl_args;
 
 /* 0: parsed; -1: help shown; otherwise the exit code. */
@@ -48,10 +63,14 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         {"text", required_argument, NULL, 't'},    {"ctx", required_argument, NULL, 'c'},
         {"chunks", required_argument, NULL, 'n'},  {"threads", required_argument, NULL, 'j'},
         {"kl-base", required_argument, NULL, 'b'}, {"json", no_argument, NULL, 'J'},
+        {"kv-type-k", required_argument, NULL, 'K'}, {"kv-type-v", required_argument, NULL, 'V'},
+        {"kv-protect-massive", no_argument, NULL, 'P'}, {"kv-rescale-pairs", no_argument, NULL, 'R'},
+        {"calib", required_argument, NULL, 'C'},   {"kv-massive-topk", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     a->ctx = 512;
+    a->kv.topk = 2;
     int c;
     while ((c = cli_getopt("perplexity", argc, argv, "h", longopts)) != -1) {
         const char *bad = NULL;
@@ -59,6 +78,12 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         case 't': a->text = cli_optarg; break;
         case 'b': a->base = cli_optarg; break;
         case 'J': a->json = true; break;
+        case 'K': a->kv.type_k = cli_optarg; break;
+        case 'V': a->kv.type_v = cli_optarg; break;
+        case 'P': a->kv.protect = true; break;
+        case 'R': a->kv.rescale = true; break;
+        case 'C': a->kv.calib = cli_optarg; break;
+        case 'T': bad = cli_parse_long(cli_optarg, 1, 1L << 16, &a->kv.topk) ? NULL : "--kv-massive-topk"; break;
         case 'c': bad = cli_parse_long(cli_optarg, 4, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
         case 'n': bad = cli_parse_long(cli_optarg, 1, LONG_MAX, &a->chunks) ? NULL : "--chunks"; break;
         case 'j': bad = cli_parse_long(cli_optarg, 1, 1024, &a->threads) ? NULL : "--threads"; break;
@@ -202,11 +227,14 @@ int cmd_perplexity(int argc, char **argv)
                            a.text, (long long)n_tokens, cli_plural(n_tokens), a.ctx, 2 * a.ctx);
     if (st == MVQ_OK && !(pool = mvq_pool_create((int)a.threads)))
         st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld thread%s", a.threads, cli_plural(a.threads));
+    if (st == MVQ_OK)
+        st = ppl_kv_setup(&a.kv, m, a.ctx, bos, pool, &err);
     if (st == MVQ_OK) {
         bool kl = base != NULL;
         mvq_eval_opts opts = {
             .n_ctx = a.ctx, .max_chunks = a.chunks, .bos = bos,
             .progress = isatty(STDERR_FILENO) ? show_progress : NULL, .user = &kl,
+            .kv = ppl_kv_active(&a.kv) ? &a.kv.kv : NULL,
         };
         st = mvq_eval_perplexity(m, base, tokens, n_tokens, &opts, pool, &r, &err);
     }
@@ -215,7 +243,10 @@ int cmd_perplexity(int argc, char **argv)
             print_json(&a, &r, mvq_pool_size(pool));
         else
             print_text(&a, m, &r, mvq_pool_size(pool));
+        if (ppl_kv_active(&a.kv))
+            ppl_kv_print(&a.kv, m, a.json ? stderr : stdout);
     }
+    ppl_kv_free(&a.kv);
     free(tokens);
     mvq_pool_free(pool);
     mvq_model_free(base);

@@ -13,6 +13,8 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_verify.c \
 	tools/mvquant/cmd_copy.c \
 	tools/mvquant/cmd_perplexity.c \
+	tools/mvquant/ppl_kv.c \
+	tools/mvquant/ppl_kv.h \
 	tools/mvquant/cmd_synth.c \
 	tools/mvquant/cmd_massive.c \
 	tools/mvquant/massive_cli.h \
