@@ -106,10 +106,9 @@ static float scale_of(int64_t j)
     return (float)(1 << (j % 5)) / 4.0f;
 }
 
-static mvq_status fold_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
+static mvq_status fold_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
-    (void)in;
-    const mvq_hparams *hp = mvq_calib_hparams(calib);
+    const mvq_hparams *hp = mvq_calib_hparams(ctx->calib);
     struct { mvq_calib_input input; int64_t n, layers; } kinds[] = {
         { MVQ_CALIB_ATTN_IN, hp->n_embd, hp->n_layer },
         { MVQ_CALIB_FFN_IN, hp->n_embd, hp->n_layer },
@@ -205,10 +204,10 @@ Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
 }
 
 /* Scales of attention outputs cannot fold into attn_v when heads share it. */
-static mvq_status gqa_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
+static mvq_status gqa_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
-    (void)in;
-    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, mvq_calib_hparams(calib)->n_head * mvq_calib_hparams(calib)->head_dim))
+    const mvq_hparams *hp = mvq_calib_hparams(ctx->calib);
+    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, hp->n_head * hp->head_dim))
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
     return MVQ_OK;
 }

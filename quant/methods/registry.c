@@ -8,6 +8,7 @@
 static const mvq_method *const registered[] = {
     &mvq_method_rtn, /* the default */
     &mvq_method_gptq,
+    &mvq_method_smoothquant,
     NULL,
 };
 
