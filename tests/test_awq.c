@@ -83,6 +83,45 @@ static double logits_rel_err(const mvq_model *a, const mvq_model *b, mvq_pool *p
     return sqrt(e / r);
 }
 
+/* A client of the interface: AWQ's scales, searched for a Q4_K_M plan
+ * (as awq's preparation would), given to an F32 job, so that only the
+ * folding changes the model. */
+static mvq_status awq_fold_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
+{
+    mvq_quantize_opts o = *ctx->opts;
+    o.plan = gates_opts("q4_k_m", false, ctx->calib, NULL).plan;
+    mvq_tensor_plan *tensors = calloc((size_t)ctx->n_tensors, sizeof *tensors);
+    cr_assert_eq(mvq_plan_make(ctx->in, &o.plan, tensors, err), MVQ_OK, "%s", err->msg);
+    for (int64_t i = 0; i < ctx->n_tensors; i++)
+        tensors[i].method = tensors[i].quantize ? mvq_method_find("awq") : NULL;
+    mvq_method_context c = *ctx;
+    c.tensors = tensors;
+    c.opts = &o;
+    mvq_status st = mvq_method_find("awq")->prepare(&c, out, err);
+    free(tensors);
+    cr_expect_gt(out->n, 0, "awq chose scales other than 1");
+    int v_to_o = 0;
+    for (int64_t k = 0; k < out->n; k++)
+        v_to_o += out->items[k].input == MVQ_CALIB_ATTN_OUT;
+    cr_log_info("awq: %lld transforms, %d of them attn_v -> attn_output\n", (long long)out->n, v_to_o);
+    return st;
+}
+
+static mvq_status keep_f32(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
+{
+    (void)pool;
+    if (t->type != MVQ_TYPE_F32)
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "f32 only");
+    memcpy(t->dst, t->rows, sizeof(float) * (size_t)(t->n_in * t->n_out));
+    t->rel_err = 0;
+    t->protected_rel_err = -1;
+    return MVQ_OK;
+}
+
+static const mvq_method awq_fold = {
+    .name = "awq-fold-test", .about = "test", .needs = 0, .prepare = awq_fold_prepare, .quantize = keep_f32,
+};
+
 /* Quantizes path with the method in F32 (the transforms only), checks that
  * the norms changed and the logits did not. */
 static void check_folding(const char *path, const char *text, const char *method, const char *const *method_opts)
@@ -97,7 +136,8 @@ static void check_folding(const char *path, const char *text, const char *method
     int32_t *tokens = calib_tokens(m, text, &n_tokens);
     mvq_calib *calib = calibrate(m, tokens, n_tokens, pool);
     mvq_quantize_opts o = gates_opts("f32", false, calib, pool);
-    cr_assert_not_null(o.method = mvq_method_find(method), "%s registered", method);
+    o.method = strcmp(method, awq_fold.name) == 0 ? &awq_fold : mvq_method_find(method);
+    cr_assert_not_null(o.method, "%s registered", method);
     o.method_opts = method_opts;
     o.calib_tokens = tokens;
     o.n_calib_tokens = n_tokens;
@@ -132,25 +172,28 @@ static void check_fixture(const char *model, const char *method)
     char path[4096], text[4096];
     if (!mvq_fixture(model, path, sizeof path) || !mvq_fixture("text/tinystories-calib.txt", text, sizeof text))
         cr_skip_test("fixtures %s, text/tinystories-calib.txt absent: configure --with-fixtures=DIR", model);
-    check_folding(path, text, method, NULL);
+    static const char *const sample[] = { "tokens=256", NULL }; /* awq: a short search */
+    check_folding(path, text, method, strcmp(method, awq_fold.name) == 0 ? sample : NULL);
 }
 
-/* A small synthetic model with grouped-query attention and planted outliers. */
-static void check_synth(const char *method)
+/* A small synthetic model with planted outliers, with grouped-query
+ * attention or (kv_heads 4) without. */
+static void check_synth(const char *method, int64_t kv_heads)
 {
     mvq_synth_params p;
     mvq_synth_default(&p);
     p.dim = 128;
     p.ff = 256;
     p.n_heads = 4;
-    p.n_kv_heads = 2;
+    p.n_kv_heads = kv_heads;
     p.vocab = 300;
     mvq_error err;
     const char *path = temp_path();
     cr_assert_eq(mvq_synth_write(path, &p, &err), MVQ_OK, "%s", err.msg);
     char keep[64];
     snprintf(keep, sizeof keep, "%s", path);
-    check_folding(keep, NULL, method, NULL);
+    static const char *const sample[] = { "tokens=256", NULL };
+    check_folding(keep, NULL, method, strcmp(method, awq_fold.name) == 0 ? sample : NULL);
     unlink(keep);
 }
 
@@ -166,7 +209,23 @@ Test(smoothquant, folding_is_exact_on_tinyrope)
 
 Test(smoothquant, folding_is_exact_on_a_gqa_synth_model)
 {
-    check_synth("smoothquant");
+    check_synth("smoothquant", 2);
+}
+
+Test(awq, folding_is_exact_on_stories260K)
+{
+    check_fixture("models/stories260K.gguf", awq_fold.name);
+}
+
+Test(awq, folding_is_exact_on_tinyrope)
+{
+    check_fixture("models/tinyrope-3M.gguf", awq_fold.name);
+}
+
+Test(awq, folding_is_exact_on_synth_models_with_and_without_gqa)
+{
+    check_synth(awq_fold.name, 2);
+    check_synth(awq_fold.name, 4); /* attn_v -> attn_output scales too */
 }
 
 Test(smoothquant, scales_follow_the_formula)

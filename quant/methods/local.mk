@@ -5,6 +5,7 @@ libmvq_core_la_SOURCES += \
 	quant/methods/rtn.c \
 	quant/methods/scales.c \
 	quant/methods/smoothquant.c \
+	quant/methods/awq.c \
 	quant/methods/gptq.c \
 	quant/methods/gptq_grid.c \
 	quant/methods/gptq_hessian.c \

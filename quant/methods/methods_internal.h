@@ -7,6 +7,7 @@
 extern const mvq_method mvq_method_rtn;
 extern const mvq_method mvq_method_gptq;
 extern const mvq_method mvq_method_smoothquant;
+extern const mvq_method mvq_method_awq;
 
 /* RTN's rounding of one row (rtn.c), for the methods built on it. */
 typedef struct mvq_rtn_row {
