@@ -17,6 +17,7 @@
 #include "quant/calib/calib_internal.h"
 #include "quant/methods/scales_internal.h"
 #include "quant/model/layer_internal.h"
+#include "quant/quant_internal.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -24,6 +25,8 @@
 #include <string.h>
 
 #define AWQ_GRID 20
+/* the weight of the massive Q/K error under --protect-massive (option massive) */
+#define AWQ_MASSIVE_WEIGHT 1.0
 
 typedef struct awq {
     const mvq_method_context *ctx;
@@ -36,6 +39,17 @@ typedef struct awq {
     float *x;           /* one sequence being run */
     mvq_layer_runner run;
     mvq_transform_list *out;
+    /* with massive (> 0, --protect-massive): the loss adds massive times the
+     * relative squared error of Q and K (after RoPE) on the massive
+     * dimensions and their RoPE partners */
+    double massive;
+    mvq_massive_map mm;
+    mvq_observers qk_obs;
+    int64_t n_dims[2], *dims[2];   /* per Q, K: flagged dims of this layer */
+    float *qk_ref[2];              /* [token][flagged dim] of the original layer */
+    double qk_err, qk_norm, out_norm;        /* a run's squared error; the reference's sum of squares */
+    bool qk_record;
+    int64_t qk_at;                 /* the sample row of the run's sequence */
     /* one group's buffers */
     float *w[3], *cand[3], *imp[3], *scale, *x_mean, *w_mean;
 } awq;
@@ -55,16 +69,64 @@ static void observe(void *user, const mvq_observation *obs)
     a->filled += n;
 }
 
+/* Q and K on the massive dims: recorded on the reference run, compared after. */
+static void observe_qk(void *user, const mvq_observation *obs)
+{
+    awq *a = user;
+    const int w = obs->tap == MVQ_TAP_K;
+    const int64_t nd = a->n_dims[w];
+    for (int64_t t = 0; t < obs->n_tokens; t++)
+        for (int64_t k = 0; k < nd; k++) {
+            const float v = obs->data[t * obs->dim + a->dims[w][k]];
+            float *ref = &a->qk_ref[w][(a->qk_at + t) * nd + k];
+            if (a->qk_record) {
+                *ref = v;
+                a->qk_norm += (double)v * v;
+            } else {
+                a->qk_err += ((double)v - *ref) * ((double)v - *ref);
+            }
+        }
+}
+
+/* The flagged Q and K dims of layer il (none without massive). */
+static mvq_status massive_dims_of(awq *a, int64_t il, mvq_error *err)
+{
+    const mvq_hparams *hp = &a->m->hp;
+    a->n_dims[0] = a->n_dims[1] = 0;
+    if (a->massive <= 0 || !a->mm.q)
+        return MVQ_OK;
+    for (int w = 0; w < 2; w++) {
+        const int64_t n = (w ? hp->n_head_kv : hp->n_head) * hp->head_dim;
+        uint8_t *rows = malloc((size_t)n);
+        if (!rows || !(a->dims[w] = realloc(a->dims[w], sizeof(int64_t) * (size_t)n)) ||
+            !(a->qk_ref[w] = realloc(a->qk_ref[w], sizeof(float) * (size_t)(n * a->n_tokens)))) {
+            free(rows);
+            return mvq_error_set(err, MVQ_ERR_NOMEM, "awq: out of memory");
+        }
+        int got = mvq_massive_rows(&a->mm, hp, il, w ? MVQ_LINEAR_K : MVQ_LINEAR_Q, rows, n);
+        for (int64_t d = 0; got && d < n; d++)
+            if (rows[d])
+                a->dims[w][a->n_dims[w]++] = d;
+        free(rows);
+    }
+    return MVQ_OK;
+}
+
 /* Runs layer il with weights L over the sample: into ref, or (ref NULL)
  * returning the squared error of the output against a->ref. */
 static mvq_status run_sample(awq *a, const mvq_layer *L, int64_t il, float *ref, double *loss, mvq_error *err)
 {
     const int64_t E = a->m->hp.n_embd;
-    double e = 0;
+    double e = 0, e_ref = 0;
+    a->qk_record = ref != NULL;
+    a->qk_err = 0;
+    if (ref)
+        a->qk_norm = 0;
     for (int64_t at = 0; at < a->n_tokens; at += a->n_ctx) {
         const int64_t n = a->n_tokens - at < a->n_ctx ? a->n_tokens - at : a->n_ctx;
         float *x = ref ? ref + at * E : a->x;
         memcpy(x, a->resid + at * E, sizeof(float) * (size_t)(n * E));
+        a->qk_at = at;
         mvq_status st = mvq_layer_run(&a->run.pass, L, il, x, n, err);
         if (st != MVQ_OK)
             return st;
@@ -72,8 +134,15 @@ static mvq_status run_sample(awq *a, const mvq_layer *L, int64_t il, float *ref,
             const double d = (double)x[i] - a->ref[at * E + i];
             e += d * d;
         }
+        for (int64_t i = 0; ref && i < n * E; i++)
+            e_ref += (double)x[i] * x[i];
     }
-    *loss = e;
+    if (ref)
+        a->out_norm = e_ref;
+    /* relative errors, so that massive weighs the two parts alike */
+    *loss = e / (a->out_norm > 0 ? a->out_norm : 1);
+    if (a->n_dims[0] + a->n_dims[1] && a->qk_norm > 0)
+        *loss += a->massive * a->qk_err / a->qk_norm;
     return MVQ_OK;
 }
 
@@ -256,7 +325,9 @@ static mvq_status layer_done(void *user, int64_t il, mvq_layer *L, mvq_error *er
     awq *a = user;
     const mvq_hparams *hp = &a->m->hp;
     double unused;
-    mvq_status st = run_sample(a, L, il, a->ref, &unused, err);
+    mvq_status st = massive_dims_of(a, il, err);
+    if (st == MVQ_OK)
+        st = run_sample(a, L, il, a->ref, &unused, err);
     static const mvq_calib_input groups[] = { MVQ_CALIB_ATTN_IN, MVQ_CALIB_ATTN_OUT, MVQ_CALIB_FFN_IN,
                                               MVQ_CALIB_FFN_DOWN_IN };
     for (size_t g = 0; g < sizeof groups / sizeof groups[0] && st == MVQ_OK; g++) {
@@ -281,15 +352,21 @@ static void awq_free(awq *a)
     free(a->scale);
     free(a->x_mean);
     free(a->w_mean);
+    for (int w = 0; w < 2; w++) {
+        free(a->dims[w]);
+        free(a->qk_ref[w]);
+    }
+    mvq_massive_map_free(&a->mm);
     mvq_layer_runner_free(&a->run);
 }
 
 static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
     const mvq_quantize_opts *o = ctx->opts;
-    double tokens = 2048, duo = 0;
-    const mvq_scale_opt spec[] = { { "tokens", 16, 1 << 24, &tokens }, { "duo", 0, 1, &duo } };
-    mvq_status st = mvq_scale_opts_parse("awq", o ? o->method_opts : NULL, spec, 2, err);
+    double tokens = 2048, duo = 0, massive = AWQ_MASSIVE_WEIGHT;
+    const mvq_scale_opt spec[] = { { "tokens", 16, 1 << 24, &tokens }, { "duo", 0, 1, &duo },
+                                   { "massive", 0, 1e6, &massive } };
+    mvq_status st = mvq_scale_opts_parse("awq", o ? o->method_opts : NULL, spec, 3, err);
     if (st != MVQ_OK)
         return st;
     if (!o || !o->calib_tokens || o->n_calib_tokens <= 0)
@@ -300,7 +377,8 @@ static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list 
     if (!m)
         return err ? err->status : MVQ_ERR_FORMAT;
     const mvq_hparams *hp = &m->hp;
-    awq a = { .ctx = ctx, .m = m, .duo = duo, .out = out, .layer_seen = -1 };
+    awq a = { .ctx = ctx, .m = m, .duo = duo, .out = out, .layer_seen = -1,
+              .massive = o->protect_massive ? massive : 0 };
     a.n_tokens = o->n_calib_tokens < (int64_t)tokens ? o->n_calib_tokens : (int64_t)tokens;
     a.n_ctx = o->calib_ctx > 0 ? o->calib_ctx : mvq_calib_default_ctx(hp);
     if (a.n_ctx > a.n_tokens)
@@ -320,6 +398,14 @@ static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list 
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "awq: out of memory for %lld sample tokens", (long long)a.n_tokens);
     if (st == MVQ_OK)
         st = mvq_layer_runner_init(&a.run, m, a.n_ctx, o->pool, err);
+    if (st == MVQ_OK && a.massive > 0) {
+        const mvq_observer qk = { .taps = MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K), .kind = MVQ_OBSERVER_READ,
+                                  .fn = observe_qk, .user = &a };
+        st = mvq_massive_map_build(&a.mm, ctx->calib, &o->massive, err);
+        if (st == MVQ_OK)
+            st = mvq_observers_add(&a.qk_obs, &qk, NULL, err);
+        a.run.pass.obs = &a.qk_obs;
+    }
     if (st == MVQ_OK) {
         const mvq_observer obs = { .taps = MVQ_TAP_BIT(MVQ_TAP_RESIDUAL), .kind = MVQ_OBSERVER_READ,
                                    .fn = observe, .user = &a };

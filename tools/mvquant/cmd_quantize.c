@@ -88,6 +88,8 @@ static void usage(void)
            "  --awq-tokens N        awq: calibration tokens its scale search runs\n"
            "                        (default 2048, the first of --calib's)\n"
            "  --awq-duo             awq: s = mean|x|^r / mean|w|^(1-r) (default: mean|x|^r)\n"
+           "  --awq-massive W       awq with --protect-massive: weight of the massive Q/K\n"
+           "                        dimensions' relative error in the search's loss (default 1)\n"
            "                        A layer-by-layer method runs the calibration tokens\n"
            "                        through the model once more, one layer at a time.\n");
     printf("\n"
@@ -126,7 +128,7 @@ enum {
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
     OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
     OPT_SEQUENTIAL, OPT_NO_SEQUENTIAL, OPT_GPTQ_DAMP, OPT_GPTQ_BLOCK, OPT_ACT_ORDER, OPT_NO_ACT_ORDER,
-    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO,
+    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO, OPT_AWQ_MASSIVE,
 };
 
 static const struct option long_options[] = {
@@ -168,6 +170,7 @@ static const struct option long_options[] = {
     {"smooth-alpha", required_argument, NULL, OPT_SMOOTH_ALPHA},
     {"awq-tokens", required_argument, NULL, OPT_AWQ_TOKENS},
     {"awq-duo", no_argument, NULL, OPT_AWQ_DUO},
+    {"awq-massive", required_argument, NULL, OPT_AWQ_MASSIVE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -440,6 +443,15 @@ static int parse_args(args *a, int argc, char **argv)
                 rc = method_opt(a, "awq", "tokens", cli_optarg);
             break;
         case OPT_AWQ_DUO: rc = method_opt(a, "awq", "duo", "1"); break;
+        case OPT_AWQ_MASSIVE: {
+            char *end;
+            double x = strtod(cli_optarg, &end);
+            if (end == cli_optarg || *end || !(x >= 0 && x <= 1e6))
+                rc = cli_usage_error("quantize", "--awq-massive: '%s' is not a number from 0 to 1e6", cli_optarg);
+            else
+                rc = method_opt(a, "awq", "massive", cli_optarg);
+            break;
+        }
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
