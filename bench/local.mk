@@ -48,13 +48,6 @@ bench-quality: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/quality_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
 EXTRA_DIST += bench/quality_table.sh
 .PHONY: bench-quality
-# The activation-aware methods' quality table (bench/awq_table.sh): both
-# fixture models at q4_k_m, q4_0, q3_k_m with rtn, gptq, smoothquant, awq.
-bench: bench-awq
-bench-awq: tools/mvquant/mvquant$(EXEEXT)
-	$(SHELL) $(top_srcdir)/bench/awq_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
-EXTRA_DIST += bench/awq_table.sh
-.PHONY: bench-awq
 
 # AWQ's search time per layer and per model against RTN (bench/awq_speed.sh):
 # tinyrope-3M and a dim-2048 synthetic model.

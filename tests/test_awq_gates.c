@@ -4,14 +4,14 @@
  * (n_ctx 256); every output passes the loader's rules and its recorded
  * hashes; the massive dimensions found on an AWQ output are the original
  * model's (the scales change the Q/K projections' inputs, not their outputs).
- * AWQ with and without importance is compared in make bench-awq, not here;
+ * AWQ with and without importance is compared in make bench-quality, not here;
  * on tinyrope-3M AWQ is not below RTN (see its test) and is not judged.
  *
  * To stay in the CI budget: the plan and RTN use the pin's committed
  * statistics (16384 tokens, tests/pin/); stories260K is judged on the first
  * 64 chunks of the evaluation text with AWQ's search on 2048 tokens,
  * tinyrope-3M on 24 chunks with the search on 512 tokens (the same chunks
- * for both methods); the full table is make bench-awq's
+ * for both methods); the full table is make bench-quality's
  * (bench/awq_table.sh). */
 #include <criterion/criterion.h>
 #include <mvquant.h>
@@ -193,7 +193,7 @@ Test(awq_gates, stories260K, .timeout = 1800)
 Test(awq_gates, tinyrope_3M, .timeout = 1800)
 {
     /* AWQ does not beat the importance-weighted RTN on tinyrope-3M: on the
-     * whole evaluation text it ties or loses by about 1-5% (make bench-awq's
+     * whole evaluation text it ties or loses by about 1-5% (make bench-quality's
      * table), so here its figures are logged, not judged; the rest holds */
     setting s = open_setting("tinyrope-3M", 24, "tokens=512");
     gates(&s, false);

@@ -257,7 +257,7 @@ static mvq_status search_group(awq *a, const mvq_layer *L, int64_t il, mvq_calib
     const mvq_quantize_opts *o = a->ctx->opts;
     mvq_linear lin[3];
     const int n_lin = mvq_scale_group_linears(input, lin);
-    const int64_t n = c->dim[input];
+    const int64_t n = mvq_calib_input_dim(c, input);
     const mvq_weight *w[3];
     const mvq_tensor_plan *tp[3];
     bool any = false;
@@ -285,9 +285,9 @@ static mvq_status search_group(awq *a, const mvq_layer *L, int64_t il, mvq_calib
     for (int k = 0; k < n_lin && st == MVQ_OK; k++)
         has_imp[k] = (!o->use_importance || o->use_importance(o->user, w[k]->name)) &&
                      mvq_calib_importance(c, w[k]->name, a->imp[k], n);
-    for (int64_t j = 0; j < n; j++)
-        a->x_mean[j] = (float)(c->sum_abs[input][il * n + j] / (double)(c->n_tokens > 0 ? c->n_tokens : 1));
-    if (a->duo)
+    if (st == MVQ_OK && !mvq_calib_column_stat(c, input, il, MVQ_CALIB_MEAN_ABS, a->x_mean))
+        st = mvq_error_set(err, MVQ_ERR_ARG, "awq: no mean |x| for layer %lld's input %d", (long long)il, (int)input);
+    if (st == MVQ_OK && a->duo)
         weight_means(a, w, n_lin, n, block);
     mvq_layer Lc = *L;
     double best = INFINITY;
@@ -371,7 +371,7 @@ static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list 
         return st;
     if (!o || !o->calib_tokens || o->n_calib_tokens <= 0)
         return mvq_error_set(err, MVQ_ERR_ARG, "awq: its scale search needs calibration tokens");
-    if (!ctx->calib->sum_abs[MVQ_CALIB_ATTN_IN] || !mvq_calib_has_norms(ctx->calib))
+    if (!mvq_calib_has_norms(ctx->calib))
         return mvq_error_set(err, MVQ_ERR_ARG, "awq: needs mean |x| statistics (not an imported importance matrix)");
     mvq_model *m = mvq_model_from_gguf(ctx->in, err);
     if (!m)
