@@ -89,7 +89,7 @@ static void usage(void)
            "                        (default 2048, the first of --calib's)\n"
            "  --awq-duo             awq: s = mean|x|^r / mean|w|^(1-r) (default: mean|x|^r)\n"
            "  --awq-massive W       awq with --protect-massive: weight of the massive Q/K\n"
-           "                        dimensions' relative error in the search's loss (default 1)\n"
+           "                        dimensions' relative error in the search's loss (default 0)\n"
            "                        A layer-by-layer method runs the calibration tokens\n"
            "                        through the model once more, one layer at a time.\n");
     printf("\n"
