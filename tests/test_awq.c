@@ -41,21 +41,6 @@ static int32_t *calib_tokens(const mvq_model *m, const char *text, int64_t *n)
     return tokens;
 }
 
-static mvq_calib *calibrate(const mvq_model *m, const int32_t *tokens, int64_t n, mvq_pool *pool)
-{
-    mvq_error err;
-    mvq_calib_request req;
-    mvq_calib_request_default(&req);
-    req.tokens = tokens;
-    req.n_tokens = n;
-    req.n_ctx = 128;
-    req.no_cache = true;
-    mvq_calib_info info;
-    mvq_calib *c = mvq_calib_obtain(m, &req, pool, &info, &err);
-    cr_assert_not_null(c, "%s", err.msg);
-    return c;
-}
-
 /* sqrt(sum (a - b)^2 / sum b^2) of the logits of 96 tokens. */
 static double logits_rel_err(const mvq_model *a, const mvq_model *b, mvq_pool *pool)
 {
@@ -107,19 +92,8 @@ static mvq_status awq_fold_prepare(const mvq_method_context *ctx, mvq_transform_
     return st;
 }
 
-static mvq_status keep_f32(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
-{
-    (void)pool;
-    if (t->type != MVQ_TYPE_F32)
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "f32 only");
-    memcpy(t->dst, t->rows, sizeof(float) * (size_t)(t->n_in * t->n_out));
-    t->rel_err = 0;
-    t->protected_rel_err = -1;
-    return MVQ_OK;
-}
-
 static const mvq_method awq_fold = {
-    .name = "awq-fold-test", .about = "test", .needs = 0, .prepare = awq_fold_prepare, .quantize = keep_f32,
+    .name = "awq-fold-test", .about = "test", .needs = 0, .prepare = awq_fold_prepare, .quantize = gates_keep_f32,
 };
 
 /* Quantizes path with the method in F32 (the transforms only), checks that
@@ -134,7 +108,7 @@ static void check_folding(const char *path, const char *text, const char *method
     cr_assert_not_null(m, "%s", err.msg);
     int64_t n_tokens;
     int32_t *tokens = calib_tokens(m, text, &n_tokens);
-    mvq_calib *calib = calibrate(m, tokens, n_tokens, pool);
+    mvq_calib *calib = gates_calibrate_tokens(m, tokens, n_tokens, 128, NULL, pool);
     mvq_quantize_opts o = gates_opts("f32", false, calib, pool);
     o.method = strcmp(method, awq_fold.name) == 0 ? &awq_fold : mvq_method_find(method);
     cr_assert_not_null(o.method, "%s registered", method);

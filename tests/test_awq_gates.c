@@ -43,22 +43,13 @@ typedef struct judged {
 
 static setting open_setting(const char *name, int64_t chunks, const char *awq_tokens)
 {
-    char model[4096], calib_text[4096], eval_text[4096], rel[256], stats[4096];
-    if (mvq_heavy_tests_off())
-        cr_skip_test(MVQ_HEAVY_SKIP_MSG);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    if (!mvq_fixture(rel, model, sizeof model) ||
-        !mvq_fixture("text/tinystories-calib.txt", calib_text, sizeof calib_text) ||
-        !mvq_fixture("text/tinystories-eval.txt", eval_text, sizeof eval_text))
-        cr_skip_test("fixtures absent (%s and the texts): configure --with-fixtures=DIR", rel);
-    const char *srcdir = getenv("MVQ_SRCDIR");
-    snprintf(stats, sizeof stats, "%s/tests/pin/%s.stats.gguf", srcdir ? srcdir : ".", name);
+    char model[4096], calib_text[4096], eval_text[4096];
+    gates_fixture_paths(name, model, calib_text, eval_text);
     mvq_error err;
     setting s = {.name = name, .chunks = chunks, .awq_tokens = awq_tokens, .pool = mvq_pool_create(2)};
     cr_assert_not_null(s.in = mvq_gguf_open(model, &err), "%s", err.msg);
     cr_assert_not_null(s.base = mvq_model_from_gguf(s.in, &err), "%s", err.msg);
-    uint64_t key;
-    cr_assert_not_null(s.calib = mvq_calib_load(stats, &s.base->hp, &key, &err), "%s", err.msg);
+    s.calib = gates_pinned_stats(name, &s.base->hp);
     cr_assert_eq(mvq_calib_text_tokens(s.base, eval_text, chunks > 0 ? chunks * 256 : 0, &s.etoks, &s.n_etoks, &err),
                  MVQ_OK, "%s", err.msg);
     cr_assert_eq(mvq_calib_text_tokens(s.base, calib_text, 16384, &s.ctoks, &s.n_ctoks, &err), MVQ_OK, "%s",
@@ -85,16 +76,7 @@ static bool no_importance(void *user, const char *name)
 /* The massive dimensions (top 1 per head) of Q and K found on m by a calibration pass. */
 static void massive_dims(const setting *s, const mvq_model *m, uint8_t *mask, int64_t n_mask)
 {
-    mvq_error err;
-    mvq_calib_request req;
-    mvq_calib_request_default(&req);
-    req.tokens = s->ctoks;
-    req.n_tokens = 4096;
-    req.n_ctx = 256;
-    req.no_cache = true;
-    mvq_calib_info info;
-    mvq_calib *c = mvq_calib_obtain(m, &req, s->pool, &info, &err);
-    cr_assert_not_null(c, "%s", err.msg);
+    mvq_calib *c = gates_calibrate_tokens(m, s->ctoks, 4096, 256, NULL, s->pool);
     const mvq_hparams *hp = &m->hp;
     const mvq_massive_params p = {.lambda = 5.0, .topk = 1};
     float *M = malloc(sizeof *M * (size_t)(hp->n_head * hp->head_dim));
@@ -138,10 +120,7 @@ static judged run(const setting *s, const char *preset, bool awq, bool importanc
         j.types[i] = rep.tensors[i].to;
     mvq_gguf *q = mvq_gguf_open(out, &err);
     cr_assert_not_null(q, "%s", err.msg);
-    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
-    int64_t checked = 0;
-    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
-    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
+    gates_check_output(q);
     cr_assert_eq(mvq_gguf_n_tensors(q), mvq_gguf_n_tensors(s->in), "no tensor added");
     mvq_model *m = mvq_model_from_gguf(q, &err);
     cr_assert_not_null(m, "%s", err.msg);

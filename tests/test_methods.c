@@ -126,19 +126,8 @@ static mvq_status fold_prepare(const mvq_method_context *ctx, mvq_transform_list
     return MVQ_OK;
 }
 
-static mvq_status keep_f32(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
-{
-    (void)pool;
-    if (t->type != MVQ_TYPE_F32)
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "f32 only");
-    memcpy(t->dst, t->rows, sizeof(float) * (size_t)(t->n_in * t->n_out));
-    t->rel_err = 0;
-    t->protected_rel_err = -1;
-    return MVQ_OK;
-}
-
 static const mvq_method fold_method = {
-    .name = "fold-test", .about = "test", .needs = 0, .prepare = fold_prepare, .quantize = keep_f32,
+    .name = "fold-test", .about = "test", .needs = 0, .prepare = fold_prepare, .quantize = gates_keep_f32,
 };
 
 Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
@@ -213,7 +202,7 @@ static mvq_status gqa_prepare(const mvq_method_context *ctx, mvq_transform_list 
 }
 
 static const mvq_method gqa_method = {
-    .name = "gqa-test", .about = "test", .needs = 0, .prepare = gqa_prepare, .quantize = keep_f32,
+    .name = "gqa-test", .about = "test", .needs = 0, .prepare = gqa_prepare, .quantize = gates_keep_f32,
 };
 
 Test(plan, a_transform_that_cannot_fold_is_an_error)

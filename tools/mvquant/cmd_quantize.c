@@ -318,6 +318,16 @@ static int method_opt(args *a, const char *method, const char *key, const char *
     return CLI_EXIT_OK;
 }
 
+/* A method option that is a number from 0 to hi. */
+static int number_opt(args *a, const char *opt, double hi, const char *method, const char *key)
+{
+    char *end;
+    double x = strtod(cli_optarg, &end);
+    if (end == cli_optarg || *end || !(x >= 0 && x <= hi))
+        return cli_usage_error("quantize", "%s: '%s' is not a number from 0 to %g", opt, cli_optarg, hi);
+    return method_opt(a, method, key, cli_optarg);
+}
+
 static int parse_args(args *a, int argc, char **argv)
 {
     long v;
@@ -412,15 +422,7 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
         case OPT_SEQUENTIAL: a->q.sequential = true; break;
         case OPT_NO_SEQUENTIAL: a->q.sequential = false; break;
-        case OPT_GPTQ_DAMP: {
-            char *end;
-            double x = strtod(cli_optarg, &end);
-            if (end == cli_optarg || *end || !(x >= 0 && x <= 1e6))
-                rc = cli_usage_error("quantize", "--gptq-damp: '%s' is not a number from 0 to 1e6", cli_optarg);
-            else
-                rc = method_opt(a, "gptq", "damp", cli_optarg);
-            break;
-        }
+        case OPT_GPTQ_DAMP: rc = number_opt(a, "--gptq-damp", 1e6, "gptq", "damp"); break;
         case OPT_GPTQ_BLOCK:
             if ((rc = parse_long("--gptq-block", cli_optarg, 1, 1L << 20, &v)) == CLI_EXIT_OK)
                 rc = method_opt(a, "gptq", "block", cli_optarg);
@@ -429,29 +431,13 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_NO_ACT_ORDER: rc = method_opt(a, "gptq", "act_order", "0"); break;
         case OPT_GPTQ_REFIT: rc = method_opt(a, "gptq", "refit", "1"); break;
         case OPT_NO_GPTQ_REFIT: rc = method_opt(a, "gptq", "refit", "0"); break;
-        case OPT_SMOOTH_ALPHA: {
-            char *end;
-            double x = strtod(cli_optarg, &end);
-            if (end == cli_optarg || *end || !(x >= 0 && x <= 1))
-                rc = cli_usage_error("quantize", "--smooth-alpha: '%s' is not a number from 0 to 1", cli_optarg);
-            else
-                rc = method_opt(a, "smoothquant", "alpha", cli_optarg);
-            break;
-        }
+        case OPT_SMOOTH_ALPHA: rc = number_opt(a, "--smooth-alpha", 1, "smoothquant", "alpha"); break;
         case OPT_AWQ_TOKENS:
             if ((rc = parse_long("--awq-tokens", cli_optarg, 16, 1L << 24, &v)) == CLI_EXIT_OK)
                 rc = method_opt(a, "awq", "tokens", cli_optarg);
             break;
         case OPT_AWQ_DUO: rc = method_opt(a, "awq", "duo", "1"); break;
-        case OPT_AWQ_MASSIVE: {
-            char *end;
-            double x = strtod(cli_optarg, &end);
-            if (end == cli_optarg || *end || !(x >= 0 && x <= 1e6))
-                rc = cli_usage_error("quantize", "--awq-massive: '%s' is not a number from 0 to 1e6", cli_optarg);
-            else
-                rc = method_opt(a, "awq", "massive", cli_optarg);
-            break;
-        }
+        case OPT_AWQ_MASSIVE: rc = number_opt(a, "--awq-massive", 1e6, "awq", "massive"); break;
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
