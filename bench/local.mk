@@ -58,3 +58,11 @@ bench-kvcache: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/kvcache_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
 EXTRA_DIST += bench/kvcache_table.sh
 .PHONY: bench-kvcache
+
+# AWQ's search time per layer and per model against RTN (bench/awq_speed.sh):
+# tinyrope-3M and a dim-2048 synthetic model.
+bench: bench-awq-speed
+bench-awq-speed: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/awq_speed.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
+EXTRA_DIST += bench/awq_speed.sh
+.PHONY: bench-awq-speed

@@ -11,7 +11,8 @@
 #   BENCH_QUALITY_MODELS   (stories260K tinyrope-3M)
 #   BENCH_QUALITY_PRESETS  (q4_k_m q4_0 q3_k_m)
 #   BENCH_QUALITY_METHODS  NAME=OPTIONS entries, ';'-separated
-#                          (default: rtn, gptq without and with its refit)
+#                          (default: rtn, gptq without and with its refit,
+#                          smoothquant, awq, awq without importance)
 #   BENCH_QUALITY_CHUNKS   evaluate only the first N chunks (default: all)
 set -eu
 MVQ=$1
@@ -19,7 +20,7 @@ fx=$2
 work=${3:-${TMPDIR:-/tmp}/mvq-bench-quality}
 models=${BENCH_QUALITY_MODELS:-stories260K tinyrope-3M}
 presets=${BENCH_QUALITY_PRESETS:-q4_k_m q4_0 q3_k_m}
-methods=${BENCH_QUALITY_METHODS:-rtn=--method rtn;gptq=--method gptq --no-gptq-refit;gptq+refit=--method gptq --gptq-refit}
+methods=${BENCH_QUALITY_METHODS:-rtn=--method rtn;gptq=--method gptq --no-gptq-refit;gptq+refit=--method gptq --gptq-refit;smoothquant=--method smoothquant;awq=--method awq;awq-noimp=--method awq --exclude-weights weight}
 chunks=${BENCH_QUALITY_CHUNKS:+--chunks $BENCH_QUALITY_CHUNKS}
 [ -d "$fx/models" ] || { echo "quality_table: no fixtures at $fx (configure --with-fixtures)" >&2; exit 0; }
 mkdir -p "$work"

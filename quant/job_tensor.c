@@ -68,6 +68,9 @@ mvq_status mvq_job_tensor(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, c
         .protected_rows = tp->protected_rows, .calib = o->calib, .dst = s->out,
         .layer_state = s->layer_state, .out_err = {-1, -1},
     };
+    /* scaled columns see x / s: their mean square is divided by s^2 */
+    for (int64_t j = 0; mt.importance && tp->scale_columns && j < t->ne[0]; j++)
+        s->importance[j] /= tp->scale_columns->scale[j] * tp->scale_columns->scale[j];
     mvq_status st = tp->method->quantize(&mt, o->pool, err);
     if (st != MVQ_OK)
         return mvq_error_set(err, st, "%s: %s: %.400s", t->name.data, tp->method->name, err ? err->msg : "");

@@ -132,8 +132,6 @@ mvq_plan *mvq_plan_build(const mvq_gguf *in, const struct mvq_quantize_opts *o, 
     mvq_status st = mvq_plan_make(in, &o->plan, p->tensors, err);
     if (st == MVQ_OK && o->calib && mvq_calib_has_norms(o->calib))
         st = mvq_massive_map_build(&p->massive, o->calib, &o->massive, err);
-    if (st == MVQ_OK && method->prepare && o->calib)
-        st = method->prepare(in, o->calib, &p->transforms, err);
     for (int64_t i = 0; st == MVQ_OK && i < n; i++) {
         mvq_tensor_plan *tp = &p->tensors[i];
         mvq_tensor_role role = mvq_tensor_role_of(mvq_gguf_tensor_at(in, i)->name.data);
@@ -141,9 +139,17 @@ mvq_plan *mvq_plan_build(const mvq_gguf *in, const struct mvq_quantize_opts *o, 
                      : tp->fallback ? MVQ_PLAN_FALLBACK
                      : tp->overridden ? MVQ_PLAN_OVERRIDE : MVQ_PLAN_PRESET;
         tp->method = tp->quantize ? method : NULL;
-        st = mvq_plan_transforms(in, i, &role, &p->transforms, tp, err);
-        if (st == MVQ_OK)
-            st = protect(p, in, o, i, &role, err);
+        st = protect(p, in, o, i, &role, err);
+    }
+    /* the method prepares with the types protection chose (AWQ searches its
+     * scales with the type each linear gets) */
+    if (st == MVQ_OK && method->prepare && o->calib) {
+        const mvq_method_context ctx = { .in = in, .calib = o->calib, .tensors = p->tensors, .n_tensors = n, .opts = o };
+        st = method->prepare(&ctx, &p->transforms, err);
+    }
+    for (int64_t i = 0; st == MVQ_OK && i < n; i++) {
+        mvq_tensor_role role = mvq_tensor_role_of(mvq_gguf_tensor_at(in, i)->name.data);
+        st = mvq_plan_transforms(in, i, &role, &p->transforms, &p->tensors[i], err);
     }
     if (st == MVQ_OK)
         st = check_transforms_land(p, method, err);

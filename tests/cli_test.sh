@@ -540,5 +540,23 @@ for sig in INT TERM; do
     interrupted $sig "the job" "$T/jobsig$sig" "$MVQ" -q --no-calib --type q8_0 "$T/wide.gguf" "$T/jobsig$sig/model.gguf"
 done
 
+# ---- the activation-aware methods' options ----
+run "$MVQ" --method smoothquant --smooth-alpha 1.5 "$T/small.gguf" "$T/sq.gguf"
+check "--smooth-alpha outside 0..1: exit 1" sh -c "[ $rc = 1 ] && grep -q 'smooth-alpha' '$T/err'"
+run "$MVQ" --method rtn --awq-duo "$T/small.gguf" "$T/sq.gguf"
+check "an awq option with another method: exit 1 naming both" \
+    sh -c "[ $rc = 1 ] && grep -q 'method awq' '$T/err' && grep -q \"'rtn'\" '$T/err'"
+if [ -r "$FIXTURE" ]; then
+    run "$MVQ" --method awq --awq-tokens 256 --awq-duo --awq-massive 1 --protect-massive --type q4_0 --calib-tokens 512 --ctx 128 --no-cache \
+        "$FIXTURE" "$T/awq.gguf"
+    check "--method awq --awq-duo --awq-massive writes a file verify accepts" sh -c "[ $rc = 0 ] && '$MVQ' verify '$T/awq.gguf' >/dev/null"
+    run "$MVQ" --method smoothquant --smooth-alpha 0.5 --type q4_0 --calib-tokens 512 --ctx 128 --no-cache \
+        "$FIXTURE" "$T/sq.gguf"
+    check "--method smoothquant writes a file verify accepts" sh -c "[ $rc = 0 ] && '$MVQ' verify '$T/sq.gguf' >/dev/null"
+else
+    skip "fixture $FIXTURE absent: awq and smoothquant runs"
+    skip "fixture $FIXTURE absent"
+fi
+
 echo "1..$n"
 [ $failed = 0 ]

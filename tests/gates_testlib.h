@@ -6,7 +6,30 @@
 #include <criterion/criterion.h>
 #include <mvquant.h>
 
+#include "tests/fixtures.h"
+
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Statistics of tokens in sequences of n_ctx, no cache; also saved to
+ * stats_out when not NULL. */
+static inline mvq_calib *gates_calibrate_tokens(const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
+                                                int64_t n_ctx, const char *stats_out, mvq_pool *pool)
+{
+    mvq_error err;
+    mvq_calib_request req;
+    mvq_calib_request_default(&req);
+    req.tokens = tokens;
+    req.n_tokens = n_tokens;
+    req.n_ctx = n_ctx;
+    req.no_cache = true;
+    req.stats_out = stats_out;
+    mvq_calib_info info;
+    mvq_calib *c = mvq_calib_obtain(m, &req, pool, &info, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    return c;
+}
 
 /* 16384 tokens of the calibration text in sequences of 256, no cache;
  * also saved to stats_out when not NULL. */
@@ -17,16 +40,7 @@ static inline mvq_calib *gates_calibrate(mvq_model *m, const char *calib_text, c
     int32_t *tokens;
     int64_t n_tokens;
     cr_assert_eq(mvq_calib_text_tokens(m, calib_text, 16384, &tokens, &n_tokens, &err), MVQ_OK, "%s", err.msg);
-    mvq_calib_request req;
-    mvq_calib_request_default(&req);
-    req.tokens = tokens;
-    req.n_tokens = n_tokens;
-    req.n_ctx = 256;
-    req.no_cache = true;
-    req.stats_out = stats_out;
-    mvq_calib_info info;
-    mvq_calib *c = mvq_calib_obtain(m, &req, pool, &info, &err);
-    cr_assert_not_null(c, "%s", err.msg);
+    mvq_calib *c = gates_calibrate_tokens(m, tokens, n_tokens, 256, stats_out, pool);
     free(tokens);
     return c;
 }
@@ -46,6 +60,55 @@ static inline mvq_quantize_opts gates_opts(const char *preset, bool protect, con
         .pool = pool,
     };
     return o;
+}
+
+/* The fixture model of that name and the two texts (4096-byte buffers), or
+ * skips: also with MVQ_TEST_HEAVY=no. */
+static inline void gates_fixture_paths(const char *name, char *model, char *calib_text, char *eval_text)
+{
+    char rel[256];
+    if (mvq_heavy_tests_off())
+        cr_skip_test(MVQ_HEAVY_SKIP_MSG);
+    snprintf(rel, sizeof rel, "models/%s.gguf", name);
+    if (!mvq_fixture(rel, model, 4096) || !mvq_fixture("text/tinystories-calib.txt", calib_text, 4096) ||
+        !mvq_fixture("text/tinystories-eval.txt", eval_text, 4096))
+        cr_skip_test("fixtures absent (%s and the texts): configure --with-fixtures=DIR", rel);
+}
+
+/* The pin's committed statistics of that model (tests/pin/). */
+static inline mvq_calib *gates_pinned_stats(const char *name, const mvq_hparams *hp)
+{
+    char stats[4096];
+    const char *srcdir = getenv("MVQ_SRCDIR");
+    snprintf(stats, sizeof stats, "%s/tests/pin/%s.stats.gguf", srcdir ? srcdir : ".", name);
+    mvq_error err;
+    uint64_t key;
+    mvq_calib *c = mvq_calib_load(stats, hp, &key, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    return c;
+}
+
+/* An output llama.cpp loads: its loader's rules, and every tensor's recorded hash. */
+static inline void gates_check_output(const mvq_gguf *q)
+{
+    mvq_error err;
+    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
+    int64_t checked = 0;
+    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
+}
+
+/* A test method's quantizer that keeps the rows in f32 (the transforms
+ * only), for the folding tests. */
+static inline mvq_status gates_keep_f32(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
+{
+    (void)pool;
+    if (t->type != MVQ_TYPE_F32)
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "f32 only");
+    memcpy(t->dst, t->rows, sizeof(float) * (size_t)(t->n_in * t->n_out));
+    t->rel_err = 0;
+    t->protected_rel_err = -1;
+    return MVQ_OK;
 }
 
 #endif

@@ -64,6 +64,22 @@ tests_test_methods_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_methods_LDADD = $(CRITERION_TEST_LIBS)
 endif
 
+# SmoothQuant and AWQ: folding exactness, their gates.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_awq
+TESTS += tests/test_awq
+tests_test_awq_SOURCES = tests/test_awq.c
+tests_test_awq_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_awq_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_awq_LDADD = $(CRITERION_TEST_LIBS) -lm
+check_PROGRAMS += tests/test_awq_gates
+TESTS += tests/test_awq_gates
+tests_test_awq_gates_SOURCES = tests/test_awq_gates.c
+tests_test_awq_gates_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_awq_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_awq_gates_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif
+
 # GPTQ: the solver on one matrix against RTN.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_gptq_solve

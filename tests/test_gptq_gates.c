@@ -44,22 +44,13 @@ typedef struct judged {
 
 static setting open_setting(const char *name)
 {
-    char model[4096], calib_text[4096], eval_text[4096], rel[256], stats[4096];
-    if (mvq_heavy_tests_off())
-        cr_skip_test(MVQ_HEAVY_SKIP_MSG);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    if (!mvq_fixture(rel, model, sizeof model) ||
-        !mvq_fixture("text/tinystories-calib.txt", calib_text, sizeof calib_text) ||
-        !mvq_fixture("text/tinystories-eval.txt", eval_text, sizeof eval_text))
-        cr_skip_test("fixtures absent (%s and the texts): configure --with-fixtures=DIR", rel);
-    const char *srcdir = getenv("MVQ_SRCDIR");
-    snprintf(stats, sizeof stats, "%s/tests/pin/%s.stats.gguf", srcdir ? srcdir : ".", name);
+    char model[4096], calib_text[4096], eval_text[4096];
+    gates_fixture_paths(name, model, calib_text, eval_text);
     mvq_error err;
     setting s = {.pool = mvq_pool_create(2)};
     cr_assert_not_null(s.in = mvq_gguf_open(model, &err), "%s", err.msg);
     cr_assert_not_null(s.base = mvq_model_from_gguf(s.in, &err), "%s", err.msg);
-    uint64_t key;
-    cr_assert_not_null(s.calib = mvq_calib_load(stats, &s.base->hp, &key, &err), "%s", err.msg);
+    s.calib = gates_pinned_stats(name, &s.base->hp);
     cr_assert_eq(mvq_calib_text_tokens(s.base, eval_text, EVAL_CHUNKS * 256, &s.etoks, &s.n_etoks, &err), MVQ_OK,
                  "%s", err.msg);
     cr_assert_eq(mvq_calib_text_tokens(s.base, calib_text, GPTQ_TOKENS, &s.ctoks, &s.n_ctoks, &err), MVQ_OK, "%s",
@@ -134,10 +125,7 @@ static judged run(const setting *s, const char *preset, bool protect, bool gptq,
     }
     mvq_gguf *q = mvq_gguf_open(out, &err);
     cr_assert_not_null(q, "%s", err.msg);
-    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
-    int64_t checked = 0;
-    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
-    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
+    gates_check_output(q);
     j.massive_err = massive_rows_error(s, pro, q);
     mvq_model *m = mvq_model_from_gguf(q, &err);
     cr_assert_not_null(m, "%s", err.msg);

@@ -106,10 +106,9 @@ static float scale_of(int64_t j)
     return (float)(1 << (j % 5)) / 4.0f;
 }
 
-static mvq_status fold_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
+static mvq_status fold_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
-    (void)in;
-    const mvq_hparams *hp = mvq_calib_hparams(calib);
+    const mvq_hparams *hp = mvq_calib_hparams(ctx->calib);
     struct { mvq_calib_input input; int64_t n, layers; } kinds[] = {
         { MVQ_CALIB_ATTN_IN, hp->n_embd, hp->n_layer },
         { MVQ_CALIB_FFN_IN, hp->n_embd, hp->n_layer },
@@ -127,19 +126,8 @@ static mvq_status fold_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_t
     return MVQ_OK;
 }
 
-static mvq_status keep_f32(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
-{
-    (void)pool;
-    if (t->type != MVQ_TYPE_F32)
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "f32 only");
-    memcpy(t->dst, t->rows, sizeof(float) * (size_t)(t->n_in * t->n_out));
-    t->rel_err = 0;
-    t->protected_rel_err = -1;
-    return MVQ_OK;
-}
-
 static const mvq_method fold_method = {
-    .name = "fold-test", .about = "test", .needs = 0, .prepare = fold_prepare, .quantize = keep_f32,
+    .name = "fold-test", .about = "test", .needs = 0, .prepare = fold_prepare, .quantize = gates_keep_f32,
 };
 
 Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
@@ -205,16 +193,16 @@ Test(job, transforms_fold_into_norms_and_leave_the_model_unchanged)
 }
 
 /* Scales of attention outputs cannot fold into attn_v when heads share it. */
-static mvq_status gqa_prepare(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err)
+static mvq_status gqa_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
-    (void)in;
-    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, mvq_calib_hparams(calib)->n_head * mvq_calib_hparams(calib)->head_dim))
+    const mvq_hparams *hp = mvq_calib_hparams(ctx->calib);
+    if (!mvq_transform_add(out, 0, MVQ_CALIB_ATTN_OUT, hp->n_head * hp->head_dim))
         return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory");
     return MVQ_OK;
 }
 
 static const mvq_method gqa_method = {
-    .name = "gqa-test", .about = "test", .needs = 0, .prepare = gqa_prepare, .quantize = keep_f32,
+    .name = "gqa-test", .about = "test", .needs = 0, .prepare = gqa_prepare, .quantize = gates_keep_f32,
 };
 
 Test(plan, a_transform_that_cannot_fold_is_an_error)

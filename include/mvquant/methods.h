@@ -89,18 +89,45 @@ typedef struct mvq_method_layerwise {
     void (*end)(void *state);
 } mvq_method_layerwise;
 
+/* What a method's preparation sees: the input, its statistics, the plan's
+ * decisions so far (types after protection; n_tensors entries in the
+ * file's order), and the job's options (pool, method_opts, calibration
+ * tokens, protect_massive). */
+typedef struct mvq_method_context {
+    const mvq_gguf *in;
+    const mvq_calib *calib;
+    const mvq_tensor_plan *tensors;
+    int64_t n_tensors;
+    const mvq_quantize_opts *opts;
+} mvq_method_context;
+
 typedef struct mvq_method {
     const char *name;  /* what --method takes */
     const char *about; /* one line for --help */
     uint32_t needs;    /* mvq_stat_need bits */
     /* Optional (NULL: no transforms): looks at the whole model and its
      * statistics before any tensor is written, appending to out. */
-    mvq_status (*prepare)(const mvq_gguf *in, const mvq_calib *calib, mvq_transform_list *out, mvq_error *err);
+    mvq_status (*prepare)(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err);
     /* Quantizes t->rows into t->dst, rows split over the pool (may be NULL). */
     mvq_status (*quantize)(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err);
     /* Optional (NULL: quantize sees the one-pass statistics of o->calib) */
     const mvq_method_layerwise *layerwise;
 } mvq_method;
+
+/* SmoothQuant's migration scales for one input: s_j = max|X_j|^alpha /
+ * max(max|W_j|, 1e-5)^(1 - alpha), clamped >= 1e-5 (x_max: the input's
+ * largest |x| per column; w_max: the largest |W[:, j]| over the linears it
+ * feeds); all 1 when x_max is all 0 (no such statistics).  The model
+ * divides the input by s and multiplies those columns by s. */
+MVQ_API mvq_status mvq_smoothquant_scales(const float *x_max, const float *w_max, int64_t n, double alpha,
+                                          float *scale, mvq_error *err);
+/* Its default alpha: 0.85 for llama and mistral (the reference's for
+ * Llama-2 and Llama-3), 0.5 elsewhere. */
+MVQ_API double mvq_smoothquant_default_alpha(const mvq_hparams *hp);
+/* The scales of every layer's attn_norm -> attn_q/k/v and ffn_norm ->
+ * ffn_gate/up, from c's max |x|, appended to out. */
+MVQ_API mvq_status mvq_smoothquant_transforms(const mvq_model *m, const mvq_calib *c, double alpha,
+                                              mvq_transform_list *out, mvq_error *err);
 
 /* The registered methods, NULL-terminated; the first is the default. */
 MVQ_API const mvq_method *const *mvq_methods(void);

@@ -3,8 +3,11 @@ libmvq_core_la_SOURCES += \
 	quant/methods/registry.c \
 	quant/methods/transform.c \
 	quant/methods/rtn.c \
+	quant/methods/scales.c \
+	quant/methods/smoothquant.c \
+	quant/methods/awq.c \
 	quant/methods/gptq.c \
 	quant/methods/gptq_grid.c \
 	quant/methods/gptq_hessian.c \
 	quant/methods/gptq_solve.c
-EXTRA_DIST += quant/methods/methods_internal.h quant/methods/gptq_internal.h
+EXTRA_DIST += quant/methods/methods_internal.h quant/methods/gptq_internal.h quant/methods/scales_internal.h

@@ -6,6 +6,8 @@
 
 extern const mvq_method mvq_method_rtn;
 extern const mvq_method mvq_method_gptq;
+extern const mvq_method mvq_method_smoothquant;
+extern const mvq_method mvq_method_awq;
 
 /* RTN's rounding of one row (rtn.c), for the methods built on it. */
 typedef struct mvq_rtn_row {
@@ -25,5 +27,7 @@ bool mvq_rtn_row_init(mvq_rtn_row *k, mvq_type type, int64_t n);
  * several weightings.  scratch: 2n floats; cand: one row of the type. */
 void mvq_rtn_quantize_row(const mvq_rtn_row *k, const float *x, void *dst, const float *importance, bool careful,
                           float *scratch, void *cand);
+/* RTN's whole-tensor quantizer, for the methods that only move scales. */
+mvq_status mvq_rtn_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err);
 
 #endif

@@ -8,6 +8,8 @@
 static const mvq_method *const registered[] = {
     &mvq_method_rtn, /* the default */
     &mvq_method_gptq,
+    &mvq_method_smoothquant,
+    &mvq_method_awq,
     NULL,
 };
 

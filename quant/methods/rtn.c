@@ -139,7 +139,7 @@ static void run_rows(void *arg, int ith, int nth)
     pthread_mutex_unlock(&s->lock);
 }
 
-static mvq_status rtn_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
+mvq_status mvq_rtn_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error *err)
 {
     share s = {.t = t};
     if (!mvq_rtn_row_init(&s.k, t->type, t->n_in))
@@ -163,5 +163,5 @@ const mvq_method mvq_method_rtn = {
     .about = "round to nearest with an importance-weighted scale search",
     .needs = MVQ_NEED_IMPORTANCE,
     .prepare = NULL,
-    .quantize = rtn_quantize,
+    .quantize = mvq_rtn_quantize,
 };

@@ -75,6 +75,19 @@ typedef struct mvq_layer_pass {
 /* Layer il with the weights L (the model's, or a replacement). */
 mvq_status mvq_layer_run(const mvq_layer_pass *p, const mvq_layer *L, int64_t il, float *x, int64_t n,
                          mvq_error *err);
+/* A pass ready to run any layer of m over up to n_ctx tokens of one
+ * sequence, observed by no one (pass.obs may be pointed elsewhere). */
+typedef struct mvq_layer_runner {
+    mvq_layer_pass pass;
+    float *scratch;
+    mvq_layer_vectors vec;
+    float *rope_cos, *rope_sin;
+    mvq_observers none;
+} mvq_layer_runner;
+mvq_status mvq_layer_runner_init(mvq_layer_runner *r, const mvq_model *m, int64_t n_ctx, mvq_pool *pool,
+                                 mvq_error *err);
+void mvq_layer_runner_free(mvq_layer_runner *r);
+
 /* Observes data at tap as a pass of p would. */
 void mvq_layer_observe(const mvq_layer_pass *p, mvq_tap tap, int64_t il, float *data, int64_t n, int64_t n_heads,
                        int64_t head_dim);

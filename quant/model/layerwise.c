@@ -15,52 +15,23 @@ typedef struct driver {
     int32_t *seq;      /* the tokens, bos first in each sequence */
     float *x;          /* residual stream of every token */
     float *x1;         /* one sequence's copy (sequential: the observed run) */
-    float *scratch;    /* one block for the layer's buffers */
-    mvq_layer_vectors vec;
-    float *rope_cos, *rope_sin;
-    mvq_observers obs, none;
-    mvq_layer_pass pass;
+    mvq_layer_runner run; /* one sequence's layer pass */
+    mvq_observers obs;
 } driver;
 
 static mvq_status setup(driver *d, mvq_pool *pool, mvq_error *err)
 {
     const mvq_hparams *hp = &d->m->hp;
-    const int64_t T = d->n_ctx, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    const int64_t wide = hp->n_embd > q_dim ? hp->n_embd : q_dim, kt_stride = mvq_attention_kt_stride(T);
-    /* as mvq_forward_create sizes them */
-    const int64_t sizes[] = {T * wide, T * q_dim,    T * kv_dim,   T * kv_dim,           T * q_dim,
-                             T * hp->n_ff, T * hp->n_ff, T * hp->n_embd, kt_stride * kv_dim,
-                             kt_stride * mvq_pool_size(pool)};
-    float **slots[] = {&d->pass.xn,   &d->pass.q,  &d->pass.k,   &d->pass.v,  &d->pass.att,
-                       &d->pass.gate, &d->pass.up, &d->pass.tmp, &d->pass.kt, &d->pass.scores};
-    int64_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        total += sizes[i];
     d->seq = malloc((size_t)d->n_tokens * sizeof *d->seq);
     d->x = malloc((size_t)(d->n_tokens * hp->n_embd) * sizeof *d->x);
-    d->x1 = malloc((size_t)(T * hp->n_embd) * sizeof *d->x1);
-    d->scratch = malloc((size_t)total * sizeof *d->scratch);
-    if (!d->seq || !d->x || !d->x1 || !d->scratch)
+    d->x1 = malloc((size_t)(d->n_ctx * hp->n_embd) * sizeof *d->x1);
+    if (!d->seq || !d->x || !d->x1)
         return mvq_error_set(err, MVQ_ERR_NOMEM, "layer-by-layer pass: out of memory for %lld tokens",
                              (long long)d->n_tokens);
-    float *p = d->scratch;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        *slots[i] = p;
-        p += sizes[i];
-    }
     for (int i = 0; i < d->o->n_observers; i++)
         if (mvq_observers_add(&d->obs, &d->o->observers[i], NULL, err) != MVQ_OK)
             return err ? err->status : MVQ_ERR_ARG;
-    mvq_status st = mvq_layer_vectors_init(&d->vec, d->m, err);
-    if (st == MVQ_OK)
-        st = mvq_layer_rope_tables(d->m, T, &d->rope_cos, &d->rope_sin, err);
-    d->pass.m = d->m;
-    d->pass.pool = pool;
-    d->pass.policy = MVQ_POLICY_LLAMA_CPP;
-    d->pass.vec = &d->vec;
-    d->pass.rope_cos = d->rope_cos;
-    d->pass.rope_sin = d->rope_sin;
-    return st;
+    return mvq_layer_runner_init(&d->run, d->m, d->n_ctx, pool, err);
 }
 
 static void teardown(driver *d)
@@ -68,10 +39,7 @@ static void teardown(driver *d)
     free(d->seq);
     free(d->x);
     free(d->x1);
-    free(d->scratch);
-    free(d->rope_cos);
-    free(d->rope_sin);
-    mvq_layer_vectors_free(&d->vec);
+    mvq_layer_runner_free(&d->run);
 }
 
 static void release(const mvq_model *m, const mvq_weight *w)
@@ -112,7 +80,7 @@ static mvq_status embed(driver *d, const int32_t *tokens, mvq_error *err)
 static mvq_status run_layer(driver *d, const mvq_layer *L, int64_t il, bool observe, bool keep, mvq_error *err)
 {
     const int64_t E = d->m->hp.n_embd;
-    d->pass.obs = observe ? &d->obs : &d->none;
+    d->run.pass.obs = observe ? &d->obs : &d->run.none;
     for (int64_t at = 0; at < d->n_tokens; at += d->n_ctx) {
         const int64_t n = d->n_tokens - at < d->n_ctx ? d->n_tokens - at : d->n_ctx;
         float *x = d->x + at * E;
@@ -120,8 +88,8 @@ static mvq_status run_layer(driver *d, const mvq_layer *L, int64_t il, bool obse
             memcpy(d->x1, x, (size_t)(n * E) * sizeof *x);
             x = d->x1;
         }
-        d->pass.tokens = d->seq + at;
-        mvq_status st = mvq_layer_run(&d->pass, L, il, x, n, err);
+        d->run.pass.tokens = d->seq + at;
+        mvq_status st = mvq_layer_run(&d->run.pass, L, il, x, n, err);
         if (st != MVQ_OK)
             return st;
     }
@@ -133,13 +101,13 @@ static void observe_output(driver *d)
     const mvq_hparams *hp = &d->m->hp;
     if (!mvq_observers_want(&d->obs, MVQ_TAP_OUTPUT_IN))
         return;
-    d->pass.obs = &d->obs;
-    const float *out_norm = d->vec.vec[hp->n_layer * MVQ_VEC_PER_LAYER];
+    d->run.pass.obs = &d->obs;
+    const float *out_norm = d->run.vec.vec[hp->n_layer * MVQ_VEC_PER_LAYER];
     for (int64_t at = 0; at < d->n_tokens; at += d->n_ctx) {
         const int64_t n = d->n_tokens - at < d->n_ctx ? d->n_tokens - at : d->n_ctx;
-        mvq_rmsnorm_rows(d->x + at * hp->n_embd, d->pass.xn, out_norm, n, hp->n_embd, (float)hp->rms_eps);
-        d->pass.tokens = d->seq + at;
-        mvq_layer_observe(&d->pass, MVQ_TAP_OUTPUT_IN, hp->n_layer, d->pass.xn, n, 1, hp->n_embd);
+        mvq_rmsnorm_rows(d->x + at * hp->n_embd, d->run.pass.xn, out_norm, n, hp->n_embd, (float)hp->rms_eps);
+        d->run.pass.tokens = d->seq + at;
+        mvq_layer_observe(&d->run.pass, MVQ_TAP_OUTPUT_IN, hp->n_layer, d->run.pass.xn, n, 1, hp->n_embd);
     }
 }
 

@@ -10,6 +10,7 @@ libmvq_core_la_SOURCES += \
 	quant/model/kv_quant.c \
 	quant/model/layer.c \
 	quant/model/layer_internal.h \
+	quant/model/layer_runner.c \
 	quant/model/layerwise.c \
 	quant/model/model.c \
 	quant/model/model_internal.h \

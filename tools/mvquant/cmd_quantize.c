@@ -83,6 +83,13 @@ static void usage(void)
            "  --gptq-refit          (default) gptq: a second pass on grids refitted to the\n"
            "                        first pass's updated weights; the lower tr(dW H dW^T) kept\n"
            "  --no-gptq-refit       gptq: one pass\n"
+           "  --smooth-alpha X      smoothquant: migration strength, 0 to 1 (default 0.85\n"
+           "                        for llama and mistral, else 0.5)\n"
+           "  --awq-tokens N        awq: calibration tokens its scale search runs\n"
+           "                        (default 2048, the first of --calib's)\n"
+           "  --awq-duo             awq: s = mean|x|^r / mean|w|^(1-r) (default: mean|x|^r)\n"
+           "  --awq-massive W       awq with --protect-massive: weight of the massive Q/K\n"
+           "                        dimensions' relative error in the search's loss (default 0)\n"
            "                        A layer-by-layer method runs the calibration tokens\n"
            "                        through the model once more, one layer at a time.\n");
     printf("\n"
@@ -121,7 +128,7 @@ enum {
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
     OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
     OPT_SEQUENTIAL, OPT_NO_SEQUENTIAL, OPT_GPTQ_DAMP, OPT_GPTQ_BLOCK, OPT_ACT_ORDER, OPT_NO_ACT_ORDER,
-    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT,
+    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO, OPT_AWQ_MASSIVE,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +167,10 @@ static const struct option long_options[] = {
     {"no-act-order", no_argument, NULL, OPT_NO_ACT_ORDER},
     {"gptq-refit", no_argument, NULL, OPT_GPTQ_REFIT},
     {"no-gptq-refit", no_argument, NULL, OPT_NO_GPTQ_REFIT},
+    {"smooth-alpha", required_argument, NULL, OPT_SMOOTH_ALPHA},
+    {"awq-tokens", required_argument, NULL, OPT_AWQ_TOKENS},
+    {"awq-duo", no_argument, NULL, OPT_AWQ_DUO},
+    {"awq-massive", required_argument, NULL, OPT_AWQ_MASSIVE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -176,6 +187,7 @@ typedef struct args {
     /* the method's options (--gptq-*), as "key=value" */
     char method_opt[4][48];
     const char *method_opts[5];
+    const char *method_opt_of[4]; /* the method each option belongs to */
     int n_method_opts;
     llama_opts llama;   /* --include-weights, --exclude-weights, --override-kv */
 } args;
@@ -291,7 +303,7 @@ static int parse_positional(args *a, int n, char **pos)
 }
 
 /* One "key=value" for the method; a key given again takes the last value. */
-static int method_opt(args *a, const char *key, const char *value)
+static int method_opt(args *a, const char *method, const char *key, const char *value)
 {
     int k = 0;
     while (k < a->n_method_opts && strncmp(a->method_opt[k], key, strlen(key)) != 0)
@@ -300,9 +312,20 @@ static int method_opt(args *a, const char *key, const char *value)
         return cli_usage_error("quantize", "too many method options");
     snprintf(a->method_opt[k], sizeof a->method_opt[k], "%s=%.30s", key, value);
     a->method_opts[k] = a->method_opt[k];
+    a->method_opt_of[k] = method;
     if (k == a->n_method_opts)
         a->n_method_opts++;
     return CLI_EXIT_OK;
+}
+
+/* A method option that is a number from 0 to hi. */
+static int number_opt(args *a, const char *opt, double hi, const char *method, const char *key)
+{
+    char *end;
+    double x = strtod(cli_optarg, &end);
+    if (end == cli_optarg || *end || !(x >= 0 && x <= hi))
+        return cli_usage_error("quantize", "%s: '%s' is not a number from 0 to %g", opt, cli_optarg, hi);
+    return method_opt(a, method, key, cli_optarg);
 }
 
 static int parse_args(args *a, int argc, char **argv)
@@ -399,23 +422,22 @@ static int parse_args(args *a, int argc, char **argv)
         case OPT_OVERRIDE_KV: rc = llama_parse_kv(&a->llama, cli_optarg); break;
         case OPT_SEQUENTIAL: a->q.sequential = true; break;
         case OPT_NO_SEQUENTIAL: a->q.sequential = false; break;
-        case OPT_GPTQ_DAMP: {
-            char *end;
-            double x = strtod(cli_optarg, &end);
-            if (end == cli_optarg || *end || !(x >= 0 && x <= 1e6))
-                rc = cli_usage_error("quantize", "--gptq-damp: '%s' is not a number from 0 to 1e6", cli_optarg);
-            else
-                rc = method_opt(a, "damp", cli_optarg);
-            break;
-        }
+        case OPT_GPTQ_DAMP: rc = number_opt(a, "--gptq-damp", 1e6, "gptq", "damp"); break;
         case OPT_GPTQ_BLOCK:
             if ((rc = parse_long("--gptq-block", cli_optarg, 1, 1L << 20, &v)) == CLI_EXIT_OK)
-                rc = method_opt(a, "block", cli_optarg);
+                rc = method_opt(a, "gptq", "block", cli_optarg);
             break;
-        case OPT_ACT_ORDER: rc = method_opt(a, "act_order", "1"); break;
-        case OPT_NO_ACT_ORDER: rc = method_opt(a, "act_order", "0"); break;
-        case OPT_GPTQ_REFIT: rc = method_opt(a, "refit", "1"); break;
-        case OPT_NO_GPTQ_REFIT: rc = method_opt(a, "refit", "0"); break;
+        case OPT_ACT_ORDER: rc = method_opt(a, "gptq", "act_order", "1"); break;
+        case OPT_NO_ACT_ORDER: rc = method_opt(a, "gptq", "act_order", "0"); break;
+        case OPT_GPTQ_REFIT: rc = method_opt(a, "gptq", "refit", "1"); break;
+        case OPT_NO_GPTQ_REFIT: rc = method_opt(a, "gptq", "refit", "0"); break;
+        case OPT_SMOOTH_ALPHA: rc = number_opt(a, "--smooth-alpha", 1, "smoothquant", "alpha"); break;
+        case OPT_AWQ_TOKENS:
+            if ((rc = parse_long("--awq-tokens", cli_optarg, 16, 1L << 24, &v)) == CLI_EXIT_OK)
+                rc = method_opt(a, "awq", "tokens", cli_optarg);
+            break;
+        case OPT_AWQ_DUO: rc = method_opt(a, "awq", "duo", "1"); break;
+        case OPT_AWQ_MASSIVE: rc = number_opt(a, "--awq-massive", 1e6, "awq", "massive"); break;
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
@@ -430,9 +452,10 @@ static int parse_args(args *a, int argc, char **argv)
         return rc;
     if (a->no_calib && (a->calib_text || a->req.stats_path || a->req.imatrix_path || a->req.stats_out))
         return cli_usage_error("quantize", "--no-calib excludes --calib, --stats, --imatrix and --stats-out");
-    if (a->n_method_opts && !a->q.method->layerwise)
-        return cli_usage_error("quantize", "--gptq-*, --act-order: options of a layer-by-layer method, not of '%s'",
-                               a->q.method->name);
+    for (int k = 0; k < a->n_method_opts; k++)
+        if (strcmp(a->method_opt_of[k], a->q.method->name) != 0)
+            return cli_usage_error("quantize", "'%s': an option of --method %s, not of '%s'", a->method_opt[k],
+                                   a->method_opt_of[k], a->q.method->name);
     a->method_opts[a->n_method_opts] = NULL;
     a->q.method_opts = a->method_opts;
     return resolve_type(a);
@@ -764,7 +787,7 @@ int cmd_quantize(int argc, char **argv)
         goto out;
     if (a.calib_text && (rc = cli_check_text(a.calib_text)) != CLI_EXIT_OK)
         goto out;
-    if (a.q.method->layerwise)
+    if (a.q.method->layerwise || (a.q.method->needs & MVQ_NEED_BLOCK_OUTPUTS))
         needs_calib = true; /* its statistics come from calibration tokens, whatever the plan */
     if (!(pool = mvq_pool_create(a.threads))) {
         cli_error("cannot start %d thread%s", a.threads, cli_plural(a.threads));
@@ -815,7 +838,8 @@ int cmd_quantize(int argc, char **argv)
             cli_info(1, "%s", info.note);
         if (!mvq_calib_has_norms(calib) && a.q.protect_massive)
             cli_info(1, "no Q/K statistics (importance matrix only): no massive dimensions to protect");
-        if (a.q.method->layerwise && (rc = layerwise_tokens(&a, model, pool, &tokens, &n_tokens)) != CLI_EXIT_OK)
+        if ((a.q.method->layerwise || (a.q.method->needs & MVQ_NEED_BLOCK_OUTPUTS)) &&
+            (rc = layerwise_tokens(&a, model, pool, &tokens, &n_tokens)) != CLI_EXIT_OK)
             goto out;
     }
     a.q.plan.has_imatrix = calib != NULL;
