@@ -15,5 +15,6 @@
 #include <mvquant/plan.h>
 #include <mvquant/quantize.h>
 #include <mvquant/methods.h>
+#include <mvquant/budget.h>
 
 #endif

@@ -83,3 +83,10 @@ tests_test_gptq_gates_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_gptq_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_gptq_gates_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
+
+# The size budget: its solver against brute force (plain TAP).
+check_PROGRAMS += tests/test_budget_solve
+TESTS += tests/test_budget_solve
+tests_test_budget_solve_SOURCES = tests/test_budget_solve.c
+tests_test_budget_solve_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_budget_solve_LDADD = $(TEST_LIBS) -lm
