@@ -48,3 +48,11 @@ bench-quality: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/quality_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
 EXTRA_DIST += bench/quality_table.sh
 .PHONY: bench-quality
+
+# The size budget's table: both fixture models at three budgets, protect
+# and ignore, and a --target-bpw sweep (bench/budget_table.sh; minutes).
+bench: bench-budget
+bench-budget: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/budget_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
+EXTRA_DIST += bench/budget_table.sh
+.PHONY: bench-budget

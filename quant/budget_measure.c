@@ -81,6 +81,12 @@ mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_b
     return st;
 }
 
+uint64_t mvq_budget_header_estimate(const mvq_gguf *in)
+{
+    int64_t n = mvq_gguf_n_tensors(in);
+    return padded(mvq_gguf_data_offset(in) + 1024 + 16 * (uint64_t)n, mvq_gguf_alignment(in));
+}
+
 uint64_t mvq_budget_min_bytes(const mvq_budget_estimate *e)
 {
     uint64_t b = e->fixed_bytes;

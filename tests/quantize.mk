@@ -90,3 +90,13 @@ TESTS += tests/test_budget_solve
 tests_test_budget_solve_SOURCES = tests/test_budget_solve.c
 tests_test_budget_solve_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_budget_solve_LDADD = $(TEST_LIBS) -lm
+
+# The size budget's gates on the fixture models (heavy: MVQ_TEST_HEAVY).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_budget_gates
+TESTS += tests/test_budget_gates
+tests_test_budget_gates_SOURCES = tests/test_budget_gates.c
+tests_test_budget_gates_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_budget_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_budget_gates_LDADD = $(CRITERION_TEST_LIBS)
+endif

@@ -57,6 +57,11 @@ MVQ_API mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *
 MVQ_API uint64_t mvq_budget_min_bytes(const mvq_budget_estimate *e);
 MVQ_API uint64_t mvq_budget_max_bytes(const mvq_budget_estimate *e);
 
+/* The bytes of the job's output before its tensor data (the input's
+ * header, the mvquant.* keys, the tensor hashes, the budget's losses),
+ * over-estimated a little: a file target less this is the data budget. */
+MVQ_API uint64_t mvq_budget_header_estimate(const mvq_gguf *in);
+
 /* Measures the losses: every planned tensor quantized at every candidate
  * through the job's own path (o's method, statistics and transforms; the
  * importance-weighted error), and its sensitivity, the mean KLD of base

@@ -10,17 +10,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-/* What the job adds to the input's header (mvquant.* keys, tensor hashes,
- * the budget's losses), over-estimated a little: the first write measures
- * the real header and replans when this was off. */
-static uint64_t header_estimate(const mvq_gguf *in)
-{
-    int64_t n = mvq_gguf_n_tensors(in);
-    uint64_t align = mvq_gguf_alignment(in);
-    uint64_t h = mvq_gguf_data_offset(in) + 1024 + 16 * (uint64_t)n;
-    return align ? (h + align - 1) / align * align : h;
-}
-
 static uint64_t n_elements(const mvq_gguf_tensor *t)
 {
     uint64_t n = 1;
@@ -64,7 +53,7 @@ static int preset_size(const mvq_gguf *in, const mvq_preset *p, uint64_t *out)
         free(tp);
         return cli_fail(&err);
     }
-    uint64_t align = mvq_gguf_alignment(in), sum = header_estimate(in);
+    uint64_t align = mvq_gguf_alignment(in), sum = mvq_budget_header_estimate(in);
     for (int64_t i = 0; i < n; i++) {
         const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
         uint64_t rows = t->ne[0] ? n_elements(t) / (uint64_t)t->ne[0] : 0;
@@ -126,7 +115,7 @@ static int parse_target(budget_opts *b, const mvq_gguf *in, const char *in_path)
 int budget_resolve(budget_opts *b, const mvq_gguf *in, const char *in_path, const mvq_plan_params *pp)
 {
     mvq_error err;
-    b->header = header_estimate(in);
+    b->header = mvq_budget_header_estimate(in);
     int rc = parse_target(b, in, in_path);
     if (rc != CLI_EXIT_OK)
         return rc;
