@@ -35,8 +35,9 @@ measure() {
 
 # plan MODEL TARGET-OPTION MODE: quantizes into $work/q.gguf, prints "bytes | planner s"
 plan() {
+    rm -f "$work/q.gguf"
     "$MVQ" "--$3-massive" --type q4_k_m $2 $calib "$fx/models/$1.gguf" "$work/q.gguf" >"$work/q.txt" 2>"$work/q.err" ||
-        { cat "$work/q.err" >&2; exit 1; }
+        { echo "refused: $(tail -1 "$work/q.err")"; return; }
     s=$(sed -n 's/.*planned in \([0-9.]*\) s$/\1/p' "$work/q.txt")
     echo "$(wc -c <"$work/q.gguf" | tr -d ' ') | $s s"
 }
@@ -62,5 +63,6 @@ echo
 echo "| $m --target-bpw | file bytes | planner | PPL | mean KLD | same top p |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for b in $bpws; do
-    echo "| $b | $(plan $m "--target-bpw $b" protect) | $(measure $m "$work/q.gguf") |"
+    p=$(plan $m "--target-bpw $b" protect)
+    case $p in refused*) echo "| $b | $p | | | | |" ;; *) echo "| $b | $p | $(measure $m "$work/q.gguf") |" ;; esac
 done

@@ -117,7 +117,7 @@ uint64_t mvq_budget_max_bytes(const mvq_budget_estimate *e)
  * massive dimensions. */
 static double massive_weight(const mvq_massive_map *mm, const mvq_calib *c, int64_t layer, mvq_linear which)
 {
-    const mvq_hparams *hp = &c->hp;
+    const mvq_hparams *hp = mvq_calib_hparams(c);
     int64_t hd = hp->head_dim, nq = hp->n_head, nk = hp->n_head_kv, group = nk ? nq / nk : 1;
     float *partner = malloc(sizeof *partner * (size_t)((which == MVQ_LINEAR_Q ? nk : nq) * hd));
     if (!partner || !mm->q || layer >= mm->n_layer || group < 1) {
