@@ -66,3 +66,11 @@ bench-awq-speed: tools/mvquant/mvquant$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/awq_speed.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
 EXTRA_DIST += bench/awq_speed.sh
 .PHONY: bench-awq-speed
+
+# The size budget's table: both fixture models at three budgets, protect
+# and ignore, and a --target-bpw sweep (bench/budget_table.sh; minutes).
+bench: bench-budget
+bench-budget: tools/mvquant/mvquant$(EXEEXT)
+	$(SHELL) $(top_srcdir)/bench/budget_table.sh '$(abs_top_builddir)/tools/mvquant/mvquant' '$(MVQ_FIXTURES)'
+EXTRA_DIST += bench/budget_table.sh
+.PHONY: bench-budget

@@ -17,5 +17,6 @@
 #include <mvquant/quantize.h>
 #include <mvquant/methods.h>
 #include <mvquant/kvcache.h>
+#include <mvquant/budget.h>
 
 #endif

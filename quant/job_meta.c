@@ -13,6 +13,24 @@ static bool copied_key(const char *key)
            !mvq_gguf_is_split_key(key); /* the output's own, when split */
 }
 
+/* The size budget's plan: the size aimed at, and each tensor's estimated
+ * loss (-1 for those the budget did not plan; the types are the tensors'). */
+static mvq_status mvq_job_write_budget(mvq_gguf_writer *w, const mvq_gguf *in, const mvq_quantize_opts *o,
+                                       mvq_error *err)
+{
+    int64_t n = mvq_gguf_n_tensors(in);
+    float *loss = malloc(sizeof *loss * (size_t)(n ? n : 1));
+    if (!loss)
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "out of memory writing the budget's plan");
+    for (int64_t i = 0; i < n; i++)
+        loss[i] = o->budget_types[i] >= 0 && o->budget_loss ? (float)o->budget_loss[i] : -1.0f;
+    mvq_status st = mvq_gguf_writer_add_u64(w, "mvquant.budget.bytes", o->budget_bytes, err);
+    if (st == MVQ_OK)
+        st = mvq_gguf_writer_add_arr(w, "mvquant.budget.est_loss", MVQ_GGUF_FLOAT32, loss, (uint64_t)n, err);
+    free(loss);
+    return st;
+}
+
 mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const mvq_quantize_opts *o,
                                   const mvq_massive_map *mm, mvq_error *err)
 {
@@ -38,6 +56,8 @@ mvq_status mvq_job_write_metadata(mvq_gguf_writer *w, const mvq_gguf *in, const 
         if (st == MVQ_OK)
             st = mvq_gguf_writer_add_u64(w, "mvquant.calib.tokens_xxh3", mvq_calib_tokens_hash(o->calib), err);
     }
+    if (st == MVQ_OK && o->budget_types)
+        st = mvq_job_write_budget(w, in, o, err);
     /* massive dimensions per layer: head * head_dim + d */
     int32_t *dims = mm->q ? malloc(sizeof *dims * (size_t)(mm->n_q > mm->n_k ? mm->n_q : mm->n_k)) : NULL;
     for (int64_t l = 0; dims && st == MVQ_OK && l < mm->n_layer; l++) {

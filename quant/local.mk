@@ -2,6 +2,9 @@
 # protection, evaluation (perplexity, KL divergence).  Its rooms: gguf/, model/,
 # calib/, methods/, each with its own local.mk.
 libmvq_core_la_SOURCES += \
+	quant/budget_measure.c \
+	quant/budget_plan.c \
+	quant/budget_solve.c \
 	quant/eval.c \
 	quant/eval_internal.h \
 	quant/eval_stats.c \

@@ -18,7 +18,7 @@ struct mvq_plan {
 
 const char *mvq_plan_reason_name(mvq_plan_reason r)
 {
-    static const char *const names[] = { "copy", "preset", "override", "fallback", "protection", "transform" };
+    static const char *const names[] = { "copy", "preset", "override", "fallback", "protection", "transform", "budget" };
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }
 
@@ -76,7 +76,7 @@ static mvq_status protect(mvq_plan *p, const mvq_gguf *in, const struct mvq_quan
     if (!tp->quantize || !qk || !mm->q || role->layer >= mm->n_layer)
         return MVQ_OK;
     int64_t n_out = rows_of(t);
-    if (o->protect_massive && mm->layer_count[role->layer] > 0) {
+    if (o->protect_massive && !o->budget_types && mm->layer_count[role->layer] > 0) {
         size_t planned = mvq_row_size(tp->type, t->ne[0]), raised = mvq_row_size(o->massive_type, t->ne[0]);
         if (raised && raised > planned) {
             p->protect_bytes += (raised - planned) * (uint64_t)t->ne[1];
@@ -139,6 +139,13 @@ mvq_plan *mvq_plan_build(const mvq_gguf *in, const struct mvq_quantize_opts *o, 
                      : tp->fallback ? MVQ_PLAN_FALLBACK
                      : tp->overridden ? MVQ_PLAN_OVERRIDE : MVQ_PLAN_PRESET;
         tp->method = tp->quantize ? method : NULL;
+        tp->est_loss = -1;
+        if (tp->quantize && o->budget_types && o->budget_types[i] >= 0) {
+            tp->type = (mvq_type)o->budget_types[i];
+            tp->fallback = false;
+            tp->reason = MVQ_PLAN_BUDGET;
+            tp->est_loss = o->budget_loss ? o->budget_loss[i] : -1;
+        }
         st = protect(p, in, o, i, &role, err);
     }
     /* the method prepares with the types protection chose (AWQ searches its

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 /* Statistics of tokens in sequences of n_ctx, no cache; also saved to
@@ -109,6 +110,58 @@ static inline mvq_status gates_keep_f32(mvq_method_tensor *t, mvq_pool *pool, mv
     t->rel_err = 0;
     t->protected_rel_err = -1;
     return MVQ_OK;
+}
+
+
+typedef struct gates_outcome {
+    double kld, kld_err, ppl, same_top;
+    uint64_t size, protect_bytes;
+} gates_outcome;
+
+/* Quantizes in with o into a temporary file, checks what llama.cpp's loader
+ * and `mvquant verify` check, and judges it against base over tokens
+ * (n_ctx 256; the first max_chunks chunks, <= 0: all): mean KLD, PPL,
+ * same top p, the file's size. */
+static inline gates_outcome gates_judge_chunks(mvq_gguf *in, mvq_model *base, const mvq_quantize_opts *o,
+                                               const int32_t *tokens, int64_t n_tokens, int32_t bos,
+                                               int64_t max_chunks, mvq_pool *pool)
+{
+    char out[] = "/tmp/mvq-gate-XXXXXX.gguf";
+    int fd = mkstemps(out, 5);
+    cr_assert(fd >= 0);
+    close(fd);
+    mvq_quantize_report rep;
+    mvq_error err;
+    cr_assert_eq(mvq_quantize_file(in, out, o, &rep, &err), MVQ_OK, "%s", err.msg);
+
+    mvq_gguf *q = mvq_gguf_open(out, &err);
+    cr_assert_not_null(q, "%s", err.msg);
+    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
+    int64_t checked = 0;
+    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
+    uint64_t ft = 0, qv = 0;
+    cr_assert(mvq_gguf_get_u64(q, "general.file_type", &ft) && ft == (uint64_t)o->plan.ftype);
+    cr_assert(mvq_gguf_get_u64(q, "general.quantization_version", &qv) && qv == 2);
+
+    mvq_model *m = mvq_model_from_gguf(q, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    mvq_eval_opts eo = { .n_ctx = 256, .max_chunks = max_chunks, .bos = bos };
+    mvq_eval_result r;
+    cr_assert_eq(mvq_eval_perplexity(m, base, tokens, n_tokens, &eo, pool, &r, &err), MVQ_OK, "%s", err.msg);
+    gates_outcome oc = { r.kld_mean, r.kld_err, r.ppl, r.same_top, mvq_gguf_file_size(q), rep.protect_bytes };
+    mvq_model_free(m);
+    mvq_gguf_close(q);
+    mvq_quantize_report_free(&rep);
+    unlink(out);
+    return oc;
+}
+
+static inline gates_outcome gates_quantize_and_judge(mvq_gguf *in, mvq_model *base, const mvq_quantize_opts *o,
+                                                     const int32_t *tokens, int64_t n_tokens, int32_t bos,
+                                                     mvq_pool *pool)
+{
+    return gates_judge_chunks(in, base, o, tokens, n_tokens, bos, 0, pool);
 }
 
 #endif

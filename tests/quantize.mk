@@ -40,8 +40,8 @@ tests_test_massive_models_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_massive_models_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_massive_models_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
-TESTS += tests/massive_cli.sh tests/split_cli.sh
-EXTRA_DIST += tests/massive_cli.sh tests/split_cli.sh
+TESTS += tests/massive_cli.sh tests/split_cli.sh tests/budget_cli.sh
+EXTRA_DIST += tests/massive_cli.sh tests/split_cli.sh tests/budget_cli.sh
 
 # The pin: RTN outputs of the fixture models stay byte-identical.
 EXTRA_DIST += tests/gates_testlib.h tests/pin/stories260K.stats.gguf tests/pin/tinyrope-3M.stats.gguf
@@ -98,4 +98,21 @@ tests_test_gptq_gates_SOURCES = tests/test_gptq_gates.c
 tests_test_gptq_gates_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_gptq_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_gptq_gates_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif
+
+# The size budget: its solver against brute force (plain TAP).
+check_PROGRAMS += tests/test_budget_solve
+TESTS += tests/test_budget_solve
+tests_test_budget_solve_SOURCES = tests/test_budget_solve.c
+tests_test_budget_solve_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_budget_solve_LDADD = $(TEST_LIBS) -lm
+
+# The size budget's gates on the fixture models (heavy: MVQ_TEST_HEAVY).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_budget_gates
+TESTS += tests/test_budget_gates
+tests_test_budget_gates_SOURCES = tests/test_budget_gates.c
+tests_test_budget_gates_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_budget_gates_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_budget_gates_LDADD = $(CRITERION_TEST_LIBS)
 endif

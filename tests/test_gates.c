@@ -14,45 +14,13 @@
 #include "tests/fixtures.h"
 #include "tests/gates_testlib.h"
 
-typedef struct outcome {
-    double kld, kld_err, ppl;
-    uint64_t size, protect_bytes;
-} outcome;
+typedef gates_outcome outcome;
 
 static outcome quantize_and_judge(mvq_gguf *in, mvq_model *base, const mvq_calib *calib, bool protect,
                                   const int32_t *tokens, int64_t n_tokens, int32_t bos, mvq_pool *pool)
 {
-    char out[] = "/tmp/mvq-gate-XXXXXX.gguf";
-    int fd = mkstemps(out, 5);
-    cr_assert(fd >= 0);
-    close(fd);
     mvq_quantize_opts o = gates_opts("q4_k_m", protect, calib, pool);
-    mvq_quantize_report rep;
-    mvq_error err;
-    cr_assert_eq(mvq_quantize_file(in, out, &o, &rep, &err), MVQ_OK, "%s", err.msg);
-
-    /* what llama.cpp's loader and `mvquant verify` check */
-    mvq_gguf *q = mvq_gguf_open(out, &err);
-    cr_assert_not_null(q, "%s", err.msg);
-    cr_assert_eq(mvq_gguf_check_loader_rules(q, &err), MVQ_OK, "%s", err.msg);
-    int64_t checked = 0;
-    cr_assert_eq(mvq_gguf_verify_hashes(q, &checked, NULL, NULL, &err), MVQ_OK, "%s", err.msg);
-    cr_assert_eq(checked, mvq_gguf_n_tensors(q), "every tensor's hash recorded");
-    uint64_t ft = 0, qv = 0;
-    cr_assert(mvq_gguf_get_u64(q, "general.file_type", &ft) && ft == MVQ_FTYPE_Q4_K_M);
-    cr_assert(mvq_gguf_get_u64(q, "general.quantization_version", &qv) && qv == 2);
-
-    mvq_model *m = mvq_model_from_gguf(q, &err);
-    cr_assert_not_null(m, "%s", err.msg);
-    mvq_eval_opts eo = { .n_ctx = 256, .bos = bos };
-    mvq_eval_result r;
-    cr_assert_eq(mvq_eval_perplexity(m, base, tokens, n_tokens, &eo, pool, &r, &err), MVQ_OK, "%s", err.msg);
-    outcome oc = { r.kld_mean, r.kld_err, r.ppl, mvq_gguf_file_size(q), rep.protect_bytes };
-    mvq_model_free(m);
-    mvq_gguf_close(q);
-    mvq_quantize_report_free(&rep);
-    unlink(out);
-    return oc;
+    return gates_quantize_and_judge(in, base, &o, tokens, n_tokens, bos, pool);
 }
 
 static void gate(const char *name, uint64_t llama_size, double llama_kld_imatrix)

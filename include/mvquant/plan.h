@@ -71,7 +71,8 @@ typedef enum mvq_plan_reason {
     MVQ_PLAN_OVERRIDE = 2,   /* --tensor-type, the output or the embedding option */
     MVQ_PLAN_FALLBACK = 3,   /* rows did not fit the wanted type's blocks */
     MVQ_PLAN_PROTECTION = 4, /* raised to the massive type: its layer has massive Q/K dimensions */
-    MVQ_PLAN_TRANSFORM = 5   /* not quantized, but a transform folds into it: rewritten */
+    MVQ_PLAN_TRANSFORM = 5,  /* not quantized, but a transform folds into it: rewritten */
+    MVQ_PLAN_BUDGET = 6      /* chosen by the size budget's solver (<mvquant/budget.h>) */
 } mvq_plan_reason;
 
 MVQ_API const char *mvq_plan_reason_name(mvq_plan_reason r); /* "preset", "override", ... */
@@ -90,6 +91,7 @@ typedef struct mvq_tensor_plan {
     const uint8_t *protected_rows;     /* those rows, when protected: quantized with most care; else NULL */
     const struct mvq_transform *scale_columns; /* its input's columns scaled (W[:, j] * s_j), or NULL */
     const struct mvq_transform *divide_out;    /* its values or rows divided (1 / s), or NULL */
+    double est_loss;      /* with a size budget: the estimated mean KLD its type adds; else -1 */
 } mvq_tensor_plan;
 
 /* Decides a type for every tensor of g (out has mvq_gguf_n_tensors(g)

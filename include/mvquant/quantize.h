@@ -80,6 +80,14 @@ typedef struct mvq_quantize_opts {
      * --keep-split (an input of one file gives OUT-00001-of-00001.gguf);
      * false: one file */
     bool keep_split;
+    /* a size budget's plan (mvq_budget_plan in <mvquant/budget.h>): per
+     * tensor the type chosen (-1: the rules' type) and its estimated loss;
+     * NULL: no budget.  With a budget, protection raises no type (the
+     * budget paid for it or not); the massive rows still get most care.
+     * budget_bytes: the file size aimed at, saved in the metadata */
+    const int *budget_types;
+    const double *budget_loss;
+    uint64_t budget_bytes;
 } mvq_quantize_opts;
 
 /* Quantizes in to out (a temporary file renamed into place when complete),

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 #include "tools/mvquant/quantize_llama.h"
+#include "tools/mvquant/quantize_budget.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -93,6 +94,18 @@ static void usage(void)
            "                        A layer-by-layer method runs the calibration tokens\n"
            "                        through the model once more, one layer at a time.\n");
     printf("\n"
+           "Size budget (every quantized tensor's type chosen by measurement):\n"
+           "  --target-size S       the file at most S: BYTES, NN%% (of IN), or a preset\n"
+           "                        (its fixed-rule size for this model), within 0.5%% below\n"
+           "  --target-bpw X        tensor data of X bits per weight\n"
+           "  --same-size-as FILE   the size of an existing file\n"
+           "  --plan-only           print the plan (per tensor: type, bytes, estimated loss,\n"
+           "                        why) and write nothing\n"
+           "                        Each tensor's importance-weighted error at each type, times\n"
+           "                        the KLD it causes alone (2 calibration sequences); an exact\n"
+           "                        knapsack picks the types.  --protect-massive weighs the\n"
+           "                        massive Q/K rows by their partner's norm, at the same size.\n"
+           "\n"
            "Calibration:\n"
            "  --calib FILE          calibration text (UTF-8, at least 16 tokens), tokenized\n"
            "                        with the model's tokenizer\n"
@@ -129,6 +142,7 @@ enum {
     OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
     OPT_SEQUENTIAL, OPT_NO_SEQUENTIAL, OPT_GPTQ_DAMP, OPT_GPTQ_BLOCK, OPT_ACT_ORDER, OPT_NO_ACT_ORDER,
     OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO, OPT_AWQ_MASSIVE,
+    OPT_TARGET_SIZE, OPT_TARGET_BPW, OPT_SAME_SIZE_AS, OPT_PLAN_ONLY,
 };
 
 static const struct option long_options[] = {
@@ -171,6 +185,10 @@ static const struct option long_options[] = {
     {"awq-tokens", required_argument, NULL, OPT_AWQ_TOKENS},
     {"awq-duo", no_argument, NULL, OPT_AWQ_DUO},
     {"awq-massive", required_argument, NULL, OPT_AWQ_MASSIVE},
+    {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
+    {"target-bpw", required_argument, NULL, OPT_TARGET_BPW},
+    {"same-size-as", required_argument, NULL, OPT_SAME_SIZE_AS},
+    {"plan-only", no_argument, NULL, OPT_PLAN_ONLY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -190,6 +208,7 @@ typedef struct args {
     const char *method_opt_of[4]; /* the method each option belongs to */
     int n_method_opts;
     llama_opts llama;   /* --include-weights, --exclude-weights, --override-kv */
+    budget_opts budget; /* --target-size, --target-bpw, --same-size-as, --plan-only */
 } args;
 
 /* A type name for --massive-type and the per-tensor options: one that we can quantize to. */
@@ -438,6 +457,16 @@ static int parse_args(args *a, int argc, char **argv)
             break;
         case OPT_AWQ_DUO: rc = method_opt(a, "awq", "duo", "1"); break;
         case OPT_AWQ_MASSIVE: rc = number_opt(a, "--awq-massive", 1e6, "awq", "massive"); break;
+        case OPT_TARGET_SIZE: a->budget.target_size = cli_optarg; break;
+        case OPT_SAME_SIZE_AS: a->budget.same_size_as = cli_optarg; break;
+        case OPT_PLAN_ONLY: a->budget.plan_only = true; break;
+        case OPT_TARGET_BPW: {
+            char *end;
+            a->budget.target_bpw = strtod(cli_optarg, &end);
+            if (end == cli_optarg || *end || !(a->budget.target_bpw > 0 && a->budget.target_bpw <= 32))
+                return cli_usage_error("quantize", "--target-bpw %s: bits per weight between 0 and 32", cli_optarg);
+            break;
+        }
         case 'h': usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
@@ -448,6 +477,8 @@ static int parse_args(args *a, int argc, char **argv)
         return rc;
     if (a->req.stats_path && a->req.imatrix_path)
         return cli_usage_error("quantize", "--stats and --imatrix exclude each other");
+    if ((rc = budget_check_args(&a->budget)) != CLI_EXIT_OK)
+        return rc;
     if ((rc = llama_install(&a->llama, &a->q)) != CLI_EXIT_OK)
         return rc;
     if (a->no_calib && (a->calib_text || a->req.stats_path || a->req.imatrix_path || a->req.stats_out))
@@ -746,6 +777,29 @@ static int layerwise_tokens(args *a, const mvq_model *model, mvq_pool *pool, int
     return CLI_EXIT_OK;
 }
 
+/* The budget's sequences: n_ctx of the calibration pass, at most 256. */
+static int64_t budget_ctx(const args *a)
+{
+    return a->req.n_ctx > 0 && a->req.n_ctx < 256 ? a->req.n_ctx : 256;
+}
+
+/* Tokens for the budget's sensitivities: the calibration text's, else two
+ * sequences the model writes itself. */
+static int budget_tokens(args *a, const mvq_model *model, mvq_pool *pool, int32_t **tokens, int64_t *n_tokens)
+{
+    if (*tokens && *n_tokens >= 2 * budget_ctx(a))
+        return CLI_EXIT_OK;
+    free(*tokens);
+    *tokens = NULL;
+    mvq_selfgen_params self = a->req.self;
+    self.n_tokens = 2 * budget_ctx(a);
+    self.seq_len = budget_ctx(a);
+    mvq_error err;
+    if (mvq_calib_self_tokens(model, &self, pool, tokens, n_tokens, &err) != MVQ_OK)
+        return cli_fail(&err);
+    return CLI_EXIT_OK;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     args a = {
@@ -787,6 +841,16 @@ int cmd_quantize(int argc, char **argv)
         goto out;
     if (a.calib_text && (rc = cli_check_text(a.calib_text)) != CLI_EXIT_OK)
         goto out;
+    if (budget_wanted(&a.budget)) {
+        a.q.plan.has_imatrix = !a.no_calib;
+        if ((rc = budget_resolve(&a.budget, in, a.in, &a.q.plan)) != CLI_EXIT_OK)
+            goto out;
+        if (a.no_calib) {
+            rc = cli_usage_error("quantize", "a size budget measures its plan: it excludes --no-calib");
+            goto out;
+        }
+        needs_calib = true;
+    }
     if (a.q.method->layerwise || (a.q.method->needs & MVQ_NEED_BLOCK_OUTPUTS))
         needs_calib = true; /* its statistics come from calibration tokens, whatever the plan */
     if (!(pool = mvq_pool_create(a.threads))) {
@@ -846,8 +910,23 @@ int cmd_quantize(int argc, char **argv)
     a.q.calib = calib;
     a.q.pool = pool;
     a.q.progress = tensor_progress;
+    if (budget_wanted(&a.budget) && (rc = budget_tokens(&a, model, pool, &tokens, &n_tokens)) != CLI_EXIT_OK)
+        goto out;
+    if (budget_wanted(&a.budget) &&
+        (rc = budget_plan(&a.budget, in, model, &a.q, tokens, n_tokens, budget_ctx(&a), a.json ? stderr : stdout)) !=
+            CLI_EXIT_OK)
+        goto out;
+    if (a.budget.plan_only)
+        goto out;
     mvq_status st = mvq_quantize_file(in, a.out, &a.q, &rep, &err);
     cli_progress_done();
+    while (st == MVQ_OK && budget_wanted(&a.budget) && budget_replan(&a.budget, &a.q, rep.file_bytes, &rc)) {
+        mvq_quantize_report_free(&rep); /* the header was not as estimated: once more, to the byte */
+        st = mvq_quantize_file(in, a.out, &a.q, &rep, &err);
+        cli_progress_done();
+    }
+    if (rc != CLI_EXIT_OK)
+        goto out;
     if (st != MVQ_OK) {
         rc = cli_fail(&err);
         goto out;
@@ -855,6 +934,7 @@ int cmd_quantize(int argc, char **argv)
     print_report(&a, &rep, calib ? &info : NULL, calib_seconds);
 out:
     mvq_quantize_report_free(&rep);
+    budget_free(&a.budget);
     mvq_calib_free(calib);
     free(tokens);
     mvq_model_free(model);

@@ -5,6 +5,8 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_quantize.c \
 	tools/mvquant/quantize_llama.h \
 	tools/mvquant/quantize_llama.c \
+	tools/mvquant/quantize_budget.h \
+	tools/mvquant/quantize_budget.c \
 	tools/mvquant/main.c \
 	tools/mvquant/cli.h \
 	tools/mvquant/cli.c \
