@@ -8,6 +8,7 @@
 #include <mvquant/kernels.h>
 #include <mvquant/gguf.h>
 #include <mvquant/model.h>
+#include <mvquant/disrupt.h>
 #include <mvquant/tokenizer.h>
 #include <mvquant/synth.h>
 #include <mvquant/massive.h>

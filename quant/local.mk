@@ -2,6 +2,7 @@
 # protection, evaluation (perplexity, KL divergence).  Its rooms: gguf/, model/,
 # calib/, methods/, each with its own local.mk.
 libmvq_core_la_SOURCES += \
+	quant/disrupt.c \
 	quant/eval.c \
 	quant/eval_internal.h \
 	quant/eval_stats.c \

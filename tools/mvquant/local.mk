@@ -13,6 +13,7 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_verify.c \
 	tools/mvquant/cmd_copy.c \
 	tools/mvquant/cmd_perplexity.c \
+	tools/mvquant/cmd_disrupt.c \
 	tools/mvquant/cmd_synth.c \
 	tools/mvquant/cmd_massive.c \
 	tools/mvquant/massive_cli.h \
