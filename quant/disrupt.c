@@ -241,3 +241,30 @@ int64_t mvq_disrupt_hits(const mvq_disrupt *d, mvq_tap tap, int64_t layer, int64
         return 0;
     return d->hits[((slot * d->n_layer + layer) * d->n_head_max + head) * d->head_dim + dim];
 }
+
+typedef struct norms_pass {
+    double *const *sq;
+    bool pre_rope;
+} norms_pass;
+
+static void add_squares(void *user, const mvq_observation *obs)
+{
+    const norms_pass *np = user;
+    const int w = obs->tap == MVQ_TAP_V ? 2 : obs->tap == MVQ_TAP_K || obs->tap == MVQ_TAP_K_PRE_ROPE ? 1 : 0;
+    double *sq = np->sq[w] + obs->layer * obs->dim;
+    for (int64_t t = 0; t < obs->n_tokens; t++)
+        for (int64_t j = 0; j < obs->dim; j++)
+            sq[j] += (double)obs->data[t * obs->dim + j] * obs->data[t * obs->dim + j];
+}
+
+mvq_status mvq_qkv_norms_pass(const mvq_model *m, const int32_t *tokens, int64_t n_tokens, int64_t n_ctx,
+                              int32_t bos, bool pre_rope, mvq_pool *pool, double *const sq[3], mvq_error *err)
+{
+    norms_pass np = {sq, pre_rope};
+    const uint32_t taps = pre_rope ? MVQ_TAP_BIT(MVQ_TAP_Q_PRE_ROPE) | MVQ_TAP_BIT(MVQ_TAP_K_PRE_ROPE)
+                                   : MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K);
+    const mvq_observer o = {.taps = taps | MVQ_TAP_BIT(MVQ_TAP_V), .kind = MVQ_OBSERVER_READ, .fn = add_squares,
+                            .user = &np};
+    const mvq_layerwise_opts lw = {.n_ctx = n_ctx, .bos = bos, .observers = &o, .n_observers = 1, .release = true};
+    return mvq_forward_layerwise(m, tokens, n_tokens, &lw, pool, err);
+}

@@ -12,8 +12,9 @@
 #include "tests/fixtures.h"
 #include "tests/synth_model.h"
 
+/* qwen2: NEOX RoPE (d rotates with d + 8) */
 static const synth_shape shape = {.dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .n_rot = 16,
-                                  .ff = 96, .vocab = 40, .arch = MVQ_ARCH_LLAMA};
+                                  .ff = 96, .vocab = 40, .arch = MVQ_ARCH_QWEN2};
 
 #define N_TOK 12
 
@@ -189,6 +190,32 @@ Test(disrupt, disrupting_nothing_reproduces_the_baseline_bit_for_bit)
     cr_assert_float_eq(whole, parts, 1e-9 * fabs(whole));
     cr_assert_eq(split[1].kld_mean, 0.0);
     mvq_disrupt_free(d);
+    synth_free(&sm);
+}
+
+Test(disrupt, norms_before_rope_keep_the_pair_norms_of_those_after)
+{
+    synth_model sm;
+    synth_build(&sm, &shape, 15);
+    int32_t tokens[40];
+    synth_tokens(tokens, 40, shape.vocab, 16);
+    static double pre[3][2 * 64], post[3][2 * 64];
+    double *const sq_pre[3] = {pre[0], pre[1], pre[2]}, *const sq_post[3] = {post[0], post[1], post[2]};
+    mvq_error err;
+    cr_assert_eq(mvq_qkv_norms_pass(&sm.m, tokens, 40, 20, 1, true, NULL, sq_pre, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(mvq_qkv_norms_pass(&sm.m, tokens, 40, 20, 1, false, NULL, sq_post, &err), MVQ_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(pre[2], post[2], 2 * 32 * sizeof(double)), 0, "V is the same either way");
+    bool moved = false;
+    /* NEOX rotates d with d + 8 in each head of 16: the pair's summed square is kept */
+    for (int w = 0; w < 2; w++)
+        for (int j = 0; j < 2 * (w ? 32 : 64); j++) {
+            if (j % 16 >= 8)
+                continue;
+            const double a = pre[w][j] + pre[w][j + 8], b = post[w][j] + post[w][j + 8];
+            cr_assert_float_eq(a, b, 1e-4 * a, "%s %d: %g vs %g", w ? "K" : "Q", j, a, b);
+            moved |= fabs(pre[w][j] - post[w][j]) > 1e-3 * a;
+        }
+    cr_assert(moved, "RoPE moved some norm within its pairs");
     synth_free(&sm);
 }
 

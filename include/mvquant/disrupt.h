@@ -60,6 +60,15 @@ MVQ_API int64_t mvq_disrupt_hits(const mvq_disrupt *d, mvq_tap tap, int64_t laye
 MVQ_API int mvq_disrupt_choose(const float *rows, int64_t n_tokens, int64_t stride, int64_t head_dim,
                                const mvq_disrupt_opts *opts, uint64_t slot, int *dims);
 
+/* Sums of squares over tokens of Q, K and V per layer, head and dimension
+ * (M[h,d]^2, the layout of mvq_calib's qkv_sq: sq[w] holds n_layer x heads
+ * x head_dim doubles, heads n_head for Q and n_head_kv for K and V), with
+ * Q and K taken before RoPE when pre_rope.  The tokens run in windows of
+ * n_ctx with bos first, as the calibration pass runs them.  Adds to sq. */
+MVQ_API mvq_status mvq_qkv_norms_pass(const mvq_model *m, const int32_t *tokens, int64_t n_tokens, int64_t n_ctx,
+                                      int32_t bos, bool pre_rope, mvq_pool *pool, double *const sq[3],
+                                      mvq_error *err);
+
 #ifdef __cplusplus
 }
 #endif
