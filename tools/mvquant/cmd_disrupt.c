@@ -211,15 +211,25 @@ static int head_hits(const mvq_disrupt *d, mvq_tap tap, int64_t l, int64_t h, in
     return n;
 }
 
+/* The heads of tap t at layer l when that tap was disrupted there (0 otherwise), and its passes. */
+static int64_t disrupted_heads(const disrupt_run *run, const mvq_hparams *hp, uint32_t taps, int64_t l, int t,
+                               int64_t *passes)
+{
+    *passes = mvq_disrupt_passes(run->d, (mvq_tap)t, l);
+    if (!(taps & MVQ_TAP_BIT(t)) || *passes == 0)
+        return 0;
+    return t == MVQ_TAP_Q || t == MVQ_TAP_Q_PRE_ROPE ? hp->n_head : hp->n_head_kv;
+}
+
 static void print_hits(const disrupt_run *run, const mvq_hparams *hp, uint32_t taps)
 {
     printf("dimensions hit (%s), per layer and head, with the share of chunks when not all:\n", run->name);
     for (int64_t l = 0; l < hp->n_layer; l++)
         for (int t = 0; t < MVQ_TAP_COUNT; t++) {
-            const int64_t passes = mvq_disrupt_passes(run->d, (mvq_tap)t, l);
-            if (!(taps & MVQ_TAP_BIT(t)) || passes == 0)
+            int64_t passes;
+            const int64_t heads = disrupted_heads(run, hp, taps, l, t, &passes);
+            if (heads == 0)
                 continue;
-            const int64_t heads = t == MVQ_TAP_Q || t == MVQ_TAP_Q_PRE_ROPE ? hp->n_head : hp->n_head_kv;
             printf("  layer %2lld %-10s", (long long)l, mvq_tap_name((mvq_tap)t));
             for (int64_t h = 0; h < heads; h++) {
                 int dims[8];
@@ -299,10 +309,10 @@ static void json_hits(cli_json *j, const disrupt_run *run, const mvq_hparams *hp
     cli_json_begin_array(j);
     for (int64_t l = 0; l < hp->n_layer; l++)
         for (int t = 0; t < MVQ_TAP_COUNT; t++) {
-            const int64_t passes = mvq_disrupt_passes(run->d, (mvq_tap)t, l);
-            if (!(taps & MVQ_TAP_BIT(t)) || passes == 0)
+            int64_t passes;
+            const int64_t heads = disrupted_heads(run, hp, taps, l, t, &passes);
+            if (heads == 0)
                 continue;
-            const int64_t heads = t == MVQ_TAP_Q || t == MVQ_TAP_Q_PRE_ROPE ? hp->n_head : hp->n_head_kv;
             cli_json_begin_object(j);
             cli_json_key(j, "layer");
             cli_json_i64(j, l);
@@ -366,18 +376,6 @@ static void print_json(const disrupt_args *a, const mvq_model *m, const disrupt_
     cli_json_finish(&j);
 }
 
-/* The text tokenized as 'mvquant perplexity' does (BOS first when the model wants one). */
-static mvq_status tokenize(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
-                           int32_t *bos, mvq_error *err)
-{
-    mvq_tokenizer *tok = mvq_tokenizer_from_gguf(m->gguf, err);
-    if (!tok)
-        return err->status;
-    *bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0 ? mvq_tokenizer_bos(tok) : -1;
-    mvq_tokenizer_free(tok);
-    return mvq_calib_text_tokens(m, path, 0, tokens, n_tokens, err);
-}
-
 static mvq_status run_all(const disrupt_args *a, const mvq_model *m, const int32_t *tokens, int64_t n_tokens,
                           int32_t bos, mvq_pool *pool, disrupt_run *runs, int n_runs, mvq_error *err)
 {
@@ -438,7 +436,7 @@ int cmd_disrupt(int argc, char **argv)
         st = mvq_error_set(&err, MVQ_ERR_ARG, "--topk %ld: beyond the head size %lld of %s", a.topk,
                            (long long)m->hp.head_dim, a.model);
     if (st == MVQ_OK)
-        st = tokenize(m, a.text, &tokens, &n_tokens, &bos, &err);
+        st = cli_tokenize_text(m, a.text, &tokens, &n_tokens, &bos, &err);
     if (st == MVQ_OK && n_tokens < 2 * a.ctx)
         st = mvq_error_set(&err, MVQ_ERR_FORMAT, "%s: %lld token%s of text; a context of %ld needs at least %ld",
                            a.text, (long long)n_tokens, cli_plural(n_tokens), a.ctx, 2 * a.ctx);
