@@ -9,6 +9,7 @@
 #include <mvquant/int8.h>
 #include <mvquant/gguf.h>
 #include <mvquant/model.h>
+#include <mvquant/disrupt.h>
 #include <mvquant/tokenizer.h>
 #include <mvquant/synth.h>
 #include <mvquant/massive.h>

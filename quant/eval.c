@@ -99,6 +99,11 @@ typedef struct eval_job {
     int n_workers;
     mvq_eval_sums *chunk_sums; /* per chunk: summed in chunk order at the end */
     float *kld_values;         /* n_chunks * n_score, with a base */
+    /* split by kind (mvq_eval_perplexity_split): per chunk, contextual then
+     * other sums; per prediction, whether it is contextual */
+    bool split;
+    mvq_eval_sums *class_sums;
+    unsigned char *contextual;
     atomic_llong next_chunk;
     pthread_mutex_t lock; /* guards what follows */
     mvq_eval_sums running;
@@ -122,6 +127,8 @@ static void free_workers(eval_job *job)
     free(job->workers);
     free(job->chunk_sums);
     free(job->kld_values);
+    free(job->class_sums);
+    free(job->contextual);
 }
 
 /* workers > 1: each runs whole chunks on its own thread (no synchronisation
@@ -136,7 +143,12 @@ static mvq_status alloc_workers(eval_job *job, const mvq_model *model, const mvq
     job->chunk_sums = calloc((size_t)job->n_chunks, sizeof *job->chunk_sums);
     if (base)
         job->kld_values = malloc((size_t)(job->n_chunks * job->n_score) * sizeof(float));
-    if (!job->workers || !job->chunk_sums || (base && !job->kld_values))
+    if (job->split) {
+        job->class_sums = calloc((size_t)(2 * job->n_chunks), sizeof *job->class_sums);
+        job->contextual = calloc((size_t)(job->n_chunks * job->n_score), 1);
+    }
+    if (!job->workers || !job->chunk_sums || (base && !job->kld_values) ||
+        (job->split && (!job->class_sums || !job->contextual)))
         return mvq_error_set(err, MVQ_ERR_NOMEM, "perplexity: out of memory");
     for (int i = 0; i < n_workers; i++) {
         eval_worker *w = &job->workers[i];
@@ -145,6 +157,11 @@ static mvq_status alloc_workers(eval_job *job, const mvq_model *model, const mvq
             return err ? err->status : MVQ_ERR_NOMEM;
         if (job->opts->kv)
             mvq_forward_set_kv(w->f, job->opts->kv);
+        for (int o = 0; o < job->opts->n_observers; o++) {
+            mvq_status st = mvq_forward_add_observer(w->f, &job->opts->observers[o], NULL, err);
+            if (st != MVQ_OK)
+                return st;
+        }
         w->logits = malloc((size_t)(rows * job->n_vocab) * sizeof(float));
         w->chunk = malloc((size_t)job->n_ctx * sizeof(int32_t));
         if (base)
@@ -153,6 +170,15 @@ static mvq_status alloc_workers(eval_job *job, const mvq_model *model, const mvq
             return mvq_error_set(err, MVQ_ERR_NOMEM, "perplexity: out of memory");
     }
     return MVQ_OK;
+}
+
+/* Whether target occurs at positions 1 .. j of the chunk (position 0, the BOS, excluded). */
+static bool target_seen(const int32_t *chunk, int64_t j, int32_t target)
+{
+    for (int64_t i = 1; i <= j; i++)
+        if (chunk[i] == target)
+            return true;
+    return false;
 }
 
 /* Runs chunk c on worker w and scores it into job->chunk_sums[c]. */
@@ -173,10 +199,19 @@ static mvq_status run_chunk(eval_job *job, eval_worker *w, int64_t c, mvq_error 
     /* row r is the prediction after position first + r */
     const int32_t *targets = job->tokens + c * job->n_ctx + job->first + 1;
     mvq_eval_sums *s = &job->chunk_sums[c];
-    for (int64_t r = 0; r < job->n_score; r++)
+    for (int64_t r = 0; r < job->n_score; r++) {
+        /* one row's sums added to the totals: the same sums as accumulating there */
+        mvq_eval_sums one = {0};
         mvq_eval_score_row(w->logits + r * job->n_vocab, w->fb ? w->base_logits + r * job->n_vocab : NULL,
-                           job->n_vocab, targets[r], s,
+                           job->n_vocab, targets[r], &one,
                            job->kld_values ? &job->kld_values[c * job->n_score + r] : NULL);
+        add_sums(s, &one);
+        if (job->class_sums) {
+            const bool ctx = target_seen(job->tokens + c * job->n_ctx, job->first + r, targets[r]);
+            job->contextual[c * job->n_score + r] = ctx;
+            add_sums(&job->class_sums[2 * c + (ctx ? 0 : 1)], &one);
+        }
+    }
     return MVQ_OK;
 }
 
@@ -239,9 +274,38 @@ static mvq_status check_inputs(const mvq_model *model, const mvq_model *base, in
     return MVQ_OK;
 }
 
-mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
-                               int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool, mvq_eval_result *out,
-                               mvq_error *err)
+/* Fills the split results from the per-chunk class sums (after out[0] is set, before its KLDs are sorted). */
+static mvq_status finish_split(const eval_job *job, bool has_base, mvq_eval_result out[3], mvq_error *err)
+{
+    const int64_t n = job->n_chunks * job->n_score;
+    float *klds = has_base ? malloc((size_t)(n > 0 ? n : 1) * sizeof *klds) : NULL;
+    if (has_base && !klds)
+        return mvq_error_set(err, MVQ_ERR_NOMEM, "perplexity: out of memory");
+    for (int k = 0; k < 2; k++) {
+        mvq_eval_sums total = {0};
+        for (int64_t c = 0; c < job->n_chunks; c++)
+            add_sums(&total, &job->class_sums[2 * c + k]);
+        int64_t m = 0;
+        for (int64_t i = 0; has_base && i < n; i++)
+            if ((job->contextual[i] != 0) == (k == 0))
+                klds[m++] = job->kld_values[i];
+        mvq_eval_result *r = &out[1 + k];
+        memset(r, 0, sizeof *r);
+        r->n_tokens = out[0].n_tokens;
+        r->n_ctx = out[0].n_ctx;
+        r->n_chunks = out[0].n_chunks;
+        r->seconds = out[0].seconds;
+        r->base_seconds = out[0].base_seconds;
+        r->tokens_per_s = out[0].tokens_per_s;
+        mvq_eval_finish(&total, has_base && m > 0, klds, r);
+    }
+    free(klds);
+    return MVQ_OK;
+}
+
+static mvq_status eval_perplexity(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
+                                  int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool, mvq_eval_result *out,
+                                  bool split, mvq_error *err)
 {
     const mvq_eval_opts dflt = {.n_ctx = 512, .bos = -1};
     if (!opts)
@@ -263,6 +327,7 @@ mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, co
     job.bos = opts->bos;
     job.has_base = base != NULL;
     job.opts = opts;
+    job.split = split;
     atomic_init(&job.next_chunk, 0);
     pthread_mutex_init(&job.lock, NULL);
 
@@ -297,10 +362,26 @@ mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, co
             out->seconds = wall * share;
             out->base_seconds = wall * (1 - share);
             out->tokens_per_s = out->seconds > 0 ? (double)(job.n_chunks * n_ctx) / out->seconds : 0.0;
+            if (split)
+                st = finish_split(&job, base != NULL, out, err);
             mvq_eval_finish(&total, base != NULL, job.kld_values, out);
         }
     }
     free_workers(&job);
     pthread_mutex_destroy(&job.lock);
     return st;
+}
+
+mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
+                               int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool, mvq_eval_result *out,
+                               mvq_error *err)
+{
+    return eval_perplexity(model, base, tokens, n_tokens, opts, pool, out, false, err);
+}
+
+mvq_status mvq_eval_perplexity_split(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
+                                     int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool,
+                                     mvq_eval_result out[3], mvq_error *err)
+{
+    return eval_perplexity(model, base, tokens, n_tokens, opts, pool, out, true, err);
 }

@@ -5,6 +5,7 @@ libmvq_core_la_SOURCES += \
 	quant/budget_measure.c \
 	quant/budget_plan.c \
 	quant/budget_solve.c \
+	quant/disrupt.c \
 	quant/eval.c \
 	quant/eval_internal.h \
 	quant/eval_stats.c \

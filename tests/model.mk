@@ -1,7 +1,7 @@
 # Model view, forward pass (against the double reference), hooks, evaluation.
 EXTRA_DIST += tests/synth_model.h
 if HAVE_CRITERION
-MODEL_TESTS = tests/test_forward tests/test_hooks tests/test_model tests/test_eval tests/test_kvcache
+MODEL_TESTS = tests/test_forward tests/test_hooks tests/test_model tests/test_eval tests/test_kvcache tests/test_disrupt
 check_PROGRAMS += $(MODEL_TESTS)
 TESTS += $(MODEL_TESTS)
 tests_test_forward_SOURCES = tests/test_forward.c
@@ -24,4 +24,8 @@ tests_test_kvcache_SOURCES = tests/test_kvcache.c
 tests_test_kvcache_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_kvcache_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_kvcache_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_disrupt_SOURCES = tests/test_disrupt.c
+tests_test_disrupt_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_disrupt_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_disrupt_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif

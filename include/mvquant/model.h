@@ -277,6 +277,11 @@ typedef struct mvq_eval_opts {
     void (*progress)(void *user, const mvq_eval_progress *p);
     void *user;
     const struct mvq_kv_quant *kv; /* the model's KV cache (not the base's); NULL: f32 */
+    /* installed on the model's passes (not the base's), as
+     * mvq_forward_add_observer; with several worker threads they run
+     * concurrently, on different chunks */
+    const mvq_observer *observers;
+    int n_observers;
 } mvq_eval_opts;
 
 typedef struct mvq_eval_result {
@@ -309,6 +314,15 @@ typedef struct mvq_eval_result {
 MVQ_API mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
                                        int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool,
                                        mvq_eval_result *out, mvq_error *err);
+
+/* The same, with the statistics also split by kind of prediction:
+ * out[0] all of them (exactly mvq_eval_perplexity's result), out[1] the
+ * contextual ones (the target's id occurs earlier in its chunk, at
+ * positions 1 .. j when predicting position j + 1: the chunk's first
+ * token, replaced by bos, excluded), out[2] the others. */
+MVQ_API mvq_status mvq_eval_perplexity_split(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
+                                             int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool,
+                                             mvq_eval_result out[3], mvq_error *err);
 
 #ifdef __cplusplus
 }

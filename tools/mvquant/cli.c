@@ -1,6 +1,8 @@
 /* Messages, exit codes, option parsing and progress for the CLI. */
 #include "config.h"
 #include "tools/mvquant/cli.h"
+#include <mvquant/calib.h>
+#include <mvquant/tokenizer.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -252,4 +254,15 @@ void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp)
     if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train)
         cli_info(1, "mvquant: warning: --ctx %lld is beyond the model's training context (%s.context_length = %lld)",
                  n_ctx, mvq_arch_name(hp->arch), (long long)hp->n_ctx_train);
+}
+
+mvq_status cli_tokenize_text(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
+                             int32_t *bos, mvq_error *err)
+{
+    mvq_tokenizer *tok = mvq_tokenizer_from_gguf(m->gguf, err);
+    if (!tok)
+        return err->status;
+    *bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0 ? mvq_tokenizer_bos(tok) : -1;
+    mvq_tokenizer_free(tok);
+    return mvq_calib_text_tokens(m, path, 0, tokens, n_tokens, err);
 }

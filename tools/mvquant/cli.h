@@ -24,6 +24,7 @@ int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_massive(int argc, char **argv);
+int cmd_disrupt(int argc, char **argv);
 
 /* "mvquant: MESSAGE" on stderr, whatever the verbosity. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -65,6 +66,12 @@ void cli_warn_ctx(long long n_ctx, const mvq_hparams *hp);
 /* Refuses a text file that is not text (a NUL byte, or not UTF-8):
  * prints the error and returns CLI_EXIT_FAIL, or CLI_EXIT_OK. */
 int cli_check_text(const char *path);
+
+/* The text file tokenized with the model's tokenizer as the library's
+ * calibration text is (BOS first when the model wants one), and that BOS
+ * (-1: none): what 'mvquant perplexity' evaluates. */
+mvq_status cli_tokenize_text(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
+                             int32_t *bos, mvq_error *err);
 
 /* "\rWHAT 42%, 0:12 left" on stderr, only when stderr is a terminal and
  * not quiet; the time left is estimated from the phase's start. */

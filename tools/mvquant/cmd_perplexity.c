@@ -184,19 +184,6 @@ static void print_json(const ppl_args *a, const mvq_eval_result *r, int threads)
     cli_json_finish(&j);
 }
 
-/* Tokenizes the text with the model's tokenizer (BOS first when it wants
- * one, as the library's calibration text is), and says which BOS that is. */
-static mvq_status tokenize_file(const mvq_model *m, const char *path, int32_t **tokens, int64_t *n_tokens,
-                                int32_t *bos, mvq_error *err)
-{
-    mvq_tokenizer *tok = mvq_tokenizer_from_gguf(m->gguf, err);
-    if (!tok)
-        return err->status;
-    *bos = mvq_tokenizer_wants_bos(tok) && mvq_tokenizer_bos(tok) >= 0 ? mvq_tokenizer_bos(tok) : -1;
-    mvq_tokenizer_free(tok);
-    return mvq_calib_text_tokens(m, path, 0, tokens, n_tokens, err);
-}
-
 int cmd_perplexity(int argc, char **argv)
 {
     ppl_args a;
@@ -221,7 +208,7 @@ int cmd_perplexity(int argc, char **argv)
     if (st == MVQ_OK)
         cli_warn_ctx(a.ctx, &m->hp);
     if (st == MVQ_OK)
-        st = tokenize_file(m, a.text, &tokens, &n_tokens, &bos, &err);
+        st = cli_tokenize_text(m, a.text, &tokens, &n_tokens, &bos, &err);
     if (st == MVQ_OK && n_tokens < 2 * a.ctx) /* bad input, not usage: exit 2 */
         st = mvq_error_set(&err, MVQ_ERR_FORMAT, "%s: %lld token%s of text; a context of %ld needs at least %ld",
                            a.text, (long long)n_tokens, cli_plural(n_tokens), a.ctx, 2 * a.ctx);

@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"quantize", cmd_quantize, "quantize a model (also: mvquant [OPTIONS] IN.gguf OUT.gguf)"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text, and KL divergence against a base model"},
     {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
+    {"disrupt", cmd_disrupt, "replace the massive Q/K dimensions by their mean and measure the loss"},
     {"massive", cmd_massive, "find the massive dimensions of Q and K per layer and head; SVG heatmaps"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
