@@ -4,6 +4,8 @@
 #include "tools/mvquant/cli.h"
 #include "tools/mvquant/quantize_llama.h"
 #include "tools/mvquant/quantize_budget.h"
+#include "tools/mvquant/quantize_report.h"
+#include "tools/mvquant/quantize_usage.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -16,124 +18,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define DEFAULT_TYPE "q4_k_m"
+#define DEFAULT_TYPE QUANTIZE_DEFAULT_TYPE
 
-static void usage(void)
-{
-    printf("Usage: mvquant [--protect-massive | --ignore-massive] [OPTIONS] IN.gguf OUT.gguf\n"
-           "       mvquant quantize [OPTIONS] IN.gguf OUT.gguf\n"
-           "       mvquant [quantize] [OPTIONS] IN.gguf [OUT.gguf] TYPE [NTHREADS]\n"
-           "\n"
-           "Quantizes IN into OUT, a GGUF file llama.cpp loads.  Calibration finds the\n"
-           "input statistics of every linear layer (importance weights for the scale\n"
-           "search) and the massive dimensions of the attention queries and keys; it runs\n"
-           "only when the plan uses them (not for f16, bf16, q8_0).  llama-quantize's forms:\n"
-           "TYPE as the last word (then no --type), NTHREADS after it; without OUT, the\n"
-           "output is ggml-model-TYPE.gguf in IN's folder.  Q3_K, Q4_K, Q5_K mean the _M\n"
-           "mixtures there.\n"
-           "\n"
-           "Massive values:\n"
-           "  --protect-massive     (default) in layers where Q or K has massive dimensions,\n"
-           "                        quantize attn_q and attn_k at --massive-type, and the rows\n"
-           "                        producing those dimensions with the best error found\n"
-           "  --ignore-massive      the same plan without that care, for comparison\n"
-           "  --massive-type TYPE   type of protected attn_q/attn_k (default q8_0)\n"
-           "  --lambda L            massive when M[h,d] > L * mean_d M[h,.] (default 5)\n"
-           "  --massive-topk K      instead, the K largest dimensions of each head\n"
-           "                        (default 1, as the paper's code; 0 uses --lambda)\n"
-           "\n"
-           "Types:\n"
-           "  --type TYPE           a preset (llama.cpp's mixtures) or one type for all 2-D\n"
-           "                        weights (default " DEFAULT_TYPE ")\n"
-           "  --tensor-type RE=TYPE tensors whose name matches the extended regular\n"
-           "                        expression RE get TYPE (repeatable; first match wins)\n"
-           "  --output-tensor-type TYPE, --token-embedding-type TYPE\n"
-           "  --leave-output-tensor output.weight copied as it is (not (re)quantized)\n"
-           "  --pure                every 2-D weight at the preset's base type (no mixture)\n"
-           "  --include-weights NAME, --exclude-weights NAME\n"
-           "                        only tensors whose name contains NAME (repeatable) get\n"
-           "                        importance weights / all but those (not both options)\n"
-           "  --override-kv KEY=TYPE:VALUE\n"
-           "                        set metadata KEY in OUT; TYPE int (written as uint32),\n"
-           "                        float (float32), bool (true/false) or str (repeatable)\n"
-           "  --keep-split          write the output split as IN is (IN's first part of a\n"
-           "                        split model, PREFIX-00001-of-0000N.gguf): OUT is the\n"
-           "                        parts' prefix (a trailing .gguf dropped); without it a\n"
-           "                        split IN comes out as one file\n"
-           "  --allow-requantize    quantize tensors that are already quantized (quality\n"
-           "                        suffers against quantizing from 16 or 32 bits)\n"
-           "  Presets:");
-    for (const mvq_preset *p = mvq_presets(); p->name; p++)
-        printf("%s %s", p == mvq_presets() ? "" : ",", p->name);
-    printf("\n  Types: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl\n"
-           "         iq4_xs\n"
-           "  Rows that do not divide into a type's blocks fall back as llama.cpp does\n"
-           "  (q4_K->q5_0, q5_K->q5_1, q6_K->q8_0, q2_K/q3_K/iq4_xs->iq4_nl), then f16.\n"
-           "\n"
-           "Method:\n"
-           "  --method NAME         how tensors are quantized (default: the first):\n");
-    for (const mvq_method *const *m = mvq_methods(); *m; m++)
-        printf("    %-19s %s\n", (*m)->name, (*m)->about);
-    printf("  --sequential          (default) a layer-by-layer method (gptq) sees each\n"
-           "                        layer's inputs as the layers before it were quantized\n"
-           "  --no-sequential       the unquantized model's inputs instead (cheaper)\n"
-           "  --gptq-damp X         gptq: damping X * mean diag H (default 0.01)\n"
-           "  --gptq-block N        gptq: columns per lazy batch update (default 128)\n"
-           "  --act-order           (default) gptq: columns in decreasing diag H\n"
-           "  --no-act-order        gptq: columns in stored order\n"
-           "  --gptq-refit          (default) gptq: a second pass on grids refitted to the\n"
-           "                        first pass's updated weights; the lower tr(dW H dW^T) kept\n"
-           "  --no-gptq-refit       gptq: one pass\n"
-           "  --smooth-alpha X      smoothquant: migration strength, 0 to 1 (default 0.85\n"
-           "                        for llama and mistral, else 0.5)\n"
-           "  --awq-tokens N        awq: calibration tokens its scale search runs\n"
-           "                        (default 2048, the first of --calib's)\n"
-           "  --awq-duo             awq: s = mean|x|^r / mean|w|^(1-r) (default: mean|x|^r)\n"
-           "  --awq-massive W       awq with --protect-massive: weight of the massive Q/K\n"
-           "                        dimensions' relative error in the search's loss (default 0)\n"
-           "                        A layer-by-layer method runs the calibration tokens\n"
-           "                        through the model once more, one layer at a time.\n");
-    printf("\n"
-           "Size budget (every quantized tensor's type chosen by measurement):\n"
-           "  --target-size S       the file at most S: BYTES, NN%% (of IN), or a preset\n"
-           "                        (its fixed-rule size for this model), within 0.5%% below\n"
-           "  --target-bpw X        tensor data of X bits per weight\n"
-           "  --same-size-as FILE   the size of an existing file\n"
-           "  --plan-only           print the plan (per tensor: type, bytes, estimated loss,\n"
-           "                        why) and write nothing\n"
-           "                        Each tensor's importance-weighted error at each type, times\n"
-           "                        the KLD it causes alone (2 calibration sequences); an exact\n"
-           "                        knapsack picks the types.  --protect-massive weighs the\n"
-           "                        massive Q/K rows by their partner's norm, at the same size.\n"
-           "\n"
-           "Calibration:\n"
-           "  --calib FILE          calibration text (UTF-8, at least 16 tokens), tokenized\n"
-           "                        with the model's tokenizer\n"
-           "  --calib-tokens N      tokens of it to use (default 16384)\n"
-           "  --ctx N               sequence length of the calibration pass (default 512,\n"
-           "                        at most the model's training context)\n"
-           "                        Without --calib: %lld tokens the model writes itself from\n"
-           "                        BOS (temperature 1, top-p 0.95, fixed seed).\n"
-           "  --stats FILE          use saved statistics (no calibration)\n"
-           "  --stats-out FILE      save the statistics (a GGUF file of F32 tensors)\n"
-           "  --imatrix FILE        use a llama.cpp importance matrix (GGUF or .dat);\n"
-           "                        no massive-value detection then\n"
-           "  --no-calib            no calibration: plain round to nearest, no importance\n"
-           "                        weights, no massive-value protection (also for models the\n"
-           "                        forward pass cannot run)\n"
-           "  --no-cache            neither read nor write the statistics cache\n"
-           "                        ($MVQ_CACHE_DIR, else $XDG_CACHE_HOME/mvquant)\n"
-           "\n"
-           "Other:\n"
-           "  --threads N           worker threads (default: the number of cores)\n"
-           "  --json                print the report as JSON on stdout\n"
-           "\n"
-           "Options, paths and the plan are checked before calibrating: an output that\n"
-           "cannot be written, a bad --tensor-type, a --massive-type below a planned type\n"
-           "(protection never lowers precision) fail at once.\n"
-           "  -h, --help            this help\n",
-           (long long)4096);
-}
 
 enum {
     OPT_PROTECT = 256, OPT_IGNORE, OPT_MASSIVE_TYPE, OPT_LAMBDA, OPT_TOPK, OPT_TYPE, OPT_TENSOR_TYPE,
@@ -467,7 +353,7 @@ static int parse_args(args *a, int argc, char **argv)
                 return cli_usage_error("quantize", "--target-bpw %s: bits per weight between 0 and 32", cli_optarg);
             break;
         }
-        case 'h': usage(); return -1;
+        case 'h': quantize_usage(); return -1;
         default: return CLI_EXIT_USAGE;
         }
     }
@@ -502,121 +388,6 @@ static void tensor_progress(void *user, const mvq_tensor_report *t, int64_t i, i
     cli_progress_item("quantize", (uint64_t)(i + 1), (uint64_t)n, t->name, mvq_type_name(t->to));
 }
 
-static void print_report(const args *a, const mvq_quantize_report *r, const mvq_calib_info *ci, double calib_seconds)
-{
-    if (a->json) {
-        cli_json j;
-        cli_json_init(&j, stdout);
-        cli_json_begin_object(&j);
-        cli_json_key(&j, "input"); cli_json_str(&j, a->in);
-        cli_json_key(&j, "output"); cli_json_str(&j, a->out);
-        cli_json_key(&j, "files"); cli_json_u64(&j, (uint64_t)r->n_files);
-        cli_json_key(&j, "type"); cli_json_str(&j, a->type_name);
-        cli_json_key(&j, "method"); cli_json_str(&j, a->q.method->name);
-        if (a->q.method->layerwise) {
-            cli_json_key(&j, "sequential"); cli_json_bool(&j, a->q.sequential);
-        }
-        cli_json_key(&j, "massive"); cli_json_str(&j, a->q.protect_massive ? "protect" : "ignore");
-        cli_json_key(&j, "massive_type"); cli_json_str(&j, mvq_type_name(a->q.massive_type));
-        cli_json_key(&j, "lambda"); cli_json_f64(&j, a->q.massive.lambda);
-        cli_json_key(&j, "topk"); cli_json_i64(&j, a->q.massive.topk);
-        cli_json_key(&j, "calibration_tokens"); cli_json_i64(&j, ci ? ci->n_tokens : 0);
-        cli_json_key(&j, "layers_with_massive"); cli_json_i64(&j, r->n_layers_massive);
-        cli_json_key(&j, "massive_q"); cli_json_i64(&j, r->n_massive_q);
-        cli_json_key(&j, "massive_k"); cli_json_i64(&j, r->n_massive_k);
-        cli_json_key(&j, "tensors");
-        cli_json_begin_array(&j);
-        for (int64_t i = 0; i < r->n_tensors; i++) {
-            const mvq_tensor_report *t = &r->tensors[i];
-            cli_json_begin_object(&j);
-            cli_json_key(&j, "name"); cli_json_str(&j, t->name);
-            cli_json_key(&j, "from"); cli_json_str(&j, mvq_type_name(t->from));
-            cli_json_key(&j, "type"); cli_json_str(&j, mvq_type_name(t->to));
-            cli_json_key(&j, "bytes"); cli_json_u64(&j, t->bytes);
-            cli_json_key(&j, "quantized"); cli_json_bool(&j, t->quantized);
-            cli_json_key(&j, "fallback"); cli_json_bool(&j, t->fallback);
-            cli_json_key(&j, "protected"); cli_json_bool(&j, t->is_protected);
-            if (t->quantized) {
-                cli_json_key(&j, "rel_err"); cli_json_f64(&j, t->rel_err);
-            }
-            if (t->n_massive_rows) {
-                cli_json_key(&j, "massive_rows"); cli_json_i64(&j, t->n_massive_rows);
-                cli_json_key(&j, "massive_rel_err"); cli_json_f64(&j, t->massive_rel_err);
-            }
-            if (t->quantized && a->q.method->layerwise) {
-                cli_json_key(&j, "no_stats"); cli_json_bool(&j, t->no_stats);
-                if (t->out_err[0] >= 0) {
-                    cli_json_key(&j, "out_err"); cli_json_f64(&j, t->out_err[0]);
-                    if (t->out_err[1] >= 0) {
-                        cli_json_key(&j, "out_err_refit"); cli_json_f64(&j, t->out_err[1]);
-                    }
-                    cli_json_key(&j, "out_err_kept"); cli_json_str(&j, t->out_err_kept ? "refit" : "first");
-                }
-            }
-            cli_json_end_object(&j);
-        }
-        cli_json_end_array(&j);
-        cli_json_key(&j, "weights"); cli_json_u64(&j, r->n_weights);
-        cli_json_key(&j, "bytes_in"); cli_json_u64(&j, r->bytes_in);
-        cli_json_key(&j, "bytes_out"); cli_json_u64(&j, r->bytes_out);
-        cli_json_key(&j, "file_bytes"); cli_json_u64(&j, r->file_bytes);
-        cli_json_key(&j, "protect_bytes"); cli_json_u64(&j, r->protect_bytes);
-        cli_json_key(&j, "bpw"); cli_json_f64(&j, r->bpw);
-        cli_json_key(&j, "seconds"); cli_json_f64(&j, r->seconds);
-        cli_json_key(&j, "calibration_seconds"); cli_json_f64(&j, calib_seconds);
-        cli_json_end_object(&j);
-        cli_json_finish(&j);
-        return;
-    }
-    printf("%-28s %-7s %-7s %10s %9s  %s\n", "tensor", "from", "to", "bytes", "rel.err", "massive rows (rel.err)");
-    for (int64_t i = 0; i < r->n_tensors; i++) {
-        const mvq_tensor_report *t = &r->tensors[i];
-        cli_print_name(stdout, t->name, strlen(t->name), 28);
-        printf(" %-7s %-7s %10llu ", mvq_type_name(t->from), mvq_type_name(t->to), (unsigned long long)t->bytes);
-        if (t->quantized)
-            printf("%9.5f", t->rel_err);
-        else
-            printf("%9s", "copied");
-        if (t->n_massive_rows)
-            printf("  %d", t->n_massive_rows);
-        if (t->n_massive_rows && t->massive_rel_err >= 0)
-            printf(" (%.5f)", t->massive_rel_err);
-        printf("%s%s", t->is_protected ? "  protected" : "", t->fallback ? "  fallback" : "");
-        if (t->quantized && a->q.method->layerwise && t->out_err[0] >= 0) {
-            printf("  tr(dW H dW^T) %.4g", t->out_err[0]);
-            if (t->out_err[1] >= 0)
-                printf(", refit %.4g (%s kept)", t->out_err[1], t->out_err_kept ? "refit" : "first");
-        } else if (t->quantized && a->q.method->layerwise && t->no_stats) {
-            printf("  no statistics: rounded to nearest");
-        }
-        printf("\n");
-    }
-    char parts[64] = "";
-    if (a->q.keep_split)
-        snprintf(parts, sizeof parts, "-*-of-%05lld.gguf (%lld file%s)", (long long)r->n_files, (long long)r->n_files,
-                 cli_plural(r->n_files));
-    printf("\n%s -> %s%s: %llu weights, %.3f bits per weight, %llu bytes (tensor data %llu -> %llu)\n", a->in, a->out,
-           parts, (unsigned long long)r->n_weights, r->bpw, (unsigned long long)r->file_bytes,
-           (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
-    if (!ci) {
-        printf("massive values: not detected (no calibration)\n");
-        printf("elapsed %.2f s\n", r->seconds);
-        return;
-    }
-    char rule[64];
-    if (a->q.massive.topk > 0)
-        snprintf(rule, sizeof rule, "top-%d per head", a->q.massive.topk);
-    else
-        snprintf(rule, sizeof rule, "M > %g x head mean", a->q.massive.lambda);
-    printf("massive values: %s (rule: %s); %d layer%s with massive Q/K dimensions (%d in Q, %d in K); "
-           "protection cost %llu bytes (%.2f%%)\n",
-           a->q.protect_massive ? "protected" : "ignored", rule, r->n_layers_massive, cli_plural(r->n_layers_massive),
-           r->n_massive_q, r->n_massive_k,
-           (unsigned long long)r->protect_bytes,
-           r->bytes_out ? 100.0 * (double)r->protect_bytes / (double)(r->bytes_out - r->protect_bytes) : 0.0);
-    printf("elapsed %.2f s: calibration %.2f s, quantization %.2f s\n", calib_seconds + r->seconds, calib_seconds,
-           r->seconds);
-}
 
 /* Adds --tensor-type REGEX=TYPE entries for --leave-output-tensor (first)
  * and --pure (last, after the user's and the output/embedding types). */
@@ -931,7 +702,8 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(&err);
         goto out;
     }
-    print_report(&a, &rep, calib ? &info : NULL, calib_seconds);
+    const quantize_job_view view = {&a.q, a.in, a.out, a.type_name, a.json};
+    quantize_print_report(&view, &rep, calib ? &info : NULL, calib_seconds);
 out:
     mvq_quantize_report_free(&rep);
     budget_free(&a.budget);

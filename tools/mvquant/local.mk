@@ -6,6 +6,10 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/quantize_llama.h \
 	tools/mvquant/quantize_llama.c \
 	tools/mvquant/quantize_budget.h \
+	tools/mvquant/quantize_report.c \
+	tools/mvquant/quantize_report.h \
+	tools/mvquant/quantize_usage.c \
+	tools/mvquant/quantize_usage.h \
 	tools/mvquant/quantize_budget.c \
 	tools/mvquant/main.c \
 	tools/mvquant/cli.h \
