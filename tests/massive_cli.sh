@@ -10,7 +10,7 @@ if [ -n "$EMULATOR" ]; then
     echo "1..0 # SKIP the CLI tests run natively only (EMULATOR=$EMULATOR)"
     exit 0
 fi
-echo "1..14"
+echo "1..16"
 n=0
 check() { # description, then the command's status (0 = ok)
     n=$((n + 1))
@@ -92,11 +92,34 @@ assert j["summary"]["q"]["top_pair"] == 3 and j["summary"]["k"]["top_pair"] == 3
         rc=$?
     fi
     check "--json with --layers" $rc
+    # before RoPE: each rotated pair keeps its total (RoPE rotates within a
+    # pair), V is untouched, and the cache keeps the two apart
+    "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --ctx 256 --layers 1-2 --json --pre-rope \
+        >"$dir/pre.json" 2>"$dir/pre.err"
+    rc=$?
+    if [ $rc -eq 0 ] && command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert b["pre_rope"] is True and a["pre_rope"] is False
+for la, lb in zip(a["layers"], b["layers"]):
+    assert la["v"] == lb["v"]
+    for w in "qk":
+        for ha, hb in zip(la[w]["heads"], lb[w]["heads"]):
+            for i in range(0, len(ha["M"]), 2):
+                pa = ha["M"][i] ** 2 + ha["M"][i + 1] ** 2
+                pb = hb["M"][i] ** 2 + hb["M"][i + 1] ** 2
+                assert abs(pa - pb) <= 1e-4 * max(pa, 1e-6), (w, i, pa, pb)
+assert any(ha["M"] != hb["M"] for la, lb in zip(a["layers"], b["layers"])
+           for ha, hb in zip(la["q"]["heads"], lb["q"]["heads"])), "the norms did not change"' "$dir/out.json" "$dir/pre.json" &&
+            ! grep -q "calibration skipped" "$dir/pre.err"
+        rc=$?
+    fi
+    check "--pre-rope: pair totals kept, V the same, not the post-RoPE cache" $rc
     "$MVQ" massive "$model" --text "$text" --calib-tokens 256 --svg /nonexistent/dir/fig.svg >/dev/null 2>&1
     [ $? -eq 2 ]
     check "unwritable figure: exit 2" $?
 else
-    for what in report layers svg temp title shared-scale cache json unwritable; do skip "fixtures absent ($what)"; done
+    for what in report layers svg temp title shared-scale cache json pre-rope unwritable; do skip "fixtures absent ($what)"; done
 fi
 
 "$MVQ" massive "$dir/syn.gguf" --layers 7 >/dev/null 2>&1
@@ -105,6 +128,9 @@ check "layers outside the model: exit 1" $?
 "$MVQ" massive "$dir/syn.gguf" --lambda -2 >/dev/null 2>&1
 [ $? -eq 1 ]
 check "bad --lambda: exit 1" $?
+"$MVQ" massive "$dir/syn.gguf" --pre-rope --stats "$dir/none.gguf" >/dev/null 2>&1
+[ $? -eq 1 ]
+check "--pre-rope with --stats: exit 1" $?
 "$MVQ" massive "$dir/missing.gguf" >/dev/null 2>&1
 [ $? -eq 2 ]
 check "missing model: exit 2" $?

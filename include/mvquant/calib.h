@@ -45,6 +45,9 @@ typedef struct mvq_calib_opts {
     int32_t bos;    /* first token of each sequence; < 0: none */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* Q and K norms taken before RoPE (for the analysis of where RoPE
+     * concentrates them); such statistics are not for protection */
+    bool pre_rope;
 } mvq_calib_opts;
 
 /* Runs the model over tokens in sequences of n_ctx (the last one shorter)
@@ -156,6 +159,7 @@ typedef struct mvq_calib_request {
     /* phase is "generate" or "calibrate" (may be NULL) */
     void (*progress)(void *user, const char *phase, int64_t done, int64_t total);
     void *user;
+    bool pre_rope;            /* as mvq_calib_opts (part of the cache key) */
 } mvq_calib_request;
 
 typedef struct mvq_calib_info {

@@ -82,8 +82,10 @@ int mvq_calib_tap_input(mvq_tap tap)
 static int tap_qkv(mvq_tap tap)
 {
     switch (tap) {
-    case MVQ_TAP_Q: return MVQ_CALIB_Q;
-    case MVQ_TAP_K: return MVQ_CALIB_K;
+    case MVQ_TAP_Q:
+    case MVQ_TAP_Q_PRE_ROPE: return MVQ_CALIB_Q;
+    case MVQ_TAP_K:
+    case MVQ_TAP_K_PRE_ROPE: return MVQ_CALIB_K;
     case MVQ_TAP_V: return MVQ_CALIB_V;
     default: return -1;
     }
@@ -129,7 +131,11 @@ mvq_status mvq_calib_run(mvq_calib *c, const mvq_model *m, const int32_t *tokens
 {
     /* a length given is used as is: converters often record a shorter
      * context than the model was trained with (llama2.c models: 128) */
-    const mvq_observer o = {.taps = mvq_calib_tap_mask(), .kind = MVQ_OBSERVER_READ, .fn = mvq_calib_observe, .user = c};
+    uint32_t taps = mvq_calib_tap_mask();
+    if (opts && opts->pre_rope) /* the same sums, from the taps before the rotation */
+        taps = (taps & ~(MVQ_TAP_BIT(MVQ_TAP_Q) | MVQ_TAP_BIT(MVQ_TAP_K))) | MVQ_TAP_BIT(MVQ_TAP_Q_PRE_ROPE) |
+               MVQ_TAP_BIT(MVQ_TAP_K_PRE_ROPE);
+    const mvq_observer o = {.taps = taps, .kind = MVQ_OBSERVER_READ, .fn = mvq_calib_observe, .user = c};
     /* layer by layer: each layer's pages are released once its statistics are in */
     const mvq_layerwise_opts lw = {
         .n_ctx = opts && opts->n_ctx > 0 ? opts->n_ctx : mvq_calib_default_ctx(&m->hp),

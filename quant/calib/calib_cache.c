@@ -117,6 +117,8 @@ static uint64_t request_key(const mvq_model *m, const mvq_calib_request *r, int6
     XXH3_64bits_reset(s);
     const int64_t head[4] = {STATS_FORMAT_VERSION, (int64_t)mvq_model_data_hash(m), n_ctx, bos};
     XXH3_64bits_update(s, head, sizeof head);
+    if (r->pre_rope) /* only then: the keys of the cache's existing files stay valid */
+        XXH3_64bits_update(s, "pre_rope", 8);
     if (r->tokens) {
         XXH3_64bits_update(s, "text", 4);
         XXH3_64bits_update(s, r->tokens, (size_t)r->n_tokens * sizeof *r->tokens);
@@ -166,7 +168,8 @@ static mvq_calib *compute(const mvq_model *m, const mvq_calib_request *r, mvq_se
         tokens = own;
     }
     mvq_calib *c = mvq_calib_new(&m->hp, err);
-    mvq_calib_opts opts = {.n_ctx = n_ctx, .bos = bos, .progress = r->progress ? relay : NULL, .user = &cal};
+    mvq_calib_opts opts = {.n_ctx = n_ctx, .bos = bos, .progress = r->progress ? relay : NULL, .user = &cal,
+                           .pre_rope = r->pre_rope};
     if (c && mvq_calib_run(c, m, tokens, n_tokens, &opts, pool, err) != MVQ_OK) {
         mvq_calib_free(c);
         c = NULL;

@@ -16,7 +16,7 @@ static void usage(FILE *to)
     fprintf(to,
             "Usage: mvquant massive MODEL.gguf [--text FILE] [--calib-tokens N] [--ctx N]\n"
             "                       [--lambda L] [--topk K] [--layers A-B] [--json] [--svg OUT.svg]\n"
-            "                       [--stats FILE] [--no-cache] [--threads N]\n"
+            "                       [--stats FILE] [--no-cache] [--threads N] [--pre-rope]\n"
             "\n"
             "Runs the model over calibration tokens and, for Q and K after RoPE (and V, as the\n"
             "control), computes per layer, head h and dimension d the L2 norm over the tokens\n"
@@ -44,6 +44,8 @@ static void usage(FILE *to)
             "  --no-cache         neither read nor write the statistics cache ($MVQ_CACHE_DIR,\n"
             "                     else $XDG_CACHE_HOME/mvquant, else ~/.cache/mvquant)\n"
             "  --threads N        worker threads (default: all cores)\n"
+            "  --pre-rope         Q and K norms taken before RoPE, to see where RoPE\n"
+            "                     concentrates them (needs a run: excludes --stats)\n"
             "  --json             one JSON object on stdout instead of text\n",
             (unsigned)MVQ_SELFGEN_SEED);
 }
@@ -53,7 +55,7 @@ typedef struct massive_args {
     bool svg_shared_scale;
     long calib_tokens, ctx, topk, threads, layer_from, layer_to;
     double lambda;
-    bool json, no_cache;
+    bool json, no_cache, pre_rope;
 } massive_args;
 
 static bool parse_layers(const char *s, long *from, long *to)
@@ -105,6 +107,7 @@ static int parse_args(int argc, char **argv, massive_args *a)
         {"svg-shared-scale", no_argument, NULL, 'G'},
         {"stats", required_argument, NULL, 'S'},  {"no-cache", no_argument, NULL, 'C'},
         {"threads", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"pre-rope", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, massive_args *a)
         case 'S': a->stats = cli_optarg; break;
         case 'J': a->json = true; break;
         case 'C': a->no_cache = true; break;
+        case 'P': a->pre_rope = true; break;
         case 'n': bad = cli_parse_long(cli_optarg, 1, 1L << 30, &a->calib_tokens) ? NULL : "--calib-tokens"; break;
         case 'c': bad = cli_parse_long(cli_optarg, 2, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
         case 'k': bad = cli_parse_long(cli_optarg, 0, 1024, &a->topk) ? NULL : "--topk"; break;
@@ -145,6 +149,8 @@ static int parse_args(int argc, char **argv, massive_args *a)
         return cli_usage_error("massive", "expected one MODEL.gguf, got %d", argc - cli_optind);
     if (a->text && a->stats)
         return cli_usage_error("massive", "--text and --stats exclude each other");
+    if (a->pre_rope && a->stats)
+        return cli_usage_error("massive", "--pre-rope takes the norms in a run over text: it excludes --stats");
     a->model = argv[cli_optind];
     return 0;
 }
@@ -217,6 +223,7 @@ static void print_text(const massive_args *args, const mvq_massive_analysis *a, 
            (long long)hp->n_head_kv, (long long)hp->head_dim, hp->rope_style == MVQ_ROPE_NEOX ? "neox" : "normal",
            (long long)hp->n_rot, hp->rope_freq_base);
     print_calibration(stdout, args, info);
+    printf("norms: Q and K %s RoPE, V as the control\n", args->pre_rope ? "before" : "after");
     if (args->topk > 0)
         printf("rule: the %ld largest dimension%s of each head (--topk; --lambda L for the ratio rule)\n", args->topk,
                cli_plural(args->topk));
@@ -316,6 +323,8 @@ static void print_json(const massive_args *args, const mvq_massive_analysis *a, 
     }
     cli_json_key(&j, "rope_base");
     cli_json_f64(&j, hp->rope_freq_base);
+    cli_json_key(&j, "pre_rope");
+    cli_json_bool(&j, args->pre_rope);
     cli_json_key(&j, "lambda");
     cli_json_f64(&j, args->lambda);
     cli_json_key(&j, "calibration");
@@ -369,6 +378,7 @@ static mvq_calib *obtain(const massive_args *args, const mvq_model *m, mvq_pool 
     r.n_tokens = args->calib_tokens;
     r.no_cache = args->no_cache;
     r.progress = show_progress;
+    r.pre_rope = args->pre_rope;
     int32_t *tokens = NULL;
     if (args->text) {
         if (mvq_calib_text_tokens(m, args->text, args->calib_tokens, &tokens, &r.n_tokens, err) != MVQ_OK)
