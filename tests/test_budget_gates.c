@@ -48,14 +48,8 @@ static mvq_quantize_opts budget_opts(mvq_gguf *in, mvq_model *base, const mvq_ca
 
 static void gate(const char *name, uint64_t llama_size, double llama_kld_imatrix)
 {
-    char model[4096], calib_text[4096], eval_text[4096], rel[256];
-    if (mvq_heavy_tests_off())
-        cr_skip_test(MVQ_HEAVY_SKIP_MSG);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    if (!mvq_fixture(rel, model, sizeof model) ||
-        !mvq_fixture("text/tinystories-calib.txt", calib_text, sizeof calib_text) ||
-        !mvq_fixture("text/tinystories-eval.txt", eval_text, sizeof eval_text))
-        cr_skip_test("fixtures absent (%s and the texts): configure --with-fixtures=DIR", rel);
+    char model[4096], calib_text[4096], eval_text[4096];
+    gates_fixture_paths(name, model, calib_text, eval_text);
     mvq_error err;
     mvq_gguf *in = mvq_gguf_open(model, &err);
     cr_assert_not_null(in, "%s", err.msg);
