@@ -38,7 +38,7 @@ static void count_massive(const mvq_massive_map *mm, mvq_quantize_report *rep)
 static bool plan_report(const mvq_gguf_tensor *t, const mvq_tensor_plan *tp, mvq_tensor_report *tr)
 {
     bool convert = tp->quantize && tp->type != (mvq_type)t->type;
-    bool rewrite = convert || tp->scale_columns || tp->divide_out;
+    bool rewrite = convert || tp->scale_columns || tp->divide_out || tp->clip;
     uint64_t rows = 1;
     for (uint32_t d = 1; d < t->n_dims; d++)
         rows *= (uint64_t)t->ne[d];

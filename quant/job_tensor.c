@@ -31,6 +31,11 @@ static void widen_rows(void *arg, int ith, int nth)
         else if (out) /* the linear before: its rows */
             for (int64_t j = 0; j < n; j++)
                 x[j] /= out->scale[r];
+        const mvq_clip *clip = s->tp->clip;
+        for (int64_t j = 0; clip && j < n; j++) {
+            const float m = clip->max[r * clip->n_groups + j / clip->group];
+            x[j] = x[j] > m ? m : x[j] < -m ? -m : x[j];
+        }
     }
 }
 

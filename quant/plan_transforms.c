@@ -39,15 +39,28 @@ static const mvq_transform *find(const mvq_transform_list *l, int64_t layer, int
     return NULL;
 }
 
+static const mvq_clip *find_clip(const mvq_transform_list *l, const mvq_tensor_role *r)
+{
+    for (int64_t k = 0; r->role == MVQ_ROLE_LINEAR && k < l->n_clips; k++)
+        if (l->clips[k].layer == r->layer && l->clips[k].linear == r->linear)
+            return &l->clips[k];
+    return NULL;
+}
+
 mvq_status mvq_plan_transforms(const mvq_gguf *in, int64_t i, const mvq_tensor_role *role,
                                const mvq_transform_list *l, mvq_tensor_plan *tp, mvq_error *err)
 {
-    if (!l->n)
+    if (!l->n && !l->n_clips)
         return MVQ_OK;
     const mvq_gguf_tensor *t = mvq_gguf_tensor_at(in, i);
     int64_t layer = role->layer < 0 ? 0 : role->layer, n_out = 1;
     for (uint32_t d = 1; d < t->n_dims; d++)
         n_out *= t->ne[d];
+    /* a clipping is part of the rounding: only where the tensor is quantized */
+    if (tp->quantize && (tp->clip = find_clip(l, role)) && (tp->clip->n_in != t->ne[0] || tp->clip->n_out != n_out))
+        return mvq_error_set(err, MVQ_ERR_ARG, "%s: a clipping is for %lld x %lld, the tensor is %lld x %lld",
+                             t->name.data, (long long)tp->clip->n_out, (long long)tp->clip->n_in, (long long)n_out,
+                             (long long)t->ne[0]);
     int reads = role->role == MVQ_ROLE_LINEAR ? (int)input_of(role->linear)
                 : role->role == MVQ_ROLE_OUTPUT ? MVQ_CALIB_OUTPUT_IN : -1;
     int makes = produced_by(role);

@@ -88,7 +88,14 @@ static mvq_status awq_fold_prepare(const mvq_method_context *ctx, mvq_transform_
     int v_to_o = 0;
     for (int64_t k = 0; k < out->n; k++)
         v_to_o += out->items[k].input == MVQ_CALIB_ATTN_OUT;
-    cr_log_info("awq: %lld transforms, %d of them attn_v -> attn_output\n", (long long)out->n, v_to_o);
+    cr_log_info("awq: %lld transforms, %d of them attn_v -> attn_output, %lld clippings\n", (long long)out->n, v_to_o,
+                (long long)out->n_clips);
+    /* a clipping changes the model by design (tests/test_awq_clip.c): only the scales here */
+    for (int64_t k = 0; k < out->n_clips; k++)
+        free(out->clips[k].max);
+    free(out->clips);
+    out->clips = NULL;
+    out->n_clips = 0;
     return st;
 }
 

@@ -37,14 +37,32 @@ typedef struct mvq_transform {
     float *scale;          /* n values, malloc'd, owned by the list */
 } mvq_transform;
 
+/* A weight clipping of one linear of a layer (AWQ's clipping search):
+ * after its transforms, W[r][j] is clamped to +-max[r * n_groups + j /
+ * group] before rounding.  Unlike the scales it changes what the model
+ * computes; the search keeps it only where it lowers the output error. */
+typedef struct mvq_clip {
+    int64_t layer;
+    mvq_linear linear;
+    int64_t n_out, n_in, group, n_groups;
+    float *max; /* n_out * n_groups values, malloc'd, owned by the list */
+} mvq_clip;
+
 typedef struct mvq_transform_list {
     int64_t n;
     mvq_transform *items; /* malloc'd */
+    int64_t n_clips;
+    mvq_clip *clips;      /* malloc'd */
 } mvq_transform_list;
 
 /* Appends a transform of n columns with all scales 1 (for the caller to
  * fill): NULL when out of memory. */
 MVQ_API mvq_transform *mvq_transform_add(mvq_transform_list *l, int64_t layer, mvq_calib_input input, int64_t n);
+/* Appends a clipping of a linear of n_out rows of n_in with groups of
+ * group columns, every maximum +infinity (no clipping): NULL when out of
+ * memory or group is not positive. */
+MVQ_API mvq_clip *mvq_clip_add(mvq_transform_list *l, int64_t layer, mvq_linear linear, int64_t n_out, int64_t n_in,
+                               int64_t group);
 MVQ_API void mvq_transform_list_free(mvq_transform_list *l);
 
 /* One tensor handed to a method's quantizer. */

@@ -91,6 +91,7 @@ typedef struct mvq_tensor_plan {
     const uint8_t *protected_rows;     /* those rows, when protected: quantized with most care; else NULL */
     const struct mvq_transform *scale_columns; /* its input's columns scaled (W[:, j] * s_j), or NULL */
     const struct mvq_transform *divide_out;    /* its values or rows divided (1 / s), or NULL */
+    const struct mvq_clip *clip;               /* its rows clamped after the transforms, or NULL */
     double est_loss;      /* with a size budget: the estimated mean KLD its type adds; else -1 */
 } mvq_tensor_plan;
 

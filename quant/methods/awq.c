@@ -12,13 +12,16 @@
  * care), and the layer runs on the sample: the squared error of its output
  * against the original layer's is the loss.  The best r is kept (r = 0 is
  * plain RTN, so the search never loses on the sample).
- * Options: tokens (2048), duo (0), massive (0).  The sample's size by
+ * After a layer's scales, its linears but attn_q/attn_k get the reference's
+ * clipping search (awq_clip.c).
+ * Options: tokens (2048), duo (0), massive (0), clip (1).  The sample's size by
  * measurement (q4_0, massive ignored, 96 eval chunks, mean KLD; RTN
  * 0.004112 / 0.065776): tinyrope-3M 512 tokens 0.004191, 2048 0.004066,
  * 8192 0.004022; stories260K 0.065341, 0.064059, 0.061683; the search's
  * time grows with the tokens, so 2048 is the default for a CPU. */
 #include "config.h"
 #include "quant/calib/calib_internal.h"
+#include "quant/methods/awq_internal.h"
 #include "quant/methods/scales_internal.h"
 #include "quant/model/layer_internal.h"
 #include "quant/quant_internal.h"
@@ -51,12 +54,15 @@ typedef struct awq {
      * dimensions and their RoPE partners */
     double massive;
     mvq_massive_map mm;
-    mvq_observers qk_obs;
+    mvq_observers obs;
     int64_t n_dims[2], *dims[2];   /* per Q, K: flagged dims of this layer */
     float *qk_ref[2];              /* [token][flagged dim] of the original layer */
     double qk_err, qk_norm, out_norm;        /* a run's squared error; the reference's sum of squares */
-    bool qk_record;
+    bool recording;                /* the reference run: Q/K and the Gram blocks recorded */
     int64_t qk_at;                 /* the sample row of the run's sequence */
+    /* with clip: per linear input (mvq_calib_input), the reference run's Gram blocks */
+    bool clip;
+    awq_gram gram[MVQ_CALIB_OUTPUT_IN];
     /* one group's buffers */
     float *w[3], *cand[3], *imp[3], *scale, *x_mean, *w_mean;
 } awq;
@@ -86,13 +92,24 @@ static void observe_qk(void *user, const mvq_observation *obs)
         for (int64_t k = 0; k < nd; k++) {
             const float v = obs->data[t * obs->dim + a->dims[w][k]];
             float *ref = &a->qk_ref[w][(a->qk_at + t) * nd + k];
-            if (a->qk_record) {
+            if (a->recording) {
                 *ref = v;
                 a->qk_norm += (double)v * v;
             } else {
                 a->qk_err += ((double)v - *ref) * ((double)v - *ref);
             }
         }
+}
+
+/* The inputs of the linears, into their Gram blocks, on the reference run. */
+static void observe_inputs(void *user, const mvq_observation *obs)
+{
+    awq *a = user;
+    const mvq_calib_input in = obs->tap == MVQ_TAP_ATTN_IN ? MVQ_CALIB_ATTN_IN
+                               : obs->tap == MVQ_TAP_ATTN_OUT ? MVQ_CALIB_ATTN_OUT
+                               : obs->tap == MVQ_TAP_FFN_IN ? MVQ_CALIB_FFN_IN : MVQ_CALIB_FFN_DOWN_IN;
+    if (a->recording && a->gram[in].n == obs->dim)
+        awq_gram_add(&a->gram[in], obs->data, obs->n_tokens);
 }
 
 /* The flagged Q and K dims of layer il (none without massive). */
@@ -125,7 +142,7 @@ static mvq_status run_sample(awq *a, const mvq_layer *L, int64_t il, float *ref,
 {
     const int64_t E = a->m->hp.n_embd;
     double e = 0, e_ref = 0;
-    a->qk_record = ref != NULL;
+    a->recording = ref != NULL;
     a->qk_err = 0;
     if (ref)
         a->qk_norm = 0;
@@ -327,11 +344,69 @@ static mvq_status search_group(awq *a, const mvq_layer *L, int64_t il, mvq_calib
     return MVQ_OK;
 }
 
+/* The transform this search made for (il, input), or NULL. */
+static const float *scales_of(const awq *a, int64_t il, mvq_calib_input input)
+{
+    for (int64_t k = 0; k < a->out->n; k++)
+        if (a->out->items[k].layer == il && a->out->items[k].input == input)
+            return a->out->items[k].scale;
+    return NULL;
+}
+
+/* The clipping of one linear of layer il with the scales found for it. */
+static mvq_status clip_linear(awq *a, const mvq_layer *L, int64_t il, mvq_linear lin, mvq_error *err)
+{
+    static const mvq_calib_input reads[] = { [MVQ_LINEAR_V] = MVQ_CALIB_ATTN_IN, [MVQ_LINEAR_O] = MVQ_CALIB_ATTN_OUT,
+                                             [MVQ_LINEAR_GATE] = MVQ_CALIB_FFN_IN, [MVQ_LINEAR_UP] = MVQ_CALIB_FFN_IN,
+                                             [MVQ_LINEAR_DOWN] = MVQ_CALIB_FFN_DOWN_IN };
+    const mvq_weight *w = &L->linear[lin];
+    const mvq_tensor_plan *tp = plan_of(a->ctx, w->name);
+    const awq_gram *g = &a->gram[reads[lin]];
+    if (!w->data || !quantized(tp) || w->n_in != g->n)
+        return MVQ_OK;
+    const mvq_quantize_opts *o = a->ctx->opts;
+    float *wf = mvq_weight_f32(w, err);
+    if (!wf)
+        return MVQ_ERR_NOMEM;
+    const bool has_imp = (!o->use_importance || o->use_importance(o->user, w->name)) &&
+                         mvq_calib_importance(a->ctx->calib, w->name, a->imp[0], w->n_in);
+    const size_t size = sizeof(float) * (size_t)(w->n_out * w->n_in);
+    awq_clip_in in = {
+        .tp = tp, .w = wf, .n_out = w->n_out, .n_in = w->n_in, .col_scale = scales_of(a, il, reads[lin]),
+        .row_div = lin == MVQ_LINEAR_V ? scales_of(a, il, MVQ_CALIB_ATTN_OUT)
+                   : lin == MVQ_LINEAR_UP ? scales_of(a, il, MVQ_CALIB_FFN_DOWN_IN) : NULL,
+        .imp = has_imp ? a->imp[0] : NULL, .gram = g, .deq = { malloc(size), malloc(size) },
+    };
+    mvq_clip *c = in.deq[0] && in.deq[1] ? mvq_clip_add(a->out, il, lin, w->n_out, w->n_in, AWQ_CLIP_GROUP) : NULL;
+    double gain = 0, loss[2] = { 0, 0 };
+    mvq_status st = c ? awq_clip_search(&in, o->pool, c, &gain, err)
+                      : mvq_error_set(err, MVQ_ERR_NOMEM, "awq: out of memory");
+    /* the groups' own errors leave out their cross terms and what follows
+     * the linear: the layer's output on the sample, with this linear
+     * rounded without and with the clipping, decides */
+    mvq_layer Lc = *L;
+    for (int k = 0; k < 2 && st == MVQ_OK && gain > 0; k++) {
+        Lc.linear[lin] = (mvq_weight){ .name = w->name, .type = MVQ_TYPE_F32, .data = in.deq[k], .n_in = w->n_in,
+                                       .n_out = w->n_out };
+        st = run_sample(a, &Lc, il, NULL, &loss[k], err);
+    }
+    free(wf);
+    free(in.deq[0]);
+    free(in.deq[1]);
+    if (st == MVQ_OK && (gain <= 0 || loss[1] >= loss[0])) { /* no clipping: no entry */
+        free(c->max);
+        a->out->n_clips--;
+    }
+    return st;
+}
+
 static mvq_status layer_done(void *user, int64_t il, mvq_layer *L, mvq_error *err)
 {
     awq *a = user;
     const mvq_hparams *hp = &a->m->hp;
     double unused;
+    for (int i = 0; a->clip && i < MVQ_CALIB_OUTPUT_IN; i++)
+        awq_gram_reset(&a->gram[i]);
     mvq_status st = massive_dims_of(a, il, err);
     if (st == MVQ_OK)
         st = run_sample(a, L, il, a->ref, &unused, err);
@@ -343,6 +418,10 @@ static mvq_status layer_done(void *user, int64_t il, mvq_layer *L, mvq_error *er
             continue;
         st = search_group(a, L, il, groups[g], err);
     }
+    /* not attn_q/attn_k: the reference skips them "because of the Q.K product" */
+    static const mvq_linear clipped[] = { MVQ_LINEAR_V, MVQ_LINEAR_O, MVQ_LINEAR_GATE, MVQ_LINEAR_UP, MVQ_LINEAR_DOWN };
+    for (size_t k = 0; a->clip && k < sizeof clipped / sizeof clipped[0] && st == MVQ_OK; k++)
+        st = clip_linear(a, L, il, clipped[k], err);
     return st;
 }
 
@@ -363,6 +442,8 @@ static void awq_free(awq *a)
         free(a->dims[w]);
         free(a->qk_ref[w]);
     }
+    for (int i = 0; i < MVQ_CALIB_OUTPUT_IN; i++)
+        awq_gram_free(&a->gram[i]);
     mvq_massive_map_free(&a->mm);
     mvq_layer_runner_free(&a->run);
 }
@@ -370,10 +451,10 @@ static void awq_free(awq *a)
 static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list *out, mvq_error *err)
 {
     const mvq_quantize_opts *o = ctx->opts;
-    double tokens = 2048, duo = 0, massive = AWQ_MASSIVE_WEIGHT;
+    double tokens = 2048, duo = 0, massive = AWQ_MASSIVE_WEIGHT, clip = 1;
     const mvq_scale_opt spec[] = { { "tokens", 16, 1 << 24, &tokens }, { "duo", 0, 1, &duo },
-                                   { "massive", 0, 1e6, &massive } };
-    mvq_status st = mvq_scale_opts_parse("awq", o ? o->method_opts : NULL, spec, 3, err);
+                                   { "massive", 0, 1e6, &massive }, { "clip", 0, 1, &clip } };
+    mvq_status st = mvq_scale_opts_parse("awq", o ? o->method_opts : NULL, spec, 4, err);
     if (st != MVQ_OK)
         return st;
     if (!o || !o->calib_tokens || o->n_calib_tokens <= 0)
@@ -384,7 +465,7 @@ static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list 
     if (!m)
         return err ? err->status : MVQ_ERR_FORMAT;
     const mvq_hparams *hp = &m->hp;
-    awq a = { .ctx = ctx, .m = m, .duo = duo, .out = out, .layer_seen = -1,
+    awq a = { .ctx = ctx, .m = m, .duo = duo, .out = out, .layer_seen = -1, .clip = clip != 0,
               .massive = o->protect_massive ? massive : 0 };
     a.n_tokens = o->n_calib_tokens < (int64_t)tokens ? o->n_calib_tokens : (int64_t)tokens;
     a.n_ctx = o->calib_ctx > 0 ? o->calib_ctx : mvq_calib_default_ctx(hp);
@@ -410,8 +491,18 @@ static mvq_status awq_prepare(const mvq_method_context *ctx, mvq_transform_list 
                                   .fn = observe_qk, .user = &a };
         st = mvq_massive_map_build(&a.mm, ctx->calib, &o->massive, err);
         if (st == MVQ_OK)
-            st = mvq_observers_add(&a.qk_obs, &qk, NULL, err);
-        a.run.pass.obs = &a.qk_obs;
+            st = mvq_observers_add(&a.obs, &qk, NULL, err);
+        a.run.pass.obs = &a.obs;
+    }
+    if (st == MVQ_OK && a.clip) {
+        const int64_t dims[] = { hp->n_embd, hp->n_head * hp->head_dim, hp->n_embd, hp->n_ff };
+        for (int i = 0; i < MVQ_CALIB_OUTPUT_IN && st == MVQ_OK; i++)
+            st = awq_gram_init(&a.gram[i], dims[i], err);
+        const mvq_observer in = { .taps = MVQ_TAP_LINEAR_INPUTS & ~MVQ_TAP_BIT(MVQ_TAP_OUTPUT_IN),
+                                  .kind = MVQ_OBSERVER_READ, .fn = observe_inputs, .user = &a };
+        if (st == MVQ_OK)
+            st = mvq_observers_add(&a.obs, &in, NULL, err);
+        a.run.pass.obs = &a.obs;
     }
     if (st == MVQ_OK) {
         const mvq_observer obs = { .taps = MVQ_TAP_BIT(MVQ_TAP_RESIDUAL), .kind = MVQ_OBSERVER_READ,

@@ -6,8 +6,9 @@ libmvq_core_la_SOURCES += \
 	quant/methods/scales.c \
 	quant/methods/smoothquant.c \
 	quant/methods/awq.c \
+	quant/methods/awq_clip.c \
 	quant/methods/gptq.c \
 	quant/methods/gptq_grid.c \
 	quant/methods/gptq_hessian.c \
 	quant/methods/gptq_solve.c
-EXTRA_DIST += quant/methods/methods_internal.h quant/methods/gptq_internal.h quant/methods/scales_internal.h
+EXTRA_DIST += quant/methods/methods_internal.h quant/methods/gptq_internal.h quant/methods/scales_internal.h quant/methods/awq_internal.h

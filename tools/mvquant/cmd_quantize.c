@@ -27,7 +27,7 @@ enum {
     OPT_STATS_OUT, OPT_IMATRIX, OPT_NO_CACHE, OPT_THREADS, OPT_JSON, OPT_NO_CALIB, OPT_ALLOW_REQUANTIZE,
     OPT_LEAVE_OUTPUT, OPT_PURE, OPT_KEEP_SPLIT, OPT_INCLUDE_WEIGHTS, OPT_EXCLUDE_WEIGHTS, OPT_OVERRIDE_KV,
     OPT_SEQUENTIAL, OPT_NO_SEQUENTIAL, OPT_GPTQ_DAMP, OPT_GPTQ_BLOCK, OPT_ACT_ORDER, OPT_NO_ACT_ORDER,
-    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO, OPT_AWQ_MASSIVE,
+    OPT_GPTQ_REFIT, OPT_NO_GPTQ_REFIT, OPT_SMOOTH_ALPHA, OPT_AWQ_TOKENS, OPT_AWQ_DUO, OPT_AWQ_MASSIVE, OPT_AWQ_NO_CLIP,
     OPT_TARGET_SIZE, OPT_TARGET_BPW, OPT_SAME_SIZE_AS, OPT_PLAN_ONLY,
 };
 
@@ -71,6 +71,7 @@ static const struct option long_options[] = {
     {"awq-tokens", required_argument, NULL, OPT_AWQ_TOKENS},
     {"awq-duo", no_argument, NULL, OPT_AWQ_DUO},
     {"awq-massive", required_argument, NULL, OPT_AWQ_MASSIVE},
+    {"awq-no-clip", no_argument, NULL, OPT_AWQ_NO_CLIP},
     {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
     {"target-bpw", required_argument, NULL, OPT_TARGET_BPW},
     {"same-size-as", required_argument, NULL, OPT_SAME_SIZE_AS},
@@ -343,6 +344,7 @@ static int parse_args(args *a, int argc, char **argv)
             break;
         case OPT_AWQ_DUO: rc = method_opt(a, "awq", "duo", "1"); break;
         case OPT_AWQ_MASSIVE: rc = number_opt(a, "--awq-massive", 1e6, "awq", "massive"); break;
+        case OPT_AWQ_NO_CLIP: rc = method_opt(a, "awq", "clip", "0"); break;
         case OPT_TARGET_SIZE: a->budget.target_size = cli_optarg; break;
         case OPT_SAME_SIZE_AS: a->budget.same_size_as = cli_optarg; break;
         case OPT_PLAN_ONLY: a->budget.plan_only = true; break;

@@ -79,6 +79,9 @@ void quantize_usage(void)
            "  --awq-duo             awq: s = mean|x|^r / mean|w|^(1-r) (default: mean|x|^r)\n"
            "  --awq-massive W       awq with --protect-massive: weight of the massive Q/K\n"
            "                        dimensions' relative error in the search's loss (default 0)\n"
+           "  --awq-no-clip         awq: no clipping search (default: each row's range shrunk\n"
+           "                        per 32 columns where that lowers the output error; not\n"
+           "                        attn_q/attn_k)\n"
            "                        A layer-by-layer method runs the calibration tokens\n"
            "                        through the model once more, one layer at a time.\n");
     printf("\n"
