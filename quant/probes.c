@@ -172,15 +172,29 @@ static mvq_status make_copy(const mvq_tokenizer *t, const mvq_probe_opts *o, mvq
         for (int64_t k = 0; k < L; k++)
             s->tokens[head + k] = random ? pool[random_below(&rng, n_pool)] : o->text[from + k];
         memcpy(s->tokens + head + L, s->tokens + head, (size_t)L * sizeof(int32_t));
-        /* the second copy's first token cannot be known; the rest can be copied */
-        s->answer_start = head + L + 1;
-        out->items[i].scored_from = s->answer_start;
+        /* the second copy's first token cannot be known; the rest can be
+         * copied.  The first copy's predictions (from its second token) are
+         * the baseline. */
+        s->answer_start = head + 1;
+        out->items[i].base_from = head + 1;
+        out->items[i].scored_from = head + L + 1;
     }
     free(pool);
     return st;
 }
 
 /* ------------------------------------------------------------- passkey */
+
+/* Names of children's stories, short in a small vocabulary; none is the
+ * start of another, so an answer's tokens are the name's alone. */
+static const struct {
+    const char *name;
+    bool girl;
+} names[] = {{"Lily", true}, {"Tom", false}, {"Ben", false}, {"Sue", true}, {"Max", false}, {"Mia", true},
+             {"Amy", true},  {"Sam", false}, {"Lucy", true}, {"Jack", false}, {"Anna", true}, {"Bob", false},
+             {"Sara", true}, {"Tim", false}, {"Jane", true}, {"Joe", false}};
+#define N_NAMES (int)(sizeof names / sizeof names[0])
+
 
 /* The paper's filler, and its key sentences. */
 static const char filler[] = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
@@ -197,6 +211,8 @@ static void make_key(mvq_passkey_form form, int len, uint64_t *rng, char *key, s
     for (int i = 0; i < len && n + 16 < size; i++) {
         if (form == MVQ_PASSKEY_DIGITS)
             n += (size_t)snprintf(key + n, size - n, "%d", (int)random_below(rng, 10));
+        else if (form == MVQ_PASSKEY_NAMES)
+            n += (size_t)snprintf(key + n, size - n, "%s%s", i ? " " : "", names[random_below(rng, N_NAMES)].name);
         else
             n += (size_t)snprintf(key + n, size - n, "%s%s", i ? " " : "", key_words[random_below(rng, N_KEY_WORDS)]);
     }
@@ -205,7 +221,7 @@ static void make_key(mvq_passkey_form form, int len, uint64_t *rng, char *key, s
 /* The prompt with the key after `before` of the n_fill fillers. */
 static char *passkey_prompt(mvq_passkey_form form, const char *key, int n_fill, int before)
 {
-    const char *what = form == MVQ_PASSKEY_DIGITS ? "pass key" : "secret word";
+    const char *what = form == MVQ_PASSKEY_DIGITS ? "pass key" : form == MVQ_PASSKEY_NAMES ? "secret name" : "secret word";
     char line[640];
     strbuf b = {0};
     snprintf(line, sizeof line, "There is a %s hidden in this text. Remember it.", what);
@@ -232,6 +248,8 @@ static mvq_status make_passkey(const mvq_tokenizer *t, const mvq_probe_opts *o, 
 {
     const mvq_passkey_form form = o->passkey_form;
     const int len = o->passkey_len > 0 ? o->passkey_len : form == MVQ_PASSKEY_DIGITS ? 5 : 1;
+    if (form < MVQ_PASSKEY_DIGITS || form > MVQ_PASSKEY_NAMES)
+        return mvq_error_set(err, MVQ_ERR_ARG, "probes: unknown passkey form %d", (int)form);
     if (len > 32 || o->passkey_pos > 1)
         return mvq_error_set(err, MVQ_ERR_ARG, "probes: a passkey of %d (at most 32) at depth %g (at most 1)", len,
                              o->passkey_pos);
@@ -239,9 +257,10 @@ static mvq_status make_passkey(const mvq_tokenizer *t, const mvq_probe_opts *o, 
         out->chance = pow(10.0, -len);
         snprintf(out->chance_note, sizeof out->chance_note, "10^-%d: a guess of %d digits", len, len);
     } else {
-        out->chance = pow(1.0 / N_KEY_WORDS, len);
-        snprintf(out->chance_note, sizeof out->chance_note, "(1/%d)^%d: a guess among the key words", N_KEY_WORDS,
-                 len);
+        const int n = form == MVQ_PASSKEY_NAMES ? N_NAMES : N_KEY_WORDS;
+        out->chance = pow(1.0 / n, len);
+        snprintf(out->chance_note, sizeof out->chance_note, "(1/%d)^%d: a guess among the key %s", n, len,
+                 form == MVQ_PASSKEY_NAMES ? "names" : "words");
     }
     /* as many fillers as fit in n_ctx with the key and the question */
     int32_t *ft = NULL;
@@ -298,16 +317,6 @@ static mvq_status make_passkey(const mvq_tokenizer *t, const mvq_probe_opts *o, 
 }
 
 /* -------------------------------------------------------------- recall */
-
-/* Names of children's stories, short in a small vocabulary; none is the
- * start of another, so an answer's tokens are the name's alone. */
-static const struct {
-    const char *name;
-    bool girl;
-} names[] = {{"Lily", true}, {"Tom", false}, {"Ben", false}, {"Sue", true}, {"Max", false}, {"Mia", true},
-             {"Amy", true},  {"Sam", false}, {"Lucy", true}, {"Jack", false}, {"Anna", true}, {"Bob", false},
-             {"Sara", true}, {"Tim", false}, {"Jane", true}, {"Joe", false}};
-#define N_NAMES (int)(sizeof names / sizeof names[0])
 
 static const char *const middles[] = {
     " %s liked to play outside.",       " %s had a red ball.",          " One day, %s went to the park.",

@@ -22,6 +22,7 @@ static double now_seconds(void)
 typedef struct item_score {
     double logprob;      /* the right answer's */
     int64_t top1, n_top; /* right top-1 choices among the scored answer tokens */
+    int64_t base_top1, n_base; /* and among the baseline's (copy) */
     bool exact, ranked_first;
     int64_t n_tokens;    /* tokens run */
 } item_score;
@@ -45,7 +46,7 @@ typedef struct score_job {
 
 /* The answer's summed log-probability, and its top-1 hits from scored_from on. */
 static mvq_status run_seq(score_worker *w, int64_t n_vocab, const mvq_probe_seq *s, int64_t scored_from,
-                          double *logprob, int64_t *top1, int64_t *n_top, bool *exact, mvq_error *err)
+                          double *logprob, int64_t top1[2], int64_t n_top[2], bool *exact, mvq_error *err)
 {
     /* the last token needs no prediction; row r predicts answer_start + r */
     const int64_t first = s->answer_start - 1, n_run = s->n_tokens - 1;
@@ -63,13 +64,14 @@ static mvq_status run_seq(score_worker *w, int64_t n_vocab, const mvq_probe_seq 
         double sum = 0;
         for (int64_t i = 0; i < n_vocab; i++)
             sum += exp((double)l[i] - l[im]);
-        *logprob += (double)l[s->tokens[p]] - ((double)l[im] + log(sum));
+        if (p >= scored_from)
+            *logprob += (double)l[s->tokens[p]] - ((double)l[im] + log(sum));
         const bool hit = im == s->tokens[p];
-        *exact = *exact && hit;
-        if (p >= scored_from) {
-            *top1 += hit;
-            (*n_top)++;
-        }
+        /* [0]: the scored tokens, [1]: those before them (copy's first copy) */
+        const int k = p >= scored_from ? 0 : 1;
+        top1[k] += hit;
+        n_top[k]++;
+        *exact = *exact && (hit || k == 1);
     }
     return MVQ_OK;
 }
@@ -78,15 +80,19 @@ static mvq_status score_item(score_job *job, score_worker *w, const mvq_probe_it
                              mvq_error *err)
 {
     memset(out, 0, sizeof *out);
-    mvq_status st = run_seq(w, job->n_vocab, &it->answer, it->scored_from, &out->logprob, &out->top1, &out->n_top,
-                            &out->exact, err);
+    int64_t top1[2] = {0, 0}, n_top[2] = {0, 0};
+    mvq_status st = run_seq(w, job->n_vocab, &it->answer, it->scored_from, &out->logprob, top1, n_top, &out->exact,
+                            err);
+    out->top1 = top1[0], out->n_top = n_top[0];
+    if (it->base_from > 0)
+        out->base_top1 = top1[1], out->n_base = n_top[1];
     out->n_tokens = it->answer.n_tokens - 1;
     out->ranked_first = true;
     for (int a = 0; st == MVQ_OK && a < it->n_alts; a++) {
         double lp;
-        int64_t t1 = 0, nt = 0;
+        int64_t t1[2] = {0, 0}, nt[2] = {0, 0};
         bool ex;
-        st = run_seq(w, job->n_vocab, &it->alts[a], it->alts[a].n_tokens, &lp, &t1, &nt, &ex, err);
+        st = run_seq(w, job->n_vocab, &it->alts[a], it->alts[a].answer_start, &lp, t1, nt, &ex, err);
         out->n_tokens += it->alts[a].n_tokens - 1;
         out->ranked_first = out->ranked_first && out->logprob > lp;
     }
@@ -156,12 +162,14 @@ static mvq_status make_workers(score_job *job, const mvq_model *m, const mvq_pro
 
 static void summarise(const mvq_probe_set *s, const item_score *sc, mvq_probe_result *out)
 {
-    int64_t top1 = 0, n_top = 0, exact = 0, ranked = 0;
+    int64_t top1 = 0, n_top = 0, exact = 0, ranked = 0, base_top1 = 0, n_base = 0;
     double logprob = 0;
     out->n_tokens = 0;
     for (int64_t i = 0; i < s->n_items; i++) { /* in item order: the same sums at any thread count */
         top1 += sc[i].top1;
         n_top += sc[i].n_top;
+        base_top1 += sc[i].base_top1;
+        n_base += sc[i].n_base;
         exact += sc[i].exact;
         ranked += sc[i].ranked_first;
         logprob += sc[i].logprob;
@@ -170,6 +178,7 @@ static void summarise(const mvq_probe_set *s, const item_score *sc, mvq_probe_re
     const double n = (double)s->n_items;
     out->n_items = s->n_items;
     out->top1 = n_top ? (double)top1 / (double)n_top : 0;
+    out->base_top1 = n_base ? (double)base_top1 / (double)n_base : 0;
     out->exact = (double)exact / n;
     out->rank_acc = (double)ranked / n;
     out->logprob = logprob / n;

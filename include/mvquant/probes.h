@@ -4,9 +4,11 @@
  * log-probability of the answer under teacher forcing (no sampling).
  *
  *   copy      a span of text (or random vocabulary tokens) and its repetition:
- *             top-1 accuracy on the second copy (after its first token); contextual
+ *             top-1 accuracy on the second copy (after its first token), against
+ *             the first copy's (what the text alone predicts); contextual
  *   passkey   a key inserted at a depth of filler text, asked for at the end:
- *             exact match of the greedy answer, and its log-probability; contextual
+ *             exact match of the greedy answer, its log-probability, and how
+ *             often it outranks other keys; contextual
  *   recall    a name introduced early in a story and needed later: how often
  *             the introduced name outranks the other candidate names; contextual
  *   facts     closed-book prompt<TAB>answer pairs: exact match of the greedy
@@ -47,6 +49,10 @@ typedef struct mvq_probe_item {
     int64_t scored_from;
     mvq_probe_seq alts[MVQ_PROBE_MAX_ALTS];
     int n_alts;
+    /* copy: answer tokens [base_from, scored_from) are the first copy, whose
+     * top-1 accuracy (base_top1) is what the text alone lets the model
+     * predict; 0 for the others */
+    int64_t base_from;
 } mvq_probe_item;
 
 typedef struct mvq_probe_set {
@@ -60,7 +66,8 @@ typedef struct mvq_probe_set {
 
 typedef enum mvq_passkey_form {
     MVQ_PASSKEY_DIGITS = 0, /* "The pass key is 71432." (the paper's) */
-    MVQ_PASSKEY_WORDS = 1   /* "The secret word is ball." (a story word: small models read it) */
+    MVQ_PASSKEY_WORDS = 1,  /* "The secret word is ball." (story words) */
+    MVQ_PASSKEY_NAMES = 2   /* "The secret name is Mia." (names: what stories make small models recall) */
 } mvq_passkey_form;
 
 typedef struct mvq_probe_opts {
@@ -117,7 +124,8 @@ typedef struct mvq_probe_result {
     double top1;         /* top-1 accuracy over the scored answer tokens */
     double exact;        /* items whose every answer token is the greedy choice */
     double logprob;      /* mean over items of the answer's summed log-probability (nats) */
-    double rank_acc;     /* recall: the introduced name outranks every other candidate */
+    double rank_acc;     /* recall, passkey: the right answer outranks every other candidate */
+    double base_top1;    /* copy: top-1 accuracy on the first copy (no repetition to copy yet) */
     int64_t n_tokens;    /* tokens run through the model */
     double seconds;
     double tokens_per_s;

@@ -29,11 +29,14 @@ static void usage(FILE *to)
             "chance).  Probes are generated from --seed with each model's tokenizer and scored by\n"
             "the model's log-probability of the answer (teacher forcing, no sampling).\n"
             "\n"
-            "Tasks (comma-separated; default copy,passkey,passkey:words,recall,ppl):\n"
+            "Tasks (comma-separated; default copy,passkey,passkey:names,recall,ppl):\n"
             "  copy           a span of the --text (copy:random: random tokens) and its repetition;\n"
-            "                 top-1 accuracy on the second copy                      (contextual)\n"
-            "  passkey        a key of digits in filler text, asked for at the end (passkey:words:\n"
-            "                 a key of story words); exact match of the greedy answer (contextual)\n"
+            "                 top-1 accuracy on the second copy (copy-first: on the first, what the\n"
+            "                 text alone lets the model predict)                      (contextual)\n"
+            "  passkey        a key of digits in filler text, asked for at the end (passkey:words,\n"
+            "                 passkey:names: a key of story words, of names); exact match of the\n"
+            "                 greedy answer, and passkey-rank: how often the key outranks K-1 other\n"
+            "                 keys (chance 1/K)                                       (contextual)\n"
             "  recall         a name introduced early in a story and needed later; how often it\n"
             "                 outranks the other candidate names (chance 1/K)         (contextual)\n"
             "  facts:FILE     closed-book prompt<TAB>answer lines; exact match        (parametric)\n"
@@ -49,7 +52,7 @@ static void usage(FILE *to)
             "  --copy-len N      copy span in tokens (default 24)\n"
             "  --passkey-len N   digits (default 5) or words (default 1) of the key\n"
             "  --passkey-pos F   depth of the key, 0 (start) to 1 (end); default: spread over the items\n"
-            "  --candidates K    recall candidates, the right one included (default 4)\n"
+            "  --candidates K    recall names and passkey keys ranked, the right one included (default 4)\n"
             "  --disrupt LIST    also run each model with the top-k dimensions per head of Q and K\n"
             "                    replaced by their mean (as 'mvquant disrupt'): massive, lowest, random\n"
             "  --topk K          dimensions per head for --disrupt (default 1)\n"
@@ -100,8 +103,9 @@ static const char *parse_tasks(char *s, eval_args *a)
             k->ppl = true;
         else if (strcmp(t, "copy") == 0 || strcmp(t, "copy:random") == 0)
             k->kind = MVQ_PROBE_COPY, k->copy_random = t[4] != '\0';
-        else if (strcmp(t, "passkey") == 0 || strcmp(t, "passkey:words") == 0)
-            k->kind = MVQ_PROBE_PASSKEY, k->form = t[7] ? MVQ_PASSKEY_WORDS : MVQ_PASSKEY_DIGITS;
+        else if (strcmp(t, "passkey") == 0 || strcmp(t, "passkey:words") == 0 || strcmp(t, "passkey:names") == 0)
+            k->kind = MVQ_PROBE_PASSKEY,
+            k->form = !t[7] ? MVQ_PASSKEY_DIGITS : t[8] == 'w' ? MVQ_PASSKEY_WORDS : MVQ_PASSKEY_NAMES;
         else if (strcmp(t, "recall") == 0)
             k->kind = MVQ_PROBE_RECALL;
         else if (strncmp(t, "facts:", 6) == 0 && t[6])
@@ -137,7 +141,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
         {"svg", required_argument, NULL, 'S'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static char default_tasks[] = "copy,passkey,passkey:words,recall,ppl";
+    static char default_tasks[] = "copy,passkey,passkey:names,recall,ppl";
     memset(a, 0, sizeof *a);
     a->items = 32, a->seed = 1, a->ctx = 256, a->copy_len = 24, a->candidates = 4, a->topk = 1;
     a->passkey_pos = -1;
@@ -175,7 +179,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
     }
     const char *bad_task = parse_tasks(a->tasks_arg, a);
     if (bad_task)
-        return cli_usage_error("eval", "bad task '%s' in --tasks (copy, copy:random, passkey, passkey:words, recall, "
+        return cli_usage_error("eval", "bad task '%s' in --tasks (copy, copy:random, passkey, passkey:words, passkey:names, recall, "
                                        "facts:FILE, ppl)", bad_task);
     if (argc - cli_optind < 1)
         return cli_usage_error("eval", "expected at least one MODEL.gguf");
@@ -208,6 +212,13 @@ static void make_cols(const eval_args *a, eval_table *t)
             eval_col *c = &t->cols[t->n_cols++];
             snprintf(c->name, sizeof c->name, "%s", k->name);
             c->cls = mvq_probe_contextual(k->kind) ? EVAL_CONTEXTUAL : EVAL_PARAMETRIC;
+            if (k->kind == MVQ_PROBE_COPY) { /* and the first copy: what the text alone predicts */
+                c = &t->cols[t->n_cols++];
+                snprintf(c->name, sizeof c->name, "%s-first", k->name);
+                c->cls = EVAL_SANITY;
+                c->chance = NAN;
+                snprintf(c->chance_note, sizeof c->chance_note, "the baseline of %s: no repetition yet", k->name);
+            }
             if (k->kind == MVQ_PROBE_PASSKEY) { /* and the key ranked against the other candidates */
                 c = &t->cols[t->n_cols++];
                 snprintf(c->name, sizeof c->name, "%s-rank", k->name);
@@ -274,9 +285,9 @@ static mvq_status run_row(const eval_args *a, eval_table *t, eval_row *row, cons
             row->tokens_per_s[col] = r.tokens_per_s;
             t->cols[col].chance = set.chance;
             snprintf(t->cols[col].chance_note, sizeof t->cols[col].chance_note, "%s", set.chance_note);
-            if (k->kind == MVQ_PROBE_PASSKEY) {
+            if (k->kind == MVQ_PROBE_COPY || k->kind == MVQ_PROBE_PASSKEY) {
                 col++;
-                row->value[col] = r.rank_acc;
+                row->value[col] = k->kind == MVQ_PROBE_COPY ? r.base_top1 : r.rank_acc;
                 row->logprob[col] = r.logprob;
                 row->tokens_per_s[col] = r.tokens_per_s;
             }
@@ -392,7 +403,9 @@ static void print_text(const eval_args *a, const eval_table *t)
         const eval_col *col = &t->cols[c];
         printf("  %-14s %-10s chance ", col->name,
                col->cls == EVAL_CONTEXTUAL ? "contextual" : col->cls == EVAL_PARAMETRIC ? "parametric" : "sanity");
-        if (col->lower_better)
+        if (!isfinite(col->chance))
+            printf("- (%s)", col->chance_note);
+        else if (col->lower_better)
             printf("PPL %.0f (%s)", col->chance, col->chance_note);
         else
             printf("%.3g%% (%s)", 100 * col->chance, col->chance_note);
