@@ -201,7 +201,7 @@ static const char filler[] = " The grass is green. The sky is blue. The sun is y
 
 /* Story words for keys a model trained on children's stories can read. */
 static const char *const key_words[] = {"ball", "cat", "dog", "tree", "cake", "bird", "park", "toy",
-                                        "box",  "sun", "car", "fish", "hat",  "book", "frog", "boat"};
+                                        "box",  "cup", "car", "fish", "hat",  "book", "frog", "boat"};
 #define N_KEY_WORDS (int)(sizeof key_words / sizeof key_words[0])
 
 static void make_key(mvq_passkey_form form, int len, uint64_t *rng, char *key, size_t size)
