@@ -112,6 +112,9 @@ static const char *parse_tasks(char *s, eval_args *a)
             k->kind = MVQ_PROBE_FACTS, k->facts = t + 6, snprintf(k->name, sizeof k->name, "facts");
         else
             return t;
+        for (int j = 0; j < a->n_tasks - 1; j++)
+            if (strcmp(a->tasks[j].name, k->name) == 0)
+                return t; /* given twice: the columns would share a name */
     }
     return a->n_tasks ? NULL : "";
 }
@@ -180,7 +183,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
     const char *bad_task = parse_tasks(a->tasks_arg, a);
     if (bad_task)
         return cli_usage_error("eval", "bad task '%s' in --tasks (copy, copy:random, passkey, passkey:words, passkey:names, recall, "
-                                       "facts:FILE, ppl)", bad_task);
+                                       "facts:FILE, ppl; each once)", bad_task);
     if (argc - cli_optind < 1)
         return cli_usage_error("eval", "expected at least one MODEL.gguf");
     for (int i = 0; i < a->n_tasks; i++)
@@ -522,6 +525,7 @@ static mvq_status open_all(const eval_args *a, eval_model *ms, mvq_error *err)
             return err->status;
         if (!ms[i].m->gguf || !(ms[i].tok = mvq_tokenizer_from_gguf(ms[i].m->gguf, err)))
             return ms[i].m->gguf ? err->status : mvq_error_set(err, MVQ_ERR_FORMAT, "%s: no tokenizer", a->models[i]);
+        cli_warn_ctx(a->ctx, &ms[i].m->hp);
     }
     for (int i = 0; i < a->n_tasks; i++)
         if (a->tasks[i].kind == MVQ_PROBE_FACTS && !a->tasks[i].ppl) {
