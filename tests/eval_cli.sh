@@ -58,7 +58,8 @@ run >"$dir/table.txt" 2>/dev/null &&
     grep -q '^model .* copy .* recall .* facts .* ppl:closed .*contextual .*parametric' "$dir/table.txt" &&
     grep -q '^tinyrope-3M.gguf ' "$dir/table.txt" && grep -q '^pro.gguf ' "$dir/table.txt" &&
     grep -q '^ign.gguf ' "$dir/table.txt" && grep -q 'recall .*chance 25% (1/4 candidate names)' "$dir/table.txt"
-check "eval F32, q4_k_m protected and ignored: the table, chance stated" $([ $made -eq 0 ] && [ $? -eq 0 ]; echo $?)
+table=$?
+check "eval F32, q4_k_m protected and ignored: the table, chance stated" $([ $made -eq 0 ] && [ $table -eq 0 ]; echo $?)
 run --json --svg "$dir/fig.svg" >"$dir/a.json" 2>/dev/null &&
     python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
