@@ -38,10 +38,10 @@ if [ -z "${MVQ_FIXTURES:-}" ] || [ ! -r "$model" ] || [ ! -r "$text" ] || [ ! -r
     for what in missing-model bad-tsv ppl-no-text table json twice svg; do skip "fixtures absent ($what)"; done
     exit 0
 fi
-"$MVQ" eval "$model" "$dir/none.gguf" --tasks recall 2>"$dir/err" >"$dir/out"
+"$MVQ" eval "$model" "$dir/none.gguf" --tasks recall --ctx 128 2>"$dir/err" >"$dir/out"
 check "a missing model: one line naming it, exit 2, nothing on stdout" $(one_line $? 2 "none.gguf"; echo $?)
 printf 'Once upon a\ttime\nno tab here\n' >"$dir/bad.tsv"
-"$MVQ" eval "$model" --tasks "recall,facts:$dir/bad.tsv" 2>"$dir/err" >"$dir/out"
+"$MVQ" eval "$model" --tasks "recall,facts:$dir/bad.tsv" --ctx 128 2>"$dir/err" >"$dir/out"
 check "a bad TSV: one line naming the file and line, exit 2" $(one_line $? 2 "bad.tsv:2: no tab"; echo $?)
 "$MVQ" eval "$model" --tasks ppl 2>"$dir/err" >"$dir/out"
 check "ppl without --text: usage error" $(one_line $? 1 "needs --text"; echo $?)
