@@ -19,5 +19,6 @@
 #include <mvquant/methods.h>
 #include <mvquant/kvcache.h>
 #include <mvquant/budget.h>
+#include <mvquant/probes.h>
 
 #endif

@@ -23,3 +23,6 @@ libmvq_core_la_SOURCES += \
 	quant/plan_transforms.c \
 	quant/protect.c \
 	quant/quant_internal.h
+
+# The contextual and parametric probes (mvquant eval).
+libmvq_core_la_SOURCES += quant/probes.c quant/probes_score.c

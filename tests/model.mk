@@ -29,3 +29,14 @@ tests_test_disrupt_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_disrupt_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_disrupt_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
+
+# The contextual and parametric probes (mvquant eval's library side).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_probes
+TESTS += tests/test_probes
+tests_test_probes_SOURCES = tests/test_probes.c
+tests_test_probes_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_probes_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_probes_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif
+EXTRA_DIST += tests/data/tinystories-facts.tsv

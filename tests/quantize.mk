@@ -41,6 +41,8 @@ tests_test_massive_models_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_massive_models_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
 TESTS += tests/massive_cli.sh tests/split_cli.sh tests/budget_cli.sh tests/disrupt_cli.sh
+TESTS += tests/eval_cli.sh
+EXTRA_DIST += tests/eval_cli.sh
 EXTRA_DIST += tests/massive_cli.sh tests/split_cli.sh tests/budget_cli.sh tests/disrupt_cli.sh
 
 # The pin: RTN outputs of the fixture models stay byte-identical.

@@ -25,6 +25,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_massive(int argc, char **argv);
 int cmd_disrupt(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* "mvquant: MESSAGE" on stderr, whatever the verbosity. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -25,7 +25,10 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_synth.c \
 	tools/mvquant/cmd_massive.c \
 	tools/mvquant/massive_cli.h \
-	tools/mvquant/massive_svg.c
+	tools/mvquant/massive_svg.c \
+	tools/mvquant/cmd_eval.c \
+	tools/mvquant/eval_cli.h \
+	tools/mvquant/eval_svg.c
 tools_mvquant_mvquant_LDADD = libmvquant.la
 
 # The manual page, made from the help texts of the program just built (so

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"synth", cmd_synth, "write a deterministic random Llama model with planted massive values"},
     {"disrupt", cmd_disrupt, "replace the massive Q/K dimensions by their mean and measure the loss"},
     {"massive", cmd_massive, "find the massive dimensions of Q and K per layer and head; SVG heatmaps"},
+    {"eval", cmd_eval, "contextual and parametric probes over several models: one table, relative to the first"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
