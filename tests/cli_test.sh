@@ -523,6 +523,19 @@ done
 run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf"
 check "perplexity: '1 thread', same top as a percentage" \
     sh -c "[ $rc = 0 ] && grep -q ', 1 thread)' '$T/out' && grep -q '^same top p = 100.000' '$T/out'"
+run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kv-scheme per-channel \
+    --kv-bits 2 --kv-group 8 --kv-residual 0
+check "perplexity --kv-scheme per-channel: its format, memory per token and the bits as read" \
+    sh -c "[ $rc = 0 ] && grep -q '^KV cache: K per-channel, V f32, .* (K 6.000, V 32.000 bits per value)' '$T/out' && \
+           grep -q '^KV cache: K per channel (KIVI), 2 bits, groups of 8 tokens, F16 residual of up to 7' '$T/out' && \
+           grep -q '^KV cache: K as the scored predictions read it (n_ctx 16): ' '$T/out'"
+for bad in "--kv-scheme sideways" "--kv-scheme per-channel --kv-type-k q4_0" "--kv-scheme per-channel --kv-bits 3" \
+    "--kv-scheme per-channel --kv-group 12" "--kv-scheme per-channel --kv-group 32 --kv-residual 40"; do
+    # shellcheck disable=SC2086
+    run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 $bad
+    check "perplexity $bad: refused in one line" \
+        sh -c "[ $rc != 0 ] && [ $(lines "$T/err") = 1 ] && grep -q 'KV cache: ' '$T/err' && [ ! -s '$T/out' ]"
+done
 if command -v python3 >/dev/null 2>&1; then
     run "$MVQ" perplexity "$T/tiny.gguf" --text "$T/calib.txt" --ctx 16 --threads 1 --kl-base "$T/tiny.gguf" --json
     check "perplexity --json: same_top as a percentage, as in the text" \

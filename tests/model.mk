@@ -1,7 +1,8 @@
 # Model view, forward pass (against the double reference), hooks, evaluation.
-EXTRA_DIST += tests/synth_model.h
+EXTRA_DIST += tests/synth_model.h tests/kv_testlib.h
 if HAVE_CRITERION
-MODEL_TESTS = tests/test_forward tests/test_hooks tests/test_model tests/test_eval tests/test_kvcache tests/test_disrupt
+MODEL_TESTS = tests/test_forward tests/test_hooks tests/test_model tests/test_eval tests/test_kvcache tests/test_disrupt \
+	tests/test_kv_channel
 check_PROGRAMS += $(MODEL_TESTS)
 TESTS += $(MODEL_TESTS)
 tests_test_forward_SOURCES = tests/test_forward.c
@@ -28,6 +29,10 @@ tests_test_disrupt_SOURCES = tests/test_disrupt.c
 tests_test_disrupt_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_disrupt_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_disrupt_LDADD = $(CRITERION_TEST_LIBS) -lm
+tests_test_kv_channel_SOURCES = tests/test_kv_channel.c
+tests_test_kv_channel_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_kv_channel_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_kv_channel_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
 
 # The contextual and parametric probes (mvquant eval's library side).

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/model/decode_internal.h"
-#include "tests/fixtures.h"
+#include "tests/kv_testlib.h"
 
 Test(kv_quant, kept_channels_are_f16_and_the_rest_quantized_without_them)
 {
@@ -64,55 +63,30 @@ Test(kv_quant, checks_types_and_blocks)
     cr_assert_not(mvq_kv_grouped(&kv, &hp));
 }
 
-static mvq_model *open_fixture(const char *name)
-{
-    char path[4096], rel[128];
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    if (!mvq_fixture(rel, path, sizeof path))
-        return NULL;
-    mvq_error err;
-    mvq_model *m = mvq_model_open(path, &err);
-    cr_assert_not_null(m, "%s", err.msg);
-    return m;
-}
-
 /* The decoder, one token at a time with the cache quantized as it goes,
  * gives the logits of the batched pass with the same cache. */
 Test(kv_quant, decoder_matches_the_batched_pass)
 {
-    mvq_model *m = open_fixture("stories260K");
+    mvq_model *m = kv_open_fixture("stories260K");
     if (!m)
         cr_skip_test("fixtures absent (models/stories260K.gguf): configure --with-fixtures=DIR");
     cr_assert_eq(mvq_isa_init(NULL), MVQ_OK);
     const int64_t T = 24, V = m->hp.n_vocab;
     int32_t tok[24];
-    for (int i = 0; i < T; i++)
-        tok[i] = 1 + (i * 37) % 500;
+    kv_test_tokens(tok, T);
     const mvq_kv_quant kv = {.type_k = MVQ_TYPE_Q4_0, .type_v = MVQ_TYPE_Q8_0};
-    mvq_error err;
-    cr_assert_eq(mvq_kv_check(&kv, &m->hp, &err), MVQ_OK, "%s", err.msg);
-    float *lf = malloc((size_t)(T * V) * sizeof *lf), *ld = malloc((size_t)V * sizeof *ld);
+    float *lf = malloc((size_t)(T * V) * sizeof *lf), *ld = malloc((size_t)(T * V) * sizeof *ld);
     float *l32 = malloc((size_t)(T * V) * sizeof *l32);
-    mvq_forward *f = mvq_forward_create(m, T, NULL, &err);
-    cr_assert_not_null(f, "%s", err.msg);
-    cr_assert_eq(mvq_forward_run(f, tok, T, 0, l32, &err), MVQ_OK, "%s", err.msg);
-    mvq_forward_set_kv(f, &kv);
-    cr_assert_eq(mvq_forward_run(f, tok, T, 0, lf, &err), MVQ_OK, "%s", err.msg);
-    mvq_decoder *d = mvq_decoder_create(m, T, 1, NULL, &err);
-    cr_assert_not_null(d, "%s", err.msg);
-    mvq_decoder_set_kv(d, &kv);
+    kv_batched_logits(m, tok, T, NULL, l32);
+    kv_batched_logits(m, tok, T, &kv, lf);
+    kv_decoder_logits(m, tok, T, &kv, ld);
     double max_diff = 0, max_quant = 0;
-    for (int64_t t = 0; t < T; t++) {
-        cr_assert_eq(mvq_decoder_step(d, &tok[t], 1, ld, &err), MVQ_OK, "%s", err.msg);
-        for (int64_t i = 0; i < V; i++) {
-            max_diff = fmax(max_diff, fabs(ld[i] - lf[t * V + i]));
-            max_quant = fmax(max_quant, fabs(lf[t * V + i] - l32[t * V + i]));
-        }
+    for (int64_t i = 0; i < T * V; i++) {
+        max_diff = fmax(max_diff, fabs(ld[i] - lf[i]));
+        max_quant = fmax(max_quant, fabs(lf[i] - l32[i]));
     }
     cr_assert(max_diff < 1e-3, "decoder vs batched pass: %g", max_diff);
     cr_assert(max_quant > 1e-3, "the cache changed nothing (%g)", max_quant);
-    mvq_decoder_free(d);
-    mvq_forward_free(f);
     free(lf);
     free(ld);
     free(l32);
@@ -139,7 +113,7 @@ Test(kv_gates, tinyrope)
     if (mvq_heavy_tests_off())
         cr_skip_test(MVQ_HEAVY_SKIP_MSG);
     char eval_text[4096], calib_text[4096];
-    mvq_model *m = open_fixture("tinyrope-3M");
+    mvq_model *m = kv_open_fixture("tinyrope-3M");
     if (!m || !mvq_fixture("text/tinystories-eval.txt", eval_text, sizeof eval_text) ||
         !mvq_fixture("text/tinystories-calib.txt", calib_text, sizeof calib_text))
         cr_skip_test("fixtures absent (models/tinyrope-3M.gguf and the texts): configure --with-fixtures=DIR");

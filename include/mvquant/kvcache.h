@@ -16,11 +16,25 @@
 extern "C" {
 #endif
 
+/* How K is grouped for quantization. */
+typedef enum mvq_kv_scheme {
+    MVQ_KV_PER_TOKEN = 0,   /* a token's row in type_k's blocks (llama.cpp) */
+    MVQ_KV_PER_CHANNEL = 1, /* KIVI: each channel over groups of tokens (see mvq_kv_quantize_channels) */
+} mvq_kv_scheme;
+
 typedef struct mvq_kv_quant {
-    mvq_type type_k, type_v; /* MVQ_TYPE_F32: that half is not quantized */
+    mvq_type type_k, type_v; /* MVQ_TYPE_F32: that half is not quantized (type_k: F32 under per-channel) */
     /* [n_layer][n_head_kv * head_dim], may be NULL: */
     const uint8_t *k_keep;   /* 1: K channel kept in F16 (the quantized row holds 0 there) */
     const float *k_scale;    /* a per K channel: K * (1/a) before quantizing, Q * a (1: none) */
+    /* MVQ_KV_PER_CHANNEL only (zero-initialised: per token).  K is held in
+     * F16 and flushed residual tokens at a time, once residual tokens have
+     * gathered, as residual / group groups of group tokens of k_bits;
+     * residual 0 means group (tokens wait only for their group). */
+    mvq_kv_scheme scheme;
+    int k_bits;       /* 2, 4 or 8 */
+    int64_t group;    /* G: tokens per group, a multiple of 8 */
+    int64_t residual; /* R: a multiple of G, or 0 */
 } mvq_kv_quant;
 
 /* Checks that the types are cache types and that a token's K/V row
@@ -32,8 +46,12 @@ MVQ_API mvq_status mvq_kv_check(const mvq_kv_quant *kv, const mvq_hparams *hp, m
 /* True when the blocks of kv's K type span heads (see mvq_kv_check). */
 MVQ_API bool mvq_kv_grouped(const mvq_kv_quant *kv, const mvq_hparams *hp);
 /* Cache bytes per token of layer il: K (which = 0) or V (1), kept
- * channels at 2 bytes each. */
+ * channels at 2 bytes each; per-channel K: a group's bytes over G
+ * (rounded up), the F16 residual not counted (mvq_kv_residual_bytes). */
 MVQ_API size_t mvq_kv_token_bytes(const mvq_kv_quant *kv, const mvq_hparams *hp, int which, int64_t il);
+/* Per-channel K: the most the F16 residual of layer il holds, (R - 1)
+ * tokens at 2 bytes a value (0 per token). */
+MVQ_API size_t mvq_kv_residual_bytes(const mvq_kv_quant *kv, const mvq_hparams *hp, int64_t il);
 
 /* One token's row of n values (a multiple of t's block) into q
  * (mvq_row_size(t, n) bytes) by t's from_float kernel; channels with
@@ -52,6 +70,22 @@ MVQ_API int64_t mvq_kv_massive_from_file(const mvq_model *m, uint8_t *k_keep);
  * elsewhere.  Returns the number kept. */
 MVQ_API int64_t mvq_kv_massive_from_calib(const mvq_calib *c, const mvq_massive_params *p, uint8_t *k_keep,
                                           float *k_scale);
+
+/* KIVI's K quantizer (per channel, asymmetric): a group of g tokens x n
+ * channels (x[t * n + c], token-major as a cache holds it), each channel's
+ * g values quantized to bits (2, 4 or 8; g * bits a multiple of 8) with an
+ * F16 minimum m and step d: y = m + d * code, code in [0, 2^bits - 1].
+ * Layout of q: the non-kept channels' (d, m) F16 pairs, then their codes
+ * (g * bits / 8 bytes each, token t at bit t * bits, low bits first), then
+ * the kept channels (keep may be NULL) as F16, token-major. */
+MVQ_API size_t mvq_kv_channel_bytes(int bits, int64_t g, int64_t n, const uint8_t *keep);
+MVQ_API void mvq_kv_quantize_channels(int bits, const float *x, int64_t g, int64_t n, const uint8_t *keep,
+                                      void *q);
+MVQ_API void mvq_kv_dequantize_channels(int bits, const void *q, int64_t g, int64_t n, const uint8_t *keep,
+                                        float *y);
+/* Per-channel K: how many of the first len tokens are quantized (the rest
+ * are the F16 residual): len rounded down to a multiple of R (G if R is 0). */
+MVQ_API int64_t mvq_kv_channel_quantized(const mvq_kv_quant *kv, int64_t len);
 
 /* The forward pass with this cache (NULL: f32); kv must outlive f. */
 MVQ_API void mvq_forward_set_kv(mvq_forward *f, const mvq_kv_quant *kv);

@@ -5,6 +5,7 @@
  * its vec_dot.  The pass keeps the values f32 (quantized then dequantized
  * in place): the same values a stored cache yields. */
 #include "config.h"
+#include "quant/model/kv_channel.h"
 #include "quant/model/layer_internal.h"
 #include "quant/model/model_internal.h"
 #include <mvquant/kvcache.h>
@@ -28,6 +29,11 @@ mvq_status mvq_kv_check(const mvq_kv_quant *kv, const mvq_hparams *hp, mvq_error
 {
     const int64_t kv_dim = hp->n_head_kv * hp->head_dim;
     const mvq_type t[2] = {kv->type_k, kv->type_v};
+    if (mvq_kv_per_channel(kv)) {
+        mvq_status st = mvq_kv_channel_check(kv, hp, err);
+        if (st != MVQ_OK)
+            return st;
+    }
     for (int i = 0; i < 2; i++) {
         if (!is_cache_type(t[i]))
             return mvq_error_set(err, MVQ_ERR_ARG, "KV cache: %s is not a cache type (f16, q8_0, q4_0, q4_1, q5_0, "
@@ -49,6 +55,8 @@ bool mvq_kv_grouped(const mvq_kv_quant *kv, const mvq_hparams *hp)
 size_t mvq_kv_token_bytes(const mvq_kv_quant *kv, const mvq_hparams *hp, int which, int64_t il)
 {
     const int64_t kv_dim = hp->n_head_kv * hp->head_dim;
+    if (!which && mvq_kv_per_channel(kv))
+        return mvq_kv_channel_token_bytes(kv, hp, il);
     size_t b = mvq_row_size(which ? kv->type_v : kv->type_k, kv_dim);
     if (!which && kv->k_keep)
         for (int64_t c = 0; c < kv_dim; c++)
@@ -171,7 +179,10 @@ mvq_status mvq_kv_apply(const mvq_kv_quant *kv, const mvq_hparams *hp, int64_t i
             for (int64_t j = 0; j < group; j++)
                 qt_row[((c / hd) * group + j) * hd + c % hd] *= scale[c];
         }
-        if (kv->type_k != MVQ_TYPE_F32)
+        if (mvq_kv_per_channel(kv)) /* held in F16 until flushed (quant/model/kv_channel.c) */
+            for (int64_t c = 0; c < kv_dim; c++)
+                kt_row[c] = mvq_fp16_to_fp32(mvq_fp32_to_fp16(kt_row[c]));
+        else if (kv->type_k != MVQ_TYPE_F32)
             round_trip(kv->type_k, kt_row, kv_dim, keep, buf, kept);
         if (kv->type_v != MVQ_TYPE_F32)
             round_trip(kv->type_v, v + t * kv_dim, kv_dim, NULL, buf, kept);

@@ -1,6 +1,7 @@
 /* The one layer implementation: batched prefill and cached decoding differ
  * only in where RoPE positions come from and whom the queries attend to. */
 #include "config.h"
+#include "quant/model/kv_channel.h"
 #include "quant/model/layer_internal.h"
 #include "quant/model/model_internal.h"
 #include "kernels/matmul.h"
@@ -178,6 +179,8 @@ static mvq_status rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n
     mvq_status st = p->kv ? mvq_kv_apply(p->kv, hp, il, p->q, p->k, p->v, n, err) : MVQ_OK;
     if (st != MVQ_OK)
         return st;
+    if (!p->k_cache && mvq_kv_per_channel(p->kv))
+        return mvq_kv_channel_attention(p, il, n, err);
     if (!p->k_cache) {
         mvq_attention_args a = {
             .q = p->q, .k = p->k, .v = p->v, .out = p->att, .kt = p->kt, .scores = p->scores,
@@ -191,6 +194,8 @@ static mvq_status rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n
         float *kb = p->k_cache + b * seq_stride, *vb = p->v_cache + b * seq_stride;
         memcpy(kb + p->pos * kv_dim, p->k + b * kv_dim, (size_t)kv_dim * sizeof(float));
         memcpy(vb + p->pos * kv_dim, p->v + b * kv_dim, (size_t)kv_dim * sizeof(float));
+        if (mvq_kv_per_channel(p->kv) && (st = mvq_kv_channel_step(p->kv, hp, il, kb, p->pos + 1, err)) != MVQ_OK)
+            return st;
         mvq_attention_cached(p->q + b * q_dim, kb, vb, p->pos + 1, hp->n_head, hp->n_head_kv, hd, p->scores,
                              p->att + b * q_dim);
     }

@@ -8,6 +8,8 @@ libmvq_core_la_SOURCES += \
 	quant/model/forward_ops.c \
 	quant/model/forward_ref.c \
 	quant/model/kv_quant.c \
+	quant/model/kv_channel.c \
+	quant/model/kv_channel.h \
 	quant/model/layer.c \
 	quant/model/layer_internal.h \
 	quant/model/layer_runner.c \

@@ -21,6 +21,7 @@ static void usage(FILE *to)
             "                          [--kl-base BASE.gguf] [--json]\n"
             "                          [--kv-type-k T] [--kv-type-v T] [--kv-protect-massive]\n"
             "                          [--kv-rescale-pairs] [--calib FILE] [--kv-massive-topk N]\n"
+            "                          [--kv-scheme S] [--kv-bits N] [--kv-group N] [--kv-residual N]\n"
             "\n"
             "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
             "into disjoint chunks of --ctx tokens (default 512) with BOS first in each, and the\n"
@@ -46,7 +47,11 @@ static void usage(FILE *to)
             "  --kv-rescale-pairs    scale massive K channels by 1/a and Q's by a (logits unchanged)\n"
             "                    before quantizing; needs --calib\n"
             "  --calib FILE      text whose Q/K norms pick the massive K channels\n"
-            "  --kv-massive-topk N   massive K channels per KV head from --calib (default 2)\n");
+            "  --kv-massive-topk N   massive K channels per KV head from --calib (default 2)\n"
+            "  --kv-scheme S     per-token (default: --kv-type-k) or per-channel: KIVI's K, each\n"
+            "                    channel over groups of --kv-group tokens (default 32) in --kv-bits\n"
+            "                    (2, 4 (default), 8) with an F16 min and step, the newest tokens in\n"
+            "                    F16 until --kv-residual of them (default 128) are flushed\n");
 }
 
 typedef struct ppl_args {
@@ -66,11 +71,13 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         {"kv-type-k", required_argument, NULL, 'K'}, {"kv-type-v", required_argument, NULL, 'V'},
         {"kv-protect-massive", no_argument, NULL, 'P'}, {"kv-rescale-pairs", no_argument, NULL, 'R'},
         {"calib", required_argument, NULL, 'C'},   {"kv-massive-topk", required_argument, NULL, 'T'},
+        {"kv-scheme", required_argument, NULL, 'S'}, {"kv-bits", required_argument, NULL, 'B'},
+        {"kv-group", required_argument, NULL, 'G'}, {"kv-residual", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     a->ctx = 512;
-    a->kv.topk = 2;
+    ppl_kv_defaults(&a->kv);
     int c;
     while ((c = cli_getopt("perplexity", argc, argv, "h", longopts)) != -1) {
         const char *bad = NULL;
@@ -83,6 +90,10 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         case 'P': a->kv.protect = true; break;
         case 'R': a->kv.rescale = true; break;
         case 'C': a->kv.calib = cli_optarg; break;
+        case 'S': a->kv.scheme = cli_optarg; break;
+        case 'B': bad = cli_parse_long(cli_optarg, 1, 8, &a->kv.bits) ? NULL : "--kv-bits"; break;
+        case 'G': bad = cli_parse_long(cli_optarg, 1, 1L << 20, &a->kv.group) ? NULL : "--kv-group"; break;
+        case 'W': bad = cli_parse_long(cli_optarg, 0, 1L << 20, &a->kv.residual) ? NULL : "--kv-residual"; break;
         case 'T': bad = cli_parse_long(cli_optarg, 1, 1L << 16, &a->kv.topk) ? NULL : "--kv-massive-topk"; break;
         case 'c': bad = cli_parse_long(cli_optarg, 4, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
         case 'n': bad = cli_parse_long(cli_optarg, 1, LONG_MAX, &a->chunks) ? NULL : "--chunks"; break;

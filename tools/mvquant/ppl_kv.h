@@ -15,7 +15,12 @@ typedef struct ppl_kv {
     float *scale;
     int64_t n_kept;
     const char *mask_from; /* "file", "calib" */
+    const char *scheme;    /* --kv-scheme: per-token (NULL) or per-channel */
+    long bits, group, residual, n_ctx;
 } ppl_kv;
+
+/* The options' defaults (KIVI's: 4-bit K, groups of 32, an F16 residual of 128). */
+void ppl_kv_defaults(ppl_kv *a);
 
 /* Fills a->kv for model m (a->kv stays all f32 when no option is given). */
 mvq_status ppl_kv_setup(ppl_kv *a, const mvq_model *m, long n_ctx, int32_t bos, mvq_pool *pool, mvq_error *err);
