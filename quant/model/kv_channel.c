@@ -153,10 +153,28 @@ mvq_status mvq_kv_channel_step(const mvq_kv_quant *kv, const mvq_hparams *hp, in
     return now > before ? flush(kv, hp, il, k_cache, before, now, err) : MVQ_OK;
 }
 
+/* Queries t0..t1-1, which all read the keys as seen holds them, split
+ * over the pool; each thread has its stride of scores. */
+typedef struct segment {
+    const mvq_layer_pass *p;
+    const float *seen;
+    int64_t t0, t1, stride;
+} segment;
+
+static void attend_segment(void *arg, int ith, int nth)
+{
+    const segment *s = arg;
+    const mvq_hparams *hp = &s->p->m->hp;
+    const int64_t q_dim = hp->n_head * hp->head_dim;
+    for (int64_t t = s->t0 + ith; t < s->t1; t += nth)
+        mvq_attention_cached(s->p->q + t * q_dim, s->seen, s->p->v, t + 1, hp->n_head, hp->n_head_kv, hp->head_dim,
+                             s->p->scores + ith * s->stride, s->p->att + t * q_dim);
+}
+
 mvq_status mvq_kv_channel_attention(const mvq_layer_pass *p, int64_t il, int64_t n, mvq_error *err)
 {
     const mvq_hparams *hp = &p->m->hp;
-    const int64_t hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
+    const int64_t kv_dim = hp->n_head_kv * hp->head_dim;
     const size_t bytes = (size_t)(n * kv_dim) * sizeof(float);
     float *kq = malloc(bytes ? bytes : 1), *seen = malloc(bytes ? bytes : 1);
     mvq_status st = kq && seen ? MVQ_OK : mvq_error_set(err, MVQ_ERR_NOMEM, "KV cache: out of memory");
@@ -166,15 +184,16 @@ mvq_status mvq_kv_channel_attention(const mvq_layer_pass *p, int64_t il, int64_t
         st = flush(p->kv, hp, il, kq, 0, mvq_kv_channel_quantized(p->kv, n), err);
     }
     /* seen: the keys as the decoder holds them at length t + 1, quantized
-     * a flush at a time as t grows */
-    for (int64_t t = 0, done = 0; st == MVQ_OK && t < n; t++) {
-        const int64_t nq = mvq_kv_channel_quantized(p->kv, t + 1);
-        if (nq > done) {
-            memcpy(seen + done * kv_dim, kq + done * kv_dim, (size_t)((nq - done) * kv_dim) * sizeof(float));
-            done = nq;
-        }
-        mvq_attention_cached(p->q + t * q_dim, seen, p->v, t + 1, hp->n_head, hp->n_head_kv, hd, p->scores,
-                             p->att + t * q_dim);
+     * a flush at a time as t grows; the queries between flushes share it */
+    for (int64_t t0 = 0; st == MVQ_OK && t0 < n;) {
+        const int64_t nq = mvq_kv_channel_quantized(p->kv, t0 + 1);
+        memcpy(seen, kq, (size_t)(nq * kv_dim) * sizeof(float));
+        int64_t t1 = t0 + 1;
+        while (t1 < n && mvq_kv_channel_quantized(p->kv, t1 + 1) == nq)
+            t1++;
+        segment s = {.p = p, .seen = seen, .t0 = t0, .t1 = t1, .stride = mvq_attention_kt_stride(n)};
+        mvq_pool_run(p->pool, attend_segment, &s);
+        t0 = t1;
     }
     free(kq);
     free(seen);
