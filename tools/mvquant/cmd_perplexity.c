@@ -3,6 +3,7 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 #include "tools/mvquant/ppl_kv.h"
+#include "tools/mvquant/ppl_act.h"
 #include <mvquant/model.h>
 #include <mvquant/calib.h>
 #include <mvquant/tokenizer.h>
@@ -21,6 +22,7 @@ static void usage(FILE *to)
             "                          [--kl-base BASE.gguf] [--json]\n"
             "                          [--kv-type-k T] [--kv-type-v T] [--kv-protect-massive]\n"
             "                          [--kv-rescale-pairs] [--calib FILE] [--kv-massive-topk N]\n"
+            "                          [--act int8] [--act-bmm int8] [--protect-massive|--ignore-massive]\n"
             "\n"
             "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
             "into disjoint chunks of --ctx tokens (default 512) with BOS first in each, and the\n"
@@ -46,7 +48,13 @@ static void usage(FILE *to)
             "  --kv-rescale-pairs    scale massive K channels by 1/a and Q's by a (logits unchanged)\n"
             "                    before quantizing; needs --calib\n"
             "  --calib FILE      text whose Q/K norms pick the massive K channels\n"
-            "  --kv-massive-topk N   massive K channels per KV head from --calib (default 2)\n");
+            "  --kv-massive-topk N   massive K channels per KV head from --calib (default 2)\n"
+            "  --act int8        W8A8: every block linear's input quantized per token to int8 and\n"
+            "                    multiplied with int8 per-channel weights requantized from MODEL's\n"
+            "  --act-bmm int8    Q, K (after RoPE) and V rounded through int8 per token as well\n"
+            "  --protect-massive     under --act-bmm, keep the massive Q/K channels (the file's\n"
+            "                    mvquant.massive keys, or --calib) out of the scale, in F16\n"
+            "  --ignore-massive      under --act-bmm, quantize them with the rest (the default)\n");
 }
 
 typedef struct ppl_args {
@@ -54,6 +62,7 @@ typedef struct ppl_args {
     long ctx, chunks, threads;
     bool json;
     ppl_kv kv;
+    ppl_act act;
 } ppl_args;
 
 /* 0: parsed; -1: help shown; otherwise the exit code. */
@@ -66,6 +75,8 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         {"kv-type-k", required_argument, NULL, 'K'}, {"kv-type-v", required_argument, NULL, 'V'},
         {"kv-protect-massive", no_argument, NULL, 'P'}, {"kv-rescale-pairs", no_argument, NULL, 'R'},
         {"calib", required_argument, NULL, 'C'},   {"kv-massive-topk", required_argument, NULL, 'T'},
+        {"act", required_argument, NULL, 'A'},     {"act-bmm", required_argument, NULL, 'B'},
+        {"protect-massive", no_argument, NULL, 'M'}, {"ignore-massive", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -83,6 +94,10 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         case 'P': a->kv.protect = true; break;
         case 'R': a->kv.rescale = true; break;
         case 'C': a->kv.calib = cli_optarg; break;
+        case 'A': a->act.act = cli_optarg; break;
+        case 'B': a->act.act_bmm = cli_optarg; break;
+        case 'M': a->act.protect = true; break;
+        case 'I': a->act.ignore = true; break;
         case 'T': bad = cli_parse_long(cli_optarg, 1, 1L << 16, &a->kv.topk) ? NULL : "--kv-massive-topk"; break;
         case 'c': bad = cli_parse_long(cli_optarg, 4, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
         case 'n': bad = cli_parse_long(cli_optarg, 1, LONG_MAX, &a->chunks) ? NULL : "--chunks"; break;
@@ -216,12 +231,14 @@ int cmd_perplexity(int argc, char **argv)
         st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld thread%s", a.threads, cli_plural(a.threads));
     if (st == MVQ_OK)
         st = ppl_kv_setup(&a.kv, m, a.ctx, bos, pool, &err);
+    if (st == MVQ_OK)
+        st = ppl_act_setup(&a.act, m, a.ctx, bos, a.kv.calib, a.kv.topk, pool, &err);
     if (st == MVQ_OK) {
         bool kl = base != NULL;
         mvq_eval_opts opts = {
             .n_ctx = a.ctx, .max_chunks = a.chunks, .bos = bos,
             .progress = isatty(STDERR_FILENO) ? show_progress : NULL, .user = &kl,
-            .kv = ppl_kv_active(&a.kv) ? &a.kv.kv : NULL,
+            .kv = ppl_kv_active(&a.kv) ? &a.kv.kv : NULL, .act = a.act.a,
         };
         st = mvq_eval_perplexity(m, base, tokens, n_tokens, &opts, pool, &r, &err);
     }
@@ -232,8 +249,10 @@ int cmd_perplexity(int argc, char **argv)
             print_text(&a, m, &r, mvq_pool_size(pool));
         if (ppl_kv_active(&a.kv))
             ppl_kv_print(&a.kv, m, a.json ? stderr : stdout);
+        ppl_act_print(&a.act, m, a.json ? stderr : stdout);
     }
     ppl_kv_free(&a.kv);
+    ppl_act_free(&a.act);
     free(tokens);
     mvq_pool_free(pool);
     mvq_model_free(base);
