@@ -157,6 +157,11 @@ static mvq_status alloc_workers(eval_job *job, const mvq_model *model, const mvq
             return err ? err->status : MVQ_ERR_NOMEM;
         if (job->opts->kv)
             mvq_forward_set_kv(w->f, job->opts->kv);
+        if (job->opts->act) {
+            mvq_status st = mvq_forward_set_act(w->f, job->opts->act, err);
+            if (st != MVQ_OK)
+                return st;
+        }
         for (int o = 0; o < job->opts->n_observers; o++) {
             mvq_status st = mvq_forward_add_observer(w->f, &job->opts->observers[o], NULL, err);
             if (st != MVQ_OK)

@@ -571,5 +571,19 @@ else
     skip "fixture $FIXTURE absent"
 fi
 
+# ---- perplexity --act int8 / --act-bmm int8 ----
+ppl_act="perplexity $T/tiny.gguf --text $T/calib.txt --ctx 16 --threads 1"
+run "$MVQ" $ppl_act --act int4
+check "--act int4: exit 1, one line naming --act" sh -c "[ $rc = 1 ] && [ \$(wc -l <'$T/err') = 1 ] && grep -q -- '--act: unknown' '$T/err'"
+run "$MVQ" $ppl_act --act int8 --protect-massive
+check "--protect-massive without --act-bmm: exit 1" sh -c "[ $rc = 1 ] && grep -q 'needs --act-bmm int8' '$T/err'"
+run "$MVQ" $ppl_act --act-bmm int8 --protect-massive --ignore-massive
+check "--protect-massive with --ignore-massive: exit 1" sh -c "[ $rc = 1 ] && grep -q 'exclude each other' '$T/err'"
+run "$MVQ" $ppl_act --act-bmm int8 --protect-massive
+check "--protect-massive with no massive keys nor --calib: exit 1" sh -c "[ $rc = 1 ] && grep -q 'needs --calib FILE' '$T/err'"
+run "$MVQ" $ppl_act --kl-base "$T/tiny.gguf" --act int8 --act-bmm int8 --protect-massive --calib "$T/calib.txt"
+check "--act int8 --act-bmm int8 --protect-massive: W8A8 reported, massive channels kept, a KLD" \
+    sh -c "[ $rc = 0 ] && grep -q '^activations: int8 per token' '$T/out' && grep -q 'kept in F16' '$T/out' && grep -q '^mean KLD' '$T/out'"
+
 echo "1..$n"
 [ $failed = 0 ]

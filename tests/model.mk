@@ -45,3 +45,13 @@ tests_test_probes_CFLAGS = $(CRITERION_TEST_CFLAGS)
 tests_test_probes_LDADD = $(CRITERION_TEST_LIBS) -lm
 endif
 EXTRA_DIST += tests/data/tinystories-facts.tsv
+
+# Int8 activations (W8A8) on the reference pass, and their gates on the fixture models.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_act_int8
+TESTS += tests/test_act_int8
+tests_test_act_int8_SOURCES = tests/test_act_int8.c
+tests_test_act_int8_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_act_int8_CFLAGS = $(CRITERION_TEST_CFLAGS)
+tests_test_act_int8_LDADD = $(CRITERION_TEST_LIBS) -lm
+endif

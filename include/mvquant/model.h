@@ -282,6 +282,7 @@ typedef struct mvq_eval_opts {
      * concurrently, on different chunks */
     const mvq_observer *observers;
     int n_observers;
+    const struct mvq_act_int8 *act; /* int8 activations on the model's passes (not the base's); NULL: none */
 } mvq_eval_opts;
 
 typedef struct mvq_eval_result {
@@ -323,6 +324,44 @@ MVQ_API mvq_status mvq_eval_perplexity(const mvq_model *model, const mvq_model *
 MVQ_API mvq_status mvq_eval_perplexity_split(const mvq_model *model, const mvq_model *base, const int32_t *tokens,
                                              int64_t n_tokens, const mvq_eval_opts *opts, mvq_pool *pool,
                                              mvq_eval_result out[3], mvq_error *err);
+
+
+/* ------------------------------------------- int8 activations (W8A8) */
+
+/* SmoothQuant's W8A8 setting on the reference pass: every linear of the
+ * blocks (attn_q/k/v/output, ffn_gate/up/down; not the embedding or the
+ * output matrix, as SmoothQuant keeps them) takes its input quantized per
+ * token to symmetric int8 and multiplies int8 per-output-channel weights,
+ * requantized from the model's weights (any type: dequantized, then
+ * mvq_i8_weights_pack) once, by mvq_i8_gemm.  With bmm, Q and K (after
+ * RoPE) and V are rounded through int8 per token as well (one scale per
+ * token over all heads, as SmoothQuant's fake-quantized batched products);
+ * the attention then computes in f32 on the rounded values.  The channels
+ * of keep (massive Q/K channels) stay out of the per-token scale, held in
+ * F16 beside the int8 rest. */
+typedef struct mvq_act_int8 mvq_act_int8;
+typedef struct mvq_act_int8_opts {
+    bool linears; /* the W8A8 linears */
+    bool bmm;     /* Q, K, V per token through int8 */
+    /* [n_layer][n_head_kv * head_dim], may be NULL: K channels (and the
+     * same channels of the query heads reading them) kept in F16 under bmm */
+    const uint8_t *k_keep;
+} mvq_act_int8_opts;
+
+/* Packs m's block linears (with o->linears) over pool (may be NULL); m
+ * must outlive the result, and its weights must not be repointed. */
+MVQ_API mvq_act_int8 *mvq_act_int8_create(const mvq_model *m, const mvq_act_int8_opts *o, mvq_pool *pool,
+                                          mvq_error *err);
+MVQ_API void mvq_act_int8_free(mvq_act_int8 *a);
+/* Bytes of the packed int8 weights (q, scales, sums). */
+MVQ_API size_t mvq_act_int8_weight_bytes(const mvq_act_int8 *a);
+/* Rounds x (n values) through int8 as the bmm setting does: scale = max
+ * |x_i| / 127 over the channels without keep[i] (keep may be NULL), those
+ * to round(x / scale) * scale, the kept ones to F16. */
+MVQ_API void mvq_act_int8_round_row(float *x, int64_t n, const uint8_t *keep);
+/* The forward pass with int8 activations (NULL: none); a must be made
+ * for f's model and outlive f.  Allocates the int8 scratch. */
+MVQ_API mvq_status mvq_forward_set_act(mvq_forward *f, const mvq_act_int8 *a, mvq_error *err);
 
 #ifdef __cplusplus
 }

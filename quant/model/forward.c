@@ -2,6 +2,7 @@
  * the layers by the one layer implementation, observers at the taps. */
 #include "config.h"
 #include "quant/model/layer_internal.h"
+#include "quant/model/act_int8_internal.h"
 #include "quant/model/model_internal.h"
 
 #include <mvquant/kvcache.h>
@@ -21,6 +22,8 @@ struct mvq_forward {
     mvq_forward_numerics numerics;
     mvq_observers obs;
     const mvq_kv_quant *kv;
+    const mvq_act_int8 *act;
+    mvq_act_scratch act_scratch;
 };
 
 static mvq_status alloc_activations(mvq_forward *f, mvq_error *err)
@@ -88,6 +91,7 @@ void mvq_forward_free(mvq_forward *f)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     mvq_layer_vectors_free(&f->vec);
+    mvq_act_scratch_free(&f->act_scratch);
     if (f->owns_pool)
         mvq_pool_free(f->pool);
     free(f);
@@ -111,6 +115,16 @@ void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numerics)
 void mvq_forward_set_kv(mvq_forward *f, const mvq_kv_quant *kv)
 {
     f->kv = kv;
+}
+
+mvq_status mvq_forward_set_act(mvq_forward *f, const mvq_act_int8 *a, mvq_error *err)
+{
+    mvq_act_scratch_free(&f->act_scratch);
+    f->act = NULL;
+    mvq_status st = a ? mvq_act_scratch_init(&f->act_scratch, a, f->m, f->max_tokens, err) : MVQ_OK;
+    if (st == MVQ_OK)
+        f->act = a;
+    return st;
 }
 
 static mvq_status embed(mvq_forward *f, const int32_t *tokens, int64_t T, mvq_error *err)
@@ -139,6 +153,7 @@ mvq_status mvq_forward_run(mvq_forward *f, const int32_t *tokens, int64_t n_toke
         .policy = f->numerics == MVQ_NUMERICS_FAST ? MVQ_POLICY_FAST : MVQ_POLICY_LLAMA_CPP,
         .xn = f->xn, .q = f->q, .k = f->k, .v = f->v, .att = f->att, .gate = f->gate, .up = f->up, .tmp = f->tmp,
         .kt = f->kt, .scores = f->scores, .obs = &f->obs, .tokens = tokens, .kv = f->kv,
+        .act = f->act, .act_scratch = &f->act_scratch,
     };
     mvq_status st = embed(f, tokens, T, err);
     for (int64_t il = 0; st == MVQ_OK && il < hp->n_layer; il++)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "quant/model/kv_channel.h"
 #include "quant/model/layer_internal.h"
+#include "quant/model/act_int8_internal.h"
 #include "quant/model/model_internal.h"
 #include "kernels/matmul.h"
 
@@ -139,6 +140,17 @@ mvq_status mvq_layer_linear(mvq_pool *pool, mvq_linear_policy policy, const mvq_
     return MVQ_OK;
 }
 
+/* Linear which of layer il with the weights L: W8A8 when the pass has int8 activations. */
+static mvq_status linear(const mvq_layer_pass *p, const mvq_layer *L, int64_t il, mvq_linear which, const float *x,
+                         int64_t n, float *y, mvq_error *err)
+{
+    const float *bias = mvq_layer_vecs(p->vec, il)[MVQ_VEC_BIAS0 + which];
+    if (p->act && mvq_act_int8_linears(p->act))
+        return mvq_act_int8_linear(p->act, p->act_scratch, p->pool, il, which, &L->linear[which], bias, x, n, y,
+                                   err);
+    return mvq_layer_linear(p->pool, p->policy, &L->linear[which], bias, x, n, y, err);
+}
+
 void mvq_layer_observe(const mvq_layer_pass *p, mvq_tap tap, int64_t il, float *data, int64_t n, int64_t n_heads,
                        int64_t head_dim)
 {
@@ -176,6 +188,8 @@ static mvq_status rope_and_attend(const mvq_layer_pass *p, int64_t il, int64_t n
     mvq_layer_observe(p, MVQ_TAP_Q, il, p->q, n, hp->n_head, hd);
     mvq_layer_observe(p, MVQ_TAP_K, il, p->k, n, hp->n_head_kv, hd);
     mvq_layer_observe(p, MVQ_TAP_V, il, p->v, n, hp->n_head_kv, hd);
+    if (p->act)
+        mvq_act_int8_bmm(p->act, il, p->q, p->k, p->v, n);
     mvq_status st = p->kv ? mvq_kv_apply(p->kv, hp, il, p->q, p->k, p->v, n, err) : MVQ_OK;
     if (st != MVQ_OK)
         return st;
@@ -215,16 +229,14 @@ static mvq_status attention_block(const mvq_layer_pass *p, const mvq_layer *L, i
     mvq_layer_observe(p, MVQ_TAP_ATTN_IN, il, p->xn, n, 1, hp->n_embd);
     float *out[3] = {p->q, p->k, p->v};
     for (int i = MVQ_LINEAR_Q; i <= MVQ_LINEAR_V; i++)
-        if ((st = mvq_layer_linear(p->pool, p->policy, &L->linear[i], vec[MVQ_VEC_BIAS0 + i], p->xn, n, out[i],
-                                   err)) != MVQ_OK)
+        if ((st = linear(p, L, il, (mvq_linear)i, p->xn, n, out[i], err)) != MVQ_OK)
             return st;
     mvq_layer_observe(p, MVQ_TAP_Q_PRE_ROPE, il, p->q, n, hp->n_head, hd);
     mvq_layer_observe(p, MVQ_TAP_K_PRE_ROPE, il, p->k, n, hp->n_head_kv, hd);
     if ((st = rope_and_attend(p, il, n, err)) != MVQ_OK)
         return st;
     mvq_layer_observe(p, MVQ_TAP_ATTN_OUT, il, p->att, n, hp->n_head, hd);
-    if ((st = mvq_layer_linear(p->pool, p->policy, &L->linear[MVQ_LINEAR_O], vec[MVQ_VEC_BIAS0 + MVQ_LINEAR_O],
-                               p->att, n, p->tmp, err)) != MVQ_OK)
+    if ((st = linear(p, L, il, MVQ_LINEAR_O, p->att, n, p->tmp, err)) != MVQ_OK)
         return st;
     add_rows(x, p->tmp, n * hp->n_embd);
     return MVQ_OK;
@@ -239,15 +251,12 @@ static mvq_status ffn_block(const mvq_layer_pass *p, const mvq_layer *L, int64_t
 
     mvq_rmsnorm_rows(x, p->xn, vec[MVQ_VEC_FFN_NORM], n, hp->n_embd, (float)hp->rms_eps);
     mvq_layer_observe(p, MVQ_TAP_FFN_IN, il, p->xn, n, 1, hp->n_embd);
-    if ((st = mvq_layer_linear(p->pool, p->policy, &L->linear[MVQ_LINEAR_GATE],
-                               vec[MVQ_VEC_BIAS0 + MVQ_LINEAR_GATE], p->xn, n, p->gate, err)) != MVQ_OK ||
-        (st = mvq_layer_linear(p->pool, p->policy, &L->linear[MVQ_LINEAR_UP], vec[MVQ_VEC_BIAS0 + MVQ_LINEAR_UP],
-                               p->xn, n, p->up, err)) != MVQ_OK)
+    if ((st = linear(p, L, il, MVQ_LINEAR_GATE, p->xn, n, p->gate, err)) != MVQ_OK ||
+        (st = linear(p, L, il, MVQ_LINEAR_UP, p->xn, n, p->up, err)) != MVQ_OK)
         return st;
     mvq_swiglu(p->gate, p->up, n * hp->n_ff);
     mvq_layer_observe(p, MVQ_TAP_FFN_DOWN_IN, il, p->gate, n, 1, hp->n_ff);
-    if ((st = mvq_layer_linear(p->pool, p->policy, &L->linear[MVQ_LINEAR_DOWN],
-                               vec[MVQ_VEC_BIAS0 + MVQ_LINEAR_DOWN], p->gate, n, p->tmp, err)) != MVQ_OK)
+    if ((st = linear(p, L, il, MVQ_LINEAR_DOWN, p->gate, n, p->tmp, err)) != MVQ_OK)
         return st;
     add_rows(x, p->tmp, n * hp->n_embd);
     return MVQ_OK;

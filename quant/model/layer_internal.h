@@ -70,6 +70,8 @@ typedef struct mvq_layer_pass {
     const mvq_observers *obs;
     const int32_t *tokens; /* of the rows, for observations */
     const struct mvq_kv_quant *kv; /* quantized KV cache; NULL: f32 */
+    const mvq_act_int8 *act;       /* int8 activations (quant/model/act_int8.c); NULL: none */
+    const struct mvq_act_scratch *act_scratch;
 } mvq_layer_pass;
 
 /* Layer il with the weights L (the model's, or a replacement). */

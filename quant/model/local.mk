@@ -2,6 +2,8 @@
 # (batched pass and token-by-token decoder), observers, the double-precision
 # reference, the tokenizer and synthetic models.
 libmvq_core_la_SOURCES += \
+	quant/model/act_int8.c \
+	quant/model/act_int8_internal.h \
 	quant/model/decode.c \
 	quant/model/decode_internal.h \
 	quant/model/forward.c \

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "tools/mvquant/cli.h"
 #include "tools/mvquant/ppl_kv.h"
+#include "tools/mvquant/ppl_act.h"
 #include <mvquant/model.h>
 #include <mvquant/calib.h>
 #include <mvquant/tokenizer.h>
@@ -22,6 +23,7 @@ static void usage(FILE *to)
             "                          [--kv-type-k T] [--kv-type-v T] [--kv-protect-massive]\n"
             "                          [--kv-rescale-pairs] [--calib FILE] [--kv-massive-topk N]\n"
             "                          [--kv-scheme S] [--kv-bits N] [--kv-group N] [--kv-residual N]\n"
+            "                          [--act int8] [--act-bmm int8] [--protect-massive|--ignore-massive]\n"
             "\n"
             "Perplexity by llama.cpp's method: the whole file tokenized with a leading BOS, cut\n"
             "into disjoint chunks of --ctx tokens (default 512) with BOS first in each, and the\n"
@@ -51,7 +53,14 @@ static void usage(FILE *to)
             "  --kv-scheme S     per-token (default: --kv-type-k) or per-channel: KIVI's K, each\n"
             "                    channel over groups of --kv-group tokens (default 32) in --kv-bits\n"
             "                    (2, 4 (default), 8) with an F16 min and step, the newest tokens in\n"
-            "                    F16 until --kv-residual of them (default 128) are flushed\n");
+            "                    F16 until --kv-residual of them (default 128) are flushed\n"
+            "  --act int8        W8A8: every block linear's input quantized per token to int8 and\n"
+            "                    multiplied with int8 per-channel weights requantized from MODEL's\n"
+            "                    weights\n"
+            "  --act-bmm int8    Q, K (after RoPE) and V rounded through int8 per token as well\n"
+            "  --protect-massive     under --act-bmm, keep the massive Q/K channels (the file's\n"
+            "                    mvquant.massive keys, or --calib) out of the scale, in F16\n"
+            "  --ignore-massive      under --act-bmm, quantize them with the rest (the default)\n");
 }
 
 typedef struct ppl_args {
@@ -59,6 +68,7 @@ typedef struct ppl_args {
     long ctx, chunks, threads;
     bool json;
     ppl_kv kv;
+    ppl_act act;
 } ppl_args;
 
 /* 0: parsed; -1: help shown; otherwise the exit code. */
@@ -73,6 +83,8 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         {"calib", required_argument, NULL, 'C'},   {"kv-massive-topk", required_argument, NULL, 'T'},
         {"kv-scheme", required_argument, NULL, 'S'}, {"kv-bits", required_argument, NULL, 'B'},
         {"kv-group", required_argument, NULL, 'G'}, {"kv-residual", required_argument, NULL, 'W'},
+        {"act", required_argument, NULL, 'A'},     {"act-bmm", required_argument, NULL, 'U'},
+        {"protect-massive", no_argument, NULL, 'M'}, {"ignore-massive", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -94,6 +106,10 @@ static int parse_args(int argc, char **argv, ppl_args *a)
         case 'B': bad = cli_parse_long(cli_optarg, 1, 8, &a->kv.bits) ? NULL : "--kv-bits"; break;
         case 'G': bad = cli_parse_long(cli_optarg, 1, 1L << 20, &a->kv.group) ? NULL : "--kv-group"; break;
         case 'W': bad = cli_parse_long(cli_optarg, 0, 1L << 20, &a->kv.residual) ? NULL : "--kv-residual"; break;
+        case 'A': a->act.act = cli_optarg; break;
+        case 'U': a->act.act_bmm = cli_optarg; break;
+        case 'M': a->act.protect = true; break;
+        case 'I': a->act.ignore = true; break;
         case 'T': bad = cli_parse_long(cli_optarg, 1, 1L << 16, &a->kv.topk) ? NULL : "--kv-massive-topk"; break;
         case 'c': bad = cli_parse_long(cli_optarg, 4, 1L << 20, &a->ctx) ? NULL : "--ctx"; break;
         case 'n': bad = cli_parse_long(cli_optarg, 1, LONG_MAX, &a->chunks) ? NULL : "--chunks"; break;
@@ -227,12 +243,14 @@ int cmd_perplexity(int argc, char **argv)
         st = mvq_error_set(&err, MVQ_ERR_NOMEM, "cannot start %ld thread%s", a.threads, cli_plural(a.threads));
     if (st == MVQ_OK)
         st = ppl_kv_setup(&a.kv, m, a.ctx, bos, pool, &err);
+    if (st == MVQ_OK)
+        st = ppl_act_setup(&a.act, m, a.ctx, bos, a.kv.calib, a.kv.topk, pool, &err);
     if (st == MVQ_OK) {
         bool kl = base != NULL;
         mvq_eval_opts opts = {
             .n_ctx = a.ctx, .max_chunks = a.chunks, .bos = bos,
             .progress = isatty(STDERR_FILENO) ? show_progress : NULL, .user = &kl,
-            .kv = ppl_kv_active(&a.kv) ? &a.kv.kv : NULL,
+            .kv = ppl_kv_active(&a.kv) ? &a.kv.kv : NULL, .act = a.act.a,
         };
         st = mvq_eval_perplexity(m, base, tokens, n_tokens, &opts, pool, &r, &err);
     }
@@ -243,8 +261,10 @@ int cmd_perplexity(int argc, char **argv)
             print_text(&a, m, &r, mvq_pool_size(pool));
         if (ppl_kv_active(&a.kv))
             ppl_kv_print(&a.kv, m, a.json ? stderr : stdout);
+        ppl_act_print(&a.act, m, a.json ? stderr : stdout);
     }
     ppl_kv_free(&a.kv);
+    ppl_act_free(&a.act);
     free(tokens);
     mvq_pool_free(pool);
     mvq_model_free(base);

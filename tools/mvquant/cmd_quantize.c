@@ -624,8 +624,8 @@ int cmd_quantize(int argc, char **argv)
         }
         needs_calib = true;
     }
-    if (a.q.method->layerwise || (a.q.method->needs & MVQ_NEED_BLOCK_OUTPUTS))
-        needs_calib = true; /* its statistics come from calibration tokens, whatever the plan */
+    if (a.q.method->layerwise || (a.q.method->needs & MVQ_NEED_BLOCK_OUTPUTS) || a.q.method->prepare)
+        needs_calib = true; /* its statistics (a transform's too) come from calibration, whatever the plan */
     if (!(pool = mvq_pool_create(a.threads))) {
         cli_error("cannot start %d thread%s", a.threads, cli_plural(a.threads));
         rc = CLI_EXIT_FAIL;

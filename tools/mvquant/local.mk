@@ -21,6 +21,8 @@ tools_mvquant_mvquant_SOURCES = \
 	tools/mvquant/cmd_perplexity.c \
 	tools/mvquant/ppl_kv.c \
 	tools/mvquant/ppl_kv.h \
+	tools/mvquant/ppl_act.c \
+	tools/mvquant/ppl_act.h \
 	tools/mvquant/cmd_disrupt.c \
 	tools/mvquant/cmd_synth.c \
 	tools/mvquant/cmd_massive.c \
