@@ -12,7 +12,12 @@
 
 /* ---- 32-value formats by Q8_0: R rows x T tokens, two blocks a step ---- */
 
-enum { LR = 4, LT = 4 };
+#ifndef LR
+#define LR 4
+#endif
+#ifndef LT
+#define LT 4
+#endif
 
 /* a in the low 8 lanes, b in the high 8 */
 MVQ_INLINE __m512 halves_ps(float a, float b)
@@ -31,14 +36,14 @@ MVQ_INLINE __m256i u_q8_0(const mvq_block_q8_0 *b)
                                 const char *a, size_t a_row, float *y, int64_t ldy)                          \
     {                                                                                                        \
         __m512 acc[LR][LT];                                                                                  \
-        for (int r = 0; r < R; r++)                                                                          \
-            for (int t = 0; t < T; t++)                                                                      \
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                                                          \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                                                      \
                 acc[r][t] = _mm512_setzero_ps();                                                             \
         int64_t i = 0;                                                                                       \
         for (; i + 2 <= nb; i += 2) {                                                                        \
             __m512i q8[LT], start[LT];                                                                       \
             __m512 yd[LT];                                                                                   \
-            for (int t = 0; t < T; t++) {                                                                    \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                                                    \
                 const mvq_block_q8_0 *yb = (const mvq_block_q8_0 *)(a + (size_t)t * a_row) + i;              \
                 q8[t] = join_256(load_256(yb[0].qs), load_256(yb[1].qs));                                    \
                 start[t] = _mm512_sub_epi32(                                                                 \
@@ -46,18 +51,18 @@ MVQ_INLINE __m256i u_q8_0(const mvq_block_q8_0 *b)
                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)(OFF)), q8[t]));      \
                 yd[t] = halves_ps(half_to_float(yb[0].d), half_to_float(yb[1].d));                           \
             }                                                                                                \
-            for (int r = 0; r < R; r++) {                                                                    \
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {                                                                    \
                 const XB *xb = (const XB *)(w + (size_t)r * w_row) + i;                                      \
                 const __m512i u = join_256(UNPACK(&xb[0]), UNPACK(&xb[1]));                                  \
                 const __m512 xd = halves_ps(half_to_float(xb[0].d), half_to_float(xb[1].d));                 \
-                for (int t = 0; t < T; t++)                                                                  \
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                                                  \
                     acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd[t]),                                    \
                                                 _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start[t], u, q8[t])), \
                                                 acc[r][t]);                                                  \
             }                                                                                                \
         }                                                                                                    \
-        for (int r = 0; r < R; r++)                                                                          \
-            for (int t = 0; t < T; t++) {                                                                    \
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                                                          \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                                                    \
                 const float summs = 0.0f; /* vec_dot's sum of the (absent) min terms */                     \
                 y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) + summs +                                   \
                                  mvq_x86_dot_tail(TYPE, i, nb, w + (size_t)r * w_row, a + (size_t)t * a_row); \
@@ -90,7 +95,9 @@ DEFINE_GEMM_PAIRS(gemm_q8_0_q8_0_avx512, MVQ_TYPE_Q8_0, mvq_block_q8_0, u_q8_0, 
 
 /* ---- K-quants by Q8_K: one row x T tokens per super-block ---- */
 
-enum { KT = 8 };
+#ifndef KT
+#define KT 8
+#endif
 
 /* One super-block of weights, unpacked: 4 vectors of 64 unsigned values
  * (run r of vector v scaled by s[v]'s lane r), the bsums' coefficients, and
@@ -107,14 +114,14 @@ MVQ_INLINE void run_scales(__m128i sc, __m512i s[4])
     const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc));
     const __m512i lane = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002,
                                           0x0002000200020002, 0x0001000100010001, 0x0001000100010001, 0, 0);
-    for (int v = 0; v < 4; v++)
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
         s[v] = _mm512_permutexvar_epi16(_mm512_add_epi16(lane, _mm512_set1_epi16((short)(4 * v))), sc16);
 }
 
 MVQ_INLINE __m256i kblock_dot(const kblock *k, const int8_t *q8)
 {
     __m512i acc = _mm512_setzero_si512();
-    for (int v = 0; v < 4; v++)
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
         acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(k->u[v], load_512(q8 + 64 * v)), k->s[v]);
     return add_halves_epi32(acc);
 }
@@ -124,7 +131,7 @@ MVQ_INLINE void prep_q2_K(const mvq_block_q2_K *x, kblock *k)
     const __m128i packed = _mm_loadu_si128((const __m128i *)x->scales);
     run_scales(_mm_and_si128(packed, _mm_set1_epi8(0x0F)), k->s);
     k->c16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
-    for (int v = 0; v < 4; v++)
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
         k->u[v] = crumbs_512(x->qs + 32 * (v / 2), 2 * (v % 2), 2 * (v % 2) + 1);
     k->d = half_to_float(x->d);
     k->dmin = half_to_float(x->dmin);
@@ -136,7 +143,7 @@ MVQ_INLINE void prep_q3_K(const mvq_block_q3_K *x, kblock *k)
     run_scales(sc, k->s);
     k->c16 = _mm256_cvtepi8_epi16(sc);
     const __m512i hm = broadcast_256(x->hmask);
-    for (int v = 0; v < 4; v++)
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
         k->u[v] = add_high_bit(crumbs_512(x->qs + 32 * (v / 2), 2 * (v % 2), 2 * (v % 2) + 1), hm, 2 * v,
                                2 * v + 1, 4);
     k->d = half_to_float(x->d);
@@ -148,7 +155,7 @@ MVQ_INLINE void prep_q45_K(const uint8_t *packed, const uint8_t *qs, const uint8
     run_scales(_mm_unpacklo_epi8(sm, sm), k->s);
     k->c16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
     const __m512i hb = qh ? broadcast_256(qh) : _mm512_setzero_si512();
-    for (int j = 0; j < 4; j++) {
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
         k->u[j] = _mm512_and_si512(_mm512_srlv_epi16(broadcast_256(qs + 32 * j), halves_epi16(0, 4)),
                                    _mm512_set1_epi8(0x0F));
         if (qh)
@@ -176,7 +183,7 @@ MVQ_INLINE void prep_q6_K(const mvq_block_q6_K *x, kblock *k)
     run_scales(sc, k->s);
     k->c16 = _mm256_cvtepi8_epi16(sc);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
-    for (int h = 0; h < 2; h++) {
+    _Pragma("GCC unroll 4") for (int h = 0; h < 2; h++) {
         const __m512i ql = load_512(x->ql + 64 * h);
         const __m512i qh = broadcast_256(x->qh + 32 * h);
         k->u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4),
@@ -212,17 +219,17 @@ MVQ_INLINE void prep_q6_K(const mvq_block_q6_K *x, kblock *k)
                                 int64_t ldy)                                                                 \
     {                                                                                                        \
         __m256 acc[KT];                                                                                      \
-        for (int t = 0; t < T; t++)                                                                          \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                                                          \
             acc[t] = _mm256_setzero_ps();                                                                    \
         for (int64_t i = 0; i < nb; i++) {                                                                   \
             kblock k;                                                                                        \
             PREP(&x[i], &k);                                                                                 \
-            for (int t = 0; t < T; t++) {                                                                    \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                                                    \
                 const mvq_block_q8_K *yb = (const mvq_block_q8_K *)(a + (size_t)t * a_row) + i;              \
                 STEP;                                                                                        \
             }                                                                                                \
         }                                                                                                    \
-        for (int t = 0; t < T; t++)                                                                          \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                                                          \
             y[t * ldy] = hsum_ps_256(acc[t]);                                                                \
     }                                                                                                        \
     static void NAME(int64_t n, int64_t n_rows, int64_t n_tok, const void *vw, size_t w_row, const void *va, \
