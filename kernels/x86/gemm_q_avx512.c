@@ -68,27 +68,7 @@ MVQ_INLINE __m256i u_q8_0(const mvq_block_q8_0 *b)
                                  mvq_x86_dot_tail(TYPE, i, nb, w + (size_t)r * w_row, a + (size_t)t * a_row); \
             }                                                                                                \
     }                                                                                                        \
-    static void NAME(int64_t n, int64_t n_rows, int64_t n_tok, const void *vw, size_t w_row, const void *va, \
-                     size_t a_row, float *y, int64_t ldy)                                                    \
-    {                                                                                                        \
-        const char *w = vw, *a = va;                                                                         \
-        const int64_t nb = n / 32;                                                                           \
-        int64_t t = 0;                                                                                       \
-        for (; t + LT <= n_tok; t += LT) {                                                                   \
-            int64_t r = 0;                                                                                   \
-            for (; r + LR <= n_rows; r += LR)                                                                \
-                NAME##_tile(LR, LT, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);   \
-            for (; r < n_rows; r++)                                                                          \
-                NAME##_tile(1, LT, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);    \
-        }                                                                                                    \
-        for (; t < n_tok; t++) {                                                                             \
-            int64_t r = 0;                                                                                   \
-            for (; r + LR <= n_rows; r += LR)                                                                \
-                NAME##_tile(LR, 1, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);    \
-            for (; r < n_rows; r++)                                                                          \
-                NAME##_tile(1, 1, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);     \
-        }                                                                                                    \
-    }
+    DEFINE_GEMM_32_TILES(NAME, LR, LT)
 
 DEFINE_GEMM_PAIRS(gemm_q4_0_q8_0_avx512, MVQ_TYPE_Q4_0, mvq_block_q4_0, u_q4_0, 8)
 DEFINE_GEMM_PAIRS(gemm_q8_0_q8_0_avx512, MVQ_TYPE_Q8_0, mvq_block_q8_0, u_q8_0, 128)
