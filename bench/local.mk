@@ -11,7 +11,8 @@ bench_mvq_bench_SOURCES = \
 	bench/bench_int8.c \
 	bench/bench_forward.c \
 	bench/bench_gptq.c \
-	bench/bench_probes.c
+	bench/bench_probes.c \
+	bench/bench_qgemm.c
 bench_mvq_bench_CPPFLAGS = $(AM_CPPFLAGS)
 bench_mvq_bench_LDADD = libmvq_core.la $(XXHASH_LIBS) $(ONEDNN_LIBS) -lm
 EXTRA_DIST += bench/families.def

@@ -71,6 +71,15 @@ bool mvq_isa_supported(mvq_isa isa)
     return mvq_isa_compiled(isa) && cpu_runs(isa);
 }
 
+/* A GEMM inherited from the base table reproduces the base's vec_dot: once
+ * a set overrides that vec_dot, the product must fall back to it per pair. */
+static void drop_stale_gemms(const mvq_kernel_table *base, mvq_kernel_table *t)
+{
+    for (int i = 0; i < MVQ_TYPE_COUNT; i++)
+        if (t->vec_dot[i] != base->vec_dot[i] && t->gemm_q[i] == base->gemm_q[i])
+            t->gemm_q[i] = NULL;
+}
+
 /* Each set starts from the scalar table (and AVX-512 from AVX2's) and
  * overrides what it implements. */
 static void build_tables(void)
@@ -82,6 +91,7 @@ static void build_tables(void)
     if (mvq_isa_supported(MVQ_ISA_AVX2)) {
         tables[MVQ_ISA_AVX2] = tables[MVQ_ISA_SCALAR];
         mvq_kernels_init_avx2(&tables[MVQ_ISA_AVX2]);
+        drop_stale_gemms(&tables[MVQ_ISA_SCALAR], &tables[MVQ_ISA_AVX2]);
         tables[MVQ_ISA_AVX2].isa = isa_names[MVQ_ISA_AVX2];
         table_ready[MVQ_ISA_AVX2] = true;
     }
@@ -90,6 +100,7 @@ static void build_tables(void)
     if (mvq_isa_supported(MVQ_ISA_AVX512)) {
         tables[MVQ_ISA_AVX512] = tables[MVQ_ISA_AVX2];
         mvq_kernels_init_avx512(&tables[MVQ_ISA_AVX512]);
+        drop_stale_gemms(&tables[MVQ_ISA_AVX2], &tables[MVQ_ISA_AVX512]);
         tables[MVQ_ISA_AVX512].isa = isa_names[MVQ_ISA_AVX512];
         table_ready[MVQ_ISA_AVX512] = true;
     }
@@ -98,6 +109,7 @@ static void build_tables(void)
     if (mvq_isa_supported(MVQ_ISA_NEON)) {
         tables[MVQ_ISA_NEON] = tables[MVQ_ISA_SCALAR];
         mvq_kernels_init_neon(&tables[MVQ_ISA_NEON]);
+        drop_stale_gemms(&tables[MVQ_ISA_SCALAR], &tables[MVQ_ISA_NEON]);
         tables[MVQ_ISA_NEON].isa = isa_names[MVQ_ISA_NEON];
         table_ready[MVQ_ISA_NEON] = true;
     }

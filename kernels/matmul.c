@@ -23,6 +23,7 @@
 /* cache budgets of the tiles (bytes) */
 #define WEIGHT_TILE_BYTES (16 * 1024)
 #define TOKEN_TILE_BYTES (128 * 1024)
+#define GEMM_WEIGHT_TILE_BYTES (256 * 1024)
 /* output columns per chunk are a multiple of this: 16 floats = a cache line,
  * so two threads never write the same line of y */
 #define ROW_ALIGN 16
@@ -38,6 +39,7 @@ typedef struct matmul_job {
 
     /* phase 2 */
     mvq_vec_dot_fn vec_dot;
+    mvq_gemm_q_fn gemm; /* NULL: vec_dot per (row, token) */
     const char *w;
     size_t w_row;          /* bytes per weight row */
     const char *act;       /* activation rows as vec_dot reads them */
@@ -61,8 +63,23 @@ static void quantize_share(void *arg, int ith, int nth)
                       (b1 - b0) * job->act_block, NULL);
 }
 
+static void gemm_rows(const matmul_job *job, int64_t r0, int64_t r1)
+{
+    for (int64_t t0 = 0; t0 < job->n_tok; t0 += job->tok_tile) {
+        int64_t nt = min64(t0 + job->tok_tile, job->n_tok) - t0;
+        for (int64_t rt = r0; rt < r1; rt += job->row_tile)
+            job->gemm(job->n_in, min64(rt + job->row_tile, r1) - rt, nt, job->w + (size_t)rt * job->w_row,
+                      job->w_row, job->act + (size_t)t0 * job->act_row, job->act_row,
+                      job->y + t0 * job->n_out + rt, job->n_out);
+    }
+}
+
 static void dot_rows(const matmul_job *job, int64_t r0, int64_t r1)
 {
+    if (job->gemm) {
+        gemm_rows(job, r0, r1);
+        return;
+    }
     for (int64_t t0 = 0; t0 < job->n_tok; t0 += job->tok_tile) {
         int64_t t1 = min64(t0 + job->tok_tile, job->n_tok);
         for (int64_t rt = r0; rt < r1; rt += job->row_tile) {
@@ -100,8 +117,15 @@ static bool worth_threads(mvq_pool *pool, int64_t n_out, int64_t n_in, int64_t n
 
 static void plan_chunks(matmul_job *job, int nth)
 {
-    job->row_tile = clamp64(WEIGHT_TILE_BYTES / (int64_t)job->w_row, 1, 16);
-    job->tok_tile = clamp64(TOKEN_TILE_BYTES / (int64_t)job->act_row, 1, 64);
+    if (job->gemm) {
+        /* the kernel sweeps the row tile once per few tokens: keep it in L2 */
+        job->row_tile = clamp64(GEMM_WEIGHT_TILE_BYTES / (int64_t)job->w_row, 1, 1024) / 16 * 16;
+        job->row_tile = job->row_tile < 16 ? 16 : job->row_tile;
+        job->tok_tile = clamp64(TOKEN_TILE_BYTES / (int64_t)job->act_row, 8, 64) / 8 * 8;
+    } else {
+        job->row_tile = clamp64(WEIGHT_TILE_BYTES / (int64_t)job->w_row, 1, 16);
+        job->tok_tile = clamp64(TOKEN_TILE_BYTES / (int64_t)job->act_row, 1, 64);
+    }
     /* about 4 chunks per thread, for balance when a thread is preempted */
     int64_t rows = (job->n_out + 4 * nth - 1) / (4 * nth);
     rows = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
@@ -119,6 +143,19 @@ static void run_on(mvq_pool *pool, bool parallel, void (*fn)(void *, int, int), 
         mvq_pool_run(pool, fn, job);
     else
         fn(job, 0, 1);
+}
+
+/* MVQ_GEMM_Q=0 in the environment: the per-pair loop even where a GEMM exists */
+static bool gemm_q_allowed(void)
+{
+    static atomic_int state; /* 0 unknown, 1 allowed, 2 not */
+    int s = atomic_load_explicit(&state, memory_order_relaxed);
+    if (s == 0) {
+        const char *e = getenv("MVQ_GEMM_Q");
+        s = e && strcmp(e, "0") == 0 ? 2 : 1;
+        atomic_store_explicit(&state, s, memory_order_relaxed);
+    }
+    return s == 1;
 }
 
 static mvq_status check_args(const mvq_kernel_table *kt, mvq_type wtype, const void *w,
@@ -194,6 +231,8 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mv
     matmul_job job;
     memset(&job, 0, sizeof job);
     job.vec_dot = kt->vec_dot[wtype];
+    if (path == MVQ_PATH_DOT && n_tok >= MVQ_GEMM_Q_MIN_TOKENS && gemm_q_allowed())
+        job.gemm = kt->gemm_q[wtype];
     job.w = w;
     job.w_row = mvq_row_size(wtype, n_in);
     job.n_in = n_in;

@@ -9,8 +9,9 @@
 typedef enum mvq_matmul_path {
     MVQ_PATH_AUTO = 0,  /* what mvq_matmul_choose says */
     MVQ_PATH_DOT = 1,   /* activations quantized to vec_dot_type, the table's vec_dot */
-    MVQ_PATH_ONEDNN = 2 /* oneDNN sgemm: F32 directly, other types on dequantized tiles;
+    MVQ_PATH_ONEDNN = 2, /* oneDNN sgemm: F32 directly, other types on dequantized tiles;
                            MVQ_ERR_UNSUPPORTED when not built with oneDNN */
+    MVQ_PATH_DOT_PAIRS = 3 /* as MVQ_PATH_DOT, never the tiled GEMM (same result, bit for bit) */
 } mvq_matmul_path;
 
 /* From this batch size on, dequantizing weight tiles once and multiplying
@@ -20,6 +21,15 @@ typedef enum mvq_matmul_path {
  * 50), F16/BF16 already at 4 (8 vs 12). */
 #define MVQ_DEQUANT_GEMM_MIN_TOKENS 16
 #define MVQ_DEQUANT_GEMM_MIN_TOKENS_HALF 4
+
+/* From this batch size on, MVQ_PATH_DOT runs the table's tiled quantized
+ * GEMM (gemm_q) where it has one: bit-identical to vec_dot per pair, each
+ * weight block loaded once per tile of tokens.  The environment variable
+ * MVQ_GEMM_Q=0 keeps the per-pair loop (benchmarks, comparisons). */
+/* Measured on AVX-512 (4096x4096, one thread, GFLOP/s tiled vs per pair):
+ * 2 tokens q8_0 54 vs 54, q4_0 47 vs 55, q4_K 131 vs 86; 4 tokens 2.2-2.4x
+ * (q4_K 1.5x). */
+#define MVQ_GEMM_Q_MIN_TOKENS 4
 
 /* The path MVQ_PATH_AUTO takes: F32 through oneDNN when built with it;
  * other types through oneDNN for batches of MVQ_DEQUANT_GEMM_MIN_TOKENS

@@ -23,3 +23,15 @@ else
 tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_quant_checksum_LDADD = $(TEST_LIBS)
 endif
+# Every table's tiled quantized GEMM bit for bit against its own vec_dot per
+# pair, and through the pool at several thread counts (plain TAP).
+check_PROGRAMS += tests/gemm_q_vs_dot
+TESTS += tests/gemm_q_vs_dot
+tests_gemm_q_vs_dot_SOURCES = tests/gemm_q_vs_dot.c tests/rng.h
+if HAVE_SIMDE
+tests_gemm_q_vs_dot_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
+tests_gemm_q_vs_dot_LDADD = libmvq_avx512_simde.la $(TEST_LIBS) -lm
+else
+tests_gemm_q_vs_dot_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gemm_q_vs_dot_LDADD = $(TEST_LIBS) -lm
+endif

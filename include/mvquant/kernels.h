@@ -28,6 +28,12 @@ typedef void (*mvq_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y
 /* sum_i x[i] * w[i] of int8 vectors, exactly in int32 (n <= 65536);
  * w_sum = sum_i w[i], for kernels that offset x to unsigned. */
 typedef int32_t (*mvq_i8_dot_fn)(int64_t n, const int8_t *x, const int8_t *w, int32_t w_sum);
+/* Tiled quantized GEMM: y[t * ldy + r] = the same table's vec_dot of weight
+ * row r (rows w_row bytes apart) with activation row t (a_row bytes apart,
+ * in the vec_dot_type), for r < n_rows, t < n_tok; bit for bit what vec_dot
+ * gives, but each weight block is loaded once per tile of tokens. */
+typedef void (*mvq_gemm_q_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const void *w, size_t w_row,
+                              const void *a, size_t a_row, float *y, int64_t ldy);
 
 typedef struct mvq_kernel_table {
     const char *isa;                            /* "scalar", "avx2", ... */
@@ -35,6 +41,8 @@ typedef struct mvq_kernel_table {
     mvq_from_float_fn from_float[MVQ_TYPE_COUNT];
     mvq_vec_dot_fn vec_dot[MVQ_TYPE_COUNT];
     mvq_i8_dot_fn i8_dot; /* W8A8 (mvquant/int8.h) */
+    /* NULL where the set has none: the product then calls vec_dot per pair */
+    mvq_gemm_q_fn gemm_q[MVQ_TYPE_COUNT];
 } mvq_kernel_table;
 
 typedef enum mvq_isa {

@@ -26,25 +26,6 @@ MVQ_INLINE __m256i superblock_dot(const __m512i u[4], const int8_t *q8, __m128i 
     return add_halves_epi32(acc);
 }
 
-MVQ_INLINE __m256 fma_int(float d, __m256i sum, __m256 acc)
-{
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
-}
-
-/* 2-bit fields of 32 bytes q: field j0 in the low half, j1 in the high half */
-MVQ_INLINE __m512i crumbs_512(const uint8_t *q, int j0, int j1)
-{
-    return _mm512_and_si512(_mm512_srlv_epi16(broadcast_256(q), halves_epi16((short)(2 * j0), (short)(2 * j1))),
-                            _mm512_set1_epi8(3));
-}
-
-/* u + add where bit g0 (low half) / g1 (high half) of 32 bytes h is set */
-MVQ_INLINE __m512i add_high_bit(__m512i u, __m512i h, int g0, int g1, char add)
-{
-    const __mmask64 k = _mm512_test_epi8_mask(h, halves_epi8((char)(1 << g0), (char)(1 << g1)));
-    return _mm512_mask_add_epi8(u, k, u, _mm512_set1_epi8(add));
-}
-
 static void vec_dot_q2_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
     const mvq_block_q2_K *x = vx;

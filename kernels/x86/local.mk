@@ -13,6 +13,7 @@ X86_AVX2_SOURCES = \
 	kernels/x86/quant_avx2.c \
 	kernels/x86/kquant_avx2.c \
 	kernels/x86/int8_avx2.c \
+	kernels/x86/gemm_q_avx2.c \
 	kernels/x86/init_avx2.c
 X86_AVX512_SOURCES = \
 	kernels/x86/simd_x86.h \
@@ -26,6 +27,7 @@ X86_AVX512_SOURCES = \
 	kernels/x86/dot_iq4xs_avx512.c \
 	kernels/x86/quant_avx512.c \
 	kernels/x86/int8_avx512.c \
+	kernels/x86/gemm_q_avx512.c \
 	kernels/x86/init_avx512.c
 
 if HAVE_AVX2

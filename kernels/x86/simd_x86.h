@@ -208,4 +208,30 @@ MVQ_INLINE __m256i dot_s8s8_256(__m256i x, __m256i y)
     return dot_u8s8_256(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
+/* The tiled GEMM of a 32-value format around its NAME##_tile(R, T, ...):
+ * RR x TT tiles, then the leftover rows one at a time, then the leftover
+ * tokens one at a time (gemm_q_avx2.c, gemm_q_avx512.c). */
+#define DEFINE_GEMM_32_TILES(NAME, RR, TT)                                                                   \
+    static void NAME(int64_t n, int64_t n_rows, int64_t n_tok, const void *vw, size_t w_row, const void *va, \
+                     size_t a_row, float *y, int64_t ldy)                                                    \
+    {                                                                                                        \
+        const char *w = vw, *a = va;                                                                         \
+        const int64_t nb = n / 32;                                                                           \
+        int64_t t = 0;                                                                                       \
+        for (; t + (TT) <= n_tok; t += (TT)) {                                                               \
+            int64_t r = 0;                                                                                   \
+            for (; r + (RR) <= n_rows; r += (RR))                                                            \
+                NAME##_tile(RR, TT, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);   \
+            for (; r < n_rows; r++)                                                                          \
+                NAME##_tile(1, TT, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);    \
+        }                                                                                                    \
+        for (; t < n_tok; t++) {                                                                             \
+            int64_t r = 0;                                                                                   \
+            for (; r + (RR) <= n_rows; r += (RR))                                                            \
+                NAME##_tile(RR, 1, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);    \
+            for (; r < n_rows; r++)                                                                          \
+                NAME##_tile(1, 1, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);     \
+        }                                                                                                    \
+    }
+
 #endif

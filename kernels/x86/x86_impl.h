@@ -42,6 +42,10 @@ void mvq_dot_kquants_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_iq4xs_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dequant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_act_init_avx512_simde(mvq_kernel_table *t);
+/* tiled quantized GEMMs (gemm_q_*.c) */
+void mvq_gemm_q_init_avx2(mvq_kernel_table *t);
+void mvq_gemm_q_init_avx512(mvq_kernel_table *t);
+void mvq_gemm_q_init_avx512_simde(mvq_kernel_table *t);
 /* the AVX-512 table's entries built over SIMDe (tests only) */
 void mvq_kernels_init_avx512_simde(mvq_kernel_table *t);
 
