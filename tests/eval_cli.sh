@@ -35,7 +35,7 @@ model="${MVQ_FIXTURES:-}/models/tinyrope-3M.gguf"
 text="${MVQ_FIXTURES:-}/text/tinystories-eval.txt"
 calib="${MVQ_FIXTURES:-}/text/tinystories-calib.txt"
 if [ -z "${MVQ_FIXTURES:-}" ] || [ ! -r "$model" ] || [ ! -r "$text" ] || [ ! -r "$calib" ]; then
-    for what in missing-model bad-tsv ppl-no-text table json twice svg; do skip "fixtures absent ($what)"; done
+    for what in missing-model bad-tsv ppl-no-text table json twice svg svg-folder; do skip "fixtures absent ($what)"; done
     exit 0
 fi
 "$MVQ" eval "$model" "$dir/none.gguf" --tasks recall --ctx 128 2>"$dir/err" >"$dir/out"
