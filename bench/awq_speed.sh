@@ -20,7 +20,7 @@ echo "| --- | --- | --- | --- | --- |"
 for model in "$F/models/tinyrope-3M.gguf" "$work/synth-2048.gguf"; do
   calib="--calib $F/text/tinystories-calib.txt"
   case $model in *synth*) calib="--calib-tokens 4096" ;; esac
-  layers=$("$MVQ" inspect "$model" 2>/dev/null | sed -n 's/.*block_count[^0-9]*\([0-9][0-9]*\).*/\1/p' | head -n 1)
+  layers=$("$MVQ" inspect "$model" 2>/dev/null | sed -n 's/.*block_count.* \([0-9][0-9]*\)$/\1/p' | head -n 1)
   for method in rtn awq; do
     extra=""
     [ "$method" = awq ] && extra="--awq-tokens $tokens"
@@ -28,6 +28,6 @@ for model in "$F/models/tinyrope-3M.gguf" "$work/synth-2048.gguf"; do
     "$MVQ" --method $method $extra --type "$type" $calib --ctx 256 --no-cache --json "$model" "$work/out.gguf" \
       >"$work/report.json" 2>/dev/null
     s=$(json_num seconds "$work/report.json")
-    echo "| $(basename "$model" .gguf) | $layers | $method | $s | $(awk "BEGIN { printf \"%.2f\", $s / $layers }") |"
+    echo "| $(basename "$model" .gguf) | $layers | $method | $(awk "BEGIN { printf \"%.2f\", $s }") | $(awk "BEGIN { printf \"%.2f\", $s / $layers }") |"
   done
 done
