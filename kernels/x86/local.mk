@@ -4,6 +4,7 @@ libmvq_core_la_SOURCES += kernels/x86/dot_tail.c kernels/x86/x86_impl.h
 
 X86_AVX2_SOURCES = \
 	kernels/x86/simd_x86.h \
+	kernels/x86/kscales_avx2.h \
 	kernels/x86/act_avx2.c \
 	kernels/x86/dequant_avx2.c \
 	kernels/x86/dequant_x86.h \

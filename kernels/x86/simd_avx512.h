@@ -39,12 +39,6 @@ MVQ_INLINE __m256i add_halves_epi32(__m512i v)
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-/* acc + d * (float)sum, lane by lane */
-MVQ_INLINE __m256 fma_int(float d, __m256i sum, __m256 acc)
-{
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
-}
-
 /* 2-bit fields of 32 bytes q: field j0 in the low half, j1 in the high half */
 MVQ_INLINE __m512i crumbs_512(const uint8_t *q, int j0, int j1)
 {

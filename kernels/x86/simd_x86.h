@@ -120,6 +120,12 @@ MVQ_INLINE __m256i iq4nl_levels_256(void)
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mvq_kvalues_iq4nl));
 }
 
+/* acc + d * (float)sum, lane by lane */
+MVQ_INLINE __m256 fma_int(float d, __m256i sum, __m256 acc)
+{
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+}
+
 /* sum over Q8_K's 16 runs of 16 of c[j] * bsums[j] (c: 16 bytes), as 8 int32 */
 MVQ_INLINE __m256i bsums_dot_256(const int16_t *bsums, __m128i c, int c_signed)
 {
@@ -208,15 +214,15 @@ MVQ_INLINE __m256i dot_s8s8_256(__m256i x, __m256i y)
     return dot_u8s8_256(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-/* The tiled GEMM of a 32-value format around its NAME##_tile(R, T, ...):
+/* The tiled GEMM of a format of QK-value blocks around its NAME##_tile(R, T, ...):
  * RR x TT tiles, then the leftover rows one at a time, then the leftover
  * tokens one at a time (gemm_q_avx2.c, gemm_q_avx512.c). */
-#define DEFINE_GEMM_32_TILES(NAME, RR, TT)                                                                   \
+#define DEFINE_GEMM_TILES(NAME, QK, RR, TT)                                                                  \
     static void NAME(int64_t n, int64_t n_rows, int64_t n_tok, const void *vw, size_t w_row, const void *va, \
                      size_t a_row, float *y, int64_t ldy)                                                    \
     {                                                                                                        \
         const char *w = vw, *a = va;                                                                         \
-        const int64_t nb = n / 32;                                                                           \
+        const int64_t nb = n / (QK);                                                                         \
         int64_t t = 0;                                                                                       \
         for (; t + (TT) <= n_tok; t += (TT)) {                                                               \
             int64_t r = 0;                                                                                   \
@@ -233,5 +239,6 @@ MVQ_INLINE __m256i dot_s8s8_256(__m256i x, __m256i y)
                 NAME##_tile(1, 1, nb, w + r * w_row, w_row, a + t * a_row, a_row, y + t * ldy + r, ldy);     \
         }                                                                                                    \
     }
+#define DEFINE_GEMM_32_TILES(NAME, RR, TT) DEFINE_GEMM_TILES(NAME, 32, RR, TT)
 
 #endif
