@@ -11,7 +11,11 @@
  * When d is only a few fp16 steps (tiny weights), smaller integers with a
  * larger d are tried as well.
  * Errors are weighted by the importance of each column when given (a
- * sub-block whose importance is all zero searches its scale unweighted). */
+ * sub-block whose importance is all zero searches its scale unweighted).
+ * Every error and sum comes from a search evaluator (search_eval.h), so the
+ * SIMD tables run this same search with theirs and give the same bytes;
+ * stage 2 evaluates a sub-block's three integers as one batch and assigns
+ * codes only to the winning encoding. */
 #include "config.h"
 
 #include <float.h>
@@ -32,15 +36,15 @@ static const mvq_grid sub_grid = {mvq_kvalues_iq4nl, 16, 0, 2, 0.04f, 2};
 #define XS_FINE_D 0x1p-18f
 static const int lifts[] = {-16, 16, -8, 8, -4, 4, -2, 2, -1, 1};
 
-/* One super-block's candidate encoding. */
+/* One super-block's candidate encoding (its codes are assigned at the end). */
 typedef struct {
     float d, err;
     int l[8];
-    mvq_sym_fit fit[8];
-    uint8_t codes[256];
+    mvq_sym_pass fit[8];
 } xs_state;
 
 typedef struct {
+    const mvq_search_evals *e;
     const mvq_levels *lv; /* sub_grid, prepared once per row */
     const float *x, *w;   /* 256 weights, 256 importance weights */
     float s[8];         /* stage 1's scale of each sub-block */
@@ -49,7 +53,6 @@ typedef struct {
 /* Stage 2 at super-block scale d: each sub-block's best integer. */
 static void settle(const xs_problem *p, float d, xs_state *st)
 {
-    uint8_t tmp[32];
     st->d = d;
     st->err = 0.0f;
     for (int j = 0; j < 8; j++) {
@@ -59,18 +62,16 @@ static void settle(const xs_problem *p, float d, xs_state *st)
             l0 = mvq_nearest_int(r < -40.0f ? -40.0f : r > 40.0f ? 40.0f : r);
         }
         l0 = l0 < -31 ? -31 : l0 > 30 ? 30 : l0;
-        float best = FLT_MAX;
-        for (int l = l0 - 1; l <= l0 + 1; l++) {
-            const mvq_sym_fit f =
-                mvq_assign_symmetric(p->lv, p->x + 32 * j, p->w + 32 * j, 32, d * (float)l, tmp);
-            if (f.err < best) {
-                best = f.err;
-                st->l[j] = l;
-                st->fit[j] = f;
-                memcpy(st->codes + 32 * j, tmp, 32);
-            }
-        }
-        st->err += best;
+        const float cand[3] = {d * (float)(l0 - 1), d * (float)l0, d * (float)(l0 + 1)};
+        mvq_sym_pass f[3];
+        p->e->sym(p->x + 32 * j, p->w + 32 * j, 32, p->lv, cand, 3, f);
+        int b = 0;
+        for (int c = 1; c < 3; c++)
+            if (f[c].err < f[b].err)
+                b = c;
+        st->l[j] = l0 - 1 + b;
+        st->fit[j] = f[b];
+        st->err += f[b].err;
     }
 }
 
@@ -121,8 +122,11 @@ static bool any_positive(const float *w, int n)
     return false;
 }
 
-static void pack(const xs_state *st, mvq_block_iq4_xs *b)
+static void pack(const xs_problem *p, const xs_state *st, mvq_block_iq4_xs *b)
 {
+    uint8_t codes[256];
+    for (int j = 0; j < 8; j++)
+        mvq_assign_symmetric(p->lv, p->x + 32 * j, p->w + 32 * j, 32, st->d * (float)st->l[j], codes + 32 * j);
     b->d = mvq_fp32_to_fp16(st->d);
     b->scales_h = 0;
     memset(b->scales_l, 0, sizeof b->scales_l);
@@ -132,21 +136,22 @@ static void pack(const xs_state *st, mvq_block_iq4_xs *b)
         b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
         for (int i = 0; i < 16; i++)
             b->qs[16 * j + i] =
-                (uint8_t)(st->codes[32 * j + i] | (st->codes[32 * j + 16 + i] << 4));
+                (uint8_t)(codes[32 * j + i] | (codes[32 * j + 16 + i] << 4));
     }
 }
 
-static void quantize_superblock(const mvq_levels *lv, const float *x, const float *imp, mvq_block_iq4_xs *b)
+static void quantize_superblock(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
+                                const float *imp, mvq_block_iq4_xs *b)
 {
     float ones[256];
     for (int i = 0; i < 256; i++)
         ones[i] = 1.0f;
-    xs_problem p = {lv, x, imp && any_positive(imp, 256) ? imp : ones, {0}};
+    xs_problem p = {e, lv, x, imp && any_positive(imp, 256) ? imp : ones, {0}};
     uint8_t codes[32];
     float smax = 0.0f;
     for (int j = 0; j < 8; j++) {
         const float *w = p.w + 32 * j;
-        p.s[j] = mvq_search_symmetric(x + 32 * j, any_positive(w, 32) ? w : ones, 32, &sub_grid, codes);
+        p.s[j] = mvq_search_symmetric_with(e, lv, x + 32 * j, any_positive(w, 32) ? w : ones, 32, codes);
         smax = fabsf(p.s[j]) > fabsf(smax) ? p.s[j] : smax;
     }
     xs_state best, trial;
@@ -164,14 +169,20 @@ static void quantize_superblock(const mvq_levels *lv, const float *x, const floa
             keep_better(&trial, &best);
         }
     }
-    pack(&best, b);
+    pack(&p, &best, b);
 }
 
-void mvq_quantize_row_iq4_xs_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+void mvq_quantize_row_iq4_xs_with(const mvq_search_evals *e, const float *x, void *vy, int64_t n,
+                                  const float *imatrix)
 {
     mvq_block_iq4_xs *y = vy;
     mvq_levels lv;
     mvq_levels_init(&lv, &sub_grid);
     for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        quantize_superblock(&lv, x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
+        quantize_superblock(e, &lv, x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
+}
+
+void mvq_quantize_row_iq4_xs_ref(const float *x, void *vy, int64_t n, const float *imatrix)
+{
+    mvq_quantize_row_iq4_xs_with(&mvq_search_evals_ref, x, vy, n, imatrix);
 }

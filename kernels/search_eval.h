@@ -78,6 +78,8 @@ void mvq_quantize_row_q8_0_with(const mvq_search_evals *e, const float *x, void 
                                 const float *imatrix);
 void mvq_quantize_row_iq4_nl_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
                                   const float *imatrix);
+void mvq_quantize_row_iq4_xs_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
+                                  const float *imatrix);
 
 /* The nearest code of t on a table grid (t = x/d): the number of midpoints
  * at or below t, looked up by floor(2t). */

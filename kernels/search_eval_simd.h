@@ -196,6 +196,7 @@ SIMD_LEGACY_ROW(q4_1)
 SIMD_LEGACY_ROW(q5_0)
 SIMD_LEGACY_ROW(q5_1)
 SIMD_LEGACY_ROW(iq4_nl)
+SIMD_LEGACY_ROW(iq4_xs)
 
 static void fill_legacy_quantizers(mvq_kernel_table *t)
 {
@@ -204,6 +205,7 @@ static void fill_legacy_quantizers(mvq_kernel_table *t)
     t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
     t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
     t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
+    t->from_float[MVQ_TYPE_IQ4_XS] = quantize_row_iq4_xs_simd;
 }
 
 #endif
