@@ -248,13 +248,21 @@ static void choose_integers(const kq_problem *p, kq_state *st, int settled)
     for (int j = 0; j < p->nsub; ++j)
         if (!settled || !st->stable[j])
             todo[nt++] = j;
+    /* Unsettled: settling every sub-block at its integers gives their
+     * errors (the same float operations as error_at), and the sub-blocks
+     * that keep their integers need no second settle. */
+    if (!settled) {
+        for (int i = 0; i < nt; ++i)
+            sub_settle(p, st, todo[i]);
+        settled = 1;
+    }
     int sc0[KQ_MAX_SUB], m0[KQ_MAX_SUB];
     float best[KQ_MAX_SUB], lower[KQ_MAX_SUB], upper[KQ_MAX_SUB];
     for (int i = 0; i < nt; ++i) {
         const int j = todo[i];
         sc0[i] = st->sc[j];
         m0[i] = st->m[j];
-        best[i] = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0[i], m0[i]);
+        best[i] = st->e[j];
     }
     for (int i = 0; i < nt; ++i) {
         lower[i] = error_at(p, todo[i], st->d, st->dmin, sc0[i] - 1, m0[i]);
@@ -291,7 +299,7 @@ static void choose_integers(const kq_problem *p, kq_state *st, int settled)
     for (int i = 0; i < nt; ++i) {
         const int j = todo[i];
         const int kept = st->sc[j] == sc0[i] && st->m[j] == m0[i];
-        if (!settled || !kept)
+        if (!kept)
             sub_settle(p, st, j);
         st->stable[j] = (uint8_t)kept;
     }
