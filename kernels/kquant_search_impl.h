@@ -90,6 +90,21 @@ static kq_fit fit_affine_given_q(const kq_moments *mo, float sq, float sqq, floa
     return f;
 }
 
+/* fits[k] = fit_affine_given_q of candidate k's sums, k < count: here, or
+ * (KQ_HAVE_FIT_AFFINE_ALL) by the includer, after this header, with the
+ * same float operations. */
+#ifdef KQ_HAVE_FIT_AFFINE_ALL
+static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, const float *sqq,
+                              const float *sxq, kq_fit *fits);
+#else
+static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, const float *sqq,
+                              const float *sxq, kq_fit *fits)
+{
+    for (int k = 0; k < count; ++k)
+        fits[k] = fit_affine_given_q(mo, sq[k], sqq[k], sxq[k]);
+}
+#endif
+
 static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, const kq_moments *mop)
 {
     const kq_moments mo = *mop;
@@ -107,22 +122,24 @@ static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, co
     if (!(hi > lo))
         return best;
     const int nstep = KQ_AFFINE_STEPS;
+    float sq[KQ_AFFINE_STEPS + 1], sqq[KQ_AFFINE_STEPS + 1], sxq[KQ_AFFINE_STEPS + 1];
     for (int k = 0; k <= nstep; ++k) {
         float iscale = ((float)qmax - 1.f + 2.f * (float)k / nstep) / (hi - lo);
-        float sq, sqq, sxq;
         if (n == 16)
-            kq_affine_sums(16, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
+            kq_affine_sums(16, qmax, x, w, iscale, lo, &sq[k], &sqq[k], &sxq[k]);
         else
-            kq_affine_sums(32, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
-        kq_fit f = fit_affine_given_q(&mo, sq, sqq, sxq);
-        if (f.err < best.err)
-            best = f;
+            kq_affine_sums(32, qmax, x, w, iscale, lo, &sq[k], &sqq[k], &sxq[k]);
     }
+    kq_fit fits[KQ_AFFINE_STEPS + 1];
+    kq_fit_affine_all(&mo, nstep + 1, sq, sqq, sxq, fits);
+    for (int k = 0; k <= nstep; ++k)
+        if (fits[k].err < best.err)
+            best = fits[k];
     /* one Lloyd step: requantize with the best fit and refit */
     if (best.scale > 0) {
-        float sq, sqq, sxq;
-        kq_affine_sums(n, qmax, x, w, 1.f / best.scale, -best.min, &sq, &sqq, &sxq);
-        kq_fit f = fit_affine_given_q(&mo, sq, sqq, sxq);
+        float lsq, lsqq, lsxq;
+        kq_affine_sums(n, qmax, x, w, 1.f / best.scale, -best.min, &lsq, &lsqq, &lsxq);
+        kq_fit f = fit_affine_given_q(&mo, lsq, lsqq, lsxq);
         if (f.err < best.err)
             best = f;
     }

@@ -139,7 +139,49 @@ static inline void kq_sub_quantize(int n, const float *restrict x, const float *
     lane_sum_pair(c, e, &sums[2], &sums[3]);
 }
 
+#define KQ_HAVE_FIT_AFFINE_ALL
 #include "kernels/kquant_search_impl.h"
+
+/* fit_affine_given_q of eight candidates, one to a lane, without branches
+ * (AVX compares and blends: SIMDe has no 8-lane masks) */
+static void fit_affine_8(const kq_moments *mo, const float *psq, const float *psqq, const float *psxq,
+                         float *scale, float *min, float *err)
+{
+    const __m256 zero = _mm256_setzero_ps(), sw = _mm256_set1_ps(mo->sw), sx = _mm256_set1_ps(mo->sx);
+    const __m256 sq = _mm256_loadu_ps(psq), sqq = _mm256_loadu_ps(psqq), sxq = _mm256_loadu_ps(psxq);
+    const __m256 det = _mm256_sub_ps(_mm256_mul_ps(sw, sqq), _mm256_mul_ps(sq, sq));
+    const __m256 lim = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(1e-6f), sw), sqq);
+    const __m256 solved = _mm256_cmp_ps(det, lim, _CMP_GT_OQ);
+    const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.f), det);
+    __m256 s = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(sw, sxq), _mm256_mul_ps(sx, sq)), inv);
+    __m256 b = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(sqq, sx), _mm256_mul_ps(sq, sxq)), inv);
+    s = _mm256_blendv_ps(zero, s, solved);
+    b = _mm256_blendv_ps(_mm256_set1_ps(1.f), b, solved);
+    /* a positive offset: the best scale through the origin instead */
+    const __m256 positive = _mm256_cmp_ps(b, zero, _CMP_GT_OQ);
+    const __m256 some = _mm256_cmp_ps(sqq, zero, _CMP_GT_OQ);
+    const __m256 s0 = _mm256_and_ps(some, _mm256_div_ps(sxq, sqq));
+    s = _mm256_blendv_ps(s, s0, positive);
+    b = _mm256_blendv_ps(b, zero, positive);
+    const __m256 ok = _mm256_cmp_ps(s, zero, _CMP_GT_OQ);
+    const __m256 e = _mm256_sub_ps(_mm256_sub_ps(_mm256_set1_ps(mo->sxx), _mm256_mul_ps(s, sxq)),
+                                   _mm256_mul_ps(b, sx));
+    _mm256_storeu_ps(scale, _mm256_and_ps(ok, s));
+    _mm256_storeu_ps(min, _mm256_and_ps(ok, _mm256_xor_ps(b, _mm256_set1_ps(-0.f))));
+    _mm256_storeu_ps(err, _mm256_blendv_ps(_mm256_set1_ps(INFINITY), e, ok));
+}
+
+static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, const float *sqq,
+                              const float *sxq, kq_fit *fits)
+{
+    float a[8] = {0}, b[8] = {0}, c[8] = {0}, scale[8], min[8], err[8];
+    memcpy(a, sq, sizeof *sq * (size_t)count);
+    memcpy(b, sqq, sizeof *sqq * (size_t)count);
+    memcpy(c, sxq, sizeof *sxq * (size_t)count);
+    fit_affine_8(mo, a, b, c, scale, min, err);
+    for (int k = 0; k < count; ++k)
+        fits[k] = (kq_fit){scale[k], min[k], err[k]};
+}
 #include "kernels/kquant_rows.h"
 
 void MVQ_X86_FN(mvq_kquant_init_avx512)(mvq_kernel_table *t)
