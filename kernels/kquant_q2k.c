@@ -33,14 +33,17 @@ static void store_q3_K(const kq_superblock *sb, void *block)
     for (int j = 0; j < MVQ_QK_K / 16; ++j)
         sc[j] = (int8_t)sb->sc[j];
     mvq_pack_q3_K_scales(sc, y->scales);
-    /* biased quant q+4 in [0,7]: bit 2 goes to hmask[e%32] at bit e/32 */
+    /* biased quant q+4 in [0,7]: bit 2 goes to hmask[e%32] at bit e/32.
+     * Gathered per byte without branches: the bit is data (a coin toss), and
+     * a branch on it costs more than the rest of the store. */
     uint8_t low2[MVQ_QK_K];
-    memset(y->hmask, 0, sizeof y->hmask);
-    for (int e = 0; e < MVQ_QK_K; ++e) {
-        int l = sb->q[e] + 4;
-        if (l > 3)
-            y->hmask[e % 32] |= (uint8_t)(1u << (e / 32));
-        low2[e] = (uint8_t)(l & 3);
+    for (int e = 0; e < MVQ_QK_K; ++e)
+        low2[e] = (uint8_t)((sb->q[e] + 4) & 3);
+    for (int l = 0; l < 32; ++l) {
+        unsigned bits = 0;
+        for (int b = 0; b < 8; ++b)
+            bits |= (unsigned)(((sb->q[32 * b + l] + 4) >> 2) & 1) << b;
+        y->hmask[l] = (uint8_t)bits;
     }
     mvq_k2_pack(y->qs, low2);
 }

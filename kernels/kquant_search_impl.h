@@ -90,6 +90,21 @@ static kq_fit fit_affine_given_q(const kq_moments *mo, float sq, float sqq, floa
     return f;
 }
 
+/* fits[k] = fit_affine_given_q of candidate k's sums, k < count: here, or
+ * (KQ_HAVE_FIT_AFFINE_ALL) by the includer, after this header, with the
+ * same float operations. */
+#ifdef KQ_HAVE_FIT_AFFINE_ALL
+static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, const float *sqq,
+                              const float *sxq, kq_fit *fits);
+#else
+static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, const float *sqq,
+                              const float *sxq, kq_fit *fits)
+{
+    for (int k = 0; k < count; ++k)
+        fits[k] = fit_affine_given_q(mo, sq[k], sqq[k], sxq[k]);
+}
+#endif
+
 static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, const kq_moments *mop)
 {
     const kq_moments mo = *mop;
@@ -107,22 +122,24 @@ static kq_fit fit_affine_sub(int n, int qmax, const float *x, const float *w, co
     if (!(hi > lo))
         return best;
     const int nstep = KQ_AFFINE_STEPS;
+    float sq[KQ_AFFINE_STEPS + 1], sqq[KQ_AFFINE_STEPS + 1], sxq[KQ_AFFINE_STEPS + 1];
     for (int k = 0; k <= nstep; ++k) {
         float iscale = ((float)qmax - 1.f + 2.f * (float)k / nstep) / (hi - lo);
-        float sq, sqq, sxq;
         if (n == 16)
-            kq_affine_sums(16, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
+            kq_affine_sums(16, qmax, x, w, iscale, lo, &sq[k], &sqq[k], &sxq[k]);
         else
-            kq_affine_sums(32, qmax, x, w, iscale, lo, &sq, &sqq, &sxq);
-        kq_fit f = fit_affine_given_q(&mo, sq, sqq, sxq);
-        if (f.err < best.err)
-            best = f;
+            kq_affine_sums(32, qmax, x, w, iscale, lo, &sq[k], &sqq[k], &sxq[k]);
     }
+    kq_fit fits[KQ_AFFINE_STEPS + 1];
+    kq_fit_affine_all(&mo, nstep + 1, sq, sqq, sxq, fits);
+    for (int k = 0; k <= nstep; ++k)
+        if (fits[k].err < best.err)
+            best = fits[k];
     /* one Lloyd step: requantize with the best fit and refit */
     if (best.scale > 0) {
-        float sq, sqq, sxq;
-        kq_affine_sums(n, qmax, x, w, 1.f / best.scale, -best.min, &sq, &sqq, &sxq);
-        kq_fit f = fit_affine_given_q(&mo, sq, sqq, sxq);
+        float lsq, lsqq, lsxq;
+        kq_affine_sums(n, qmax, x, w, 1.f / best.scale, -best.min, &lsq, &lsqq, &lsxq);
+        kq_fit f = fit_affine_given_q(&mo, lsq, lsqq, lsxq);
         if (f.err < best.err)
             best = f;
     }
@@ -248,13 +265,21 @@ static void choose_integers(const kq_problem *p, kq_state *st, int settled)
     for (int j = 0; j < p->nsub; ++j)
         if (!settled || !st->stable[j])
             todo[nt++] = j;
+    /* Unsettled: settling every sub-block at its integers gives their
+     * errors (the same float operations as error_at), and the sub-blocks
+     * that keep their integers need no second settle. */
+    if (!settled) {
+        for (int i = 0; i < nt; ++i)
+            sub_settle(p, st, todo[i]);
+        settled = 1;
+    }
     int sc0[KQ_MAX_SUB], m0[KQ_MAX_SUB];
     float best[KQ_MAX_SUB], lower[KQ_MAX_SUB], upper[KQ_MAX_SUB];
     for (int i = 0; i < nt; ++i) {
         const int j = todo[i];
         sc0[i] = st->sc[j];
         m0[i] = st->m[j];
-        best[i] = settled ? st->e[j] : error_at(p, j, st->d, st->dmin, sc0[i], m0[i]);
+        best[i] = st->e[j];
     }
     for (int i = 0; i < nt; ++i) {
         lower[i] = error_at(p, todo[i], st->d, st->dmin, sc0[i] - 1, m0[i]);
@@ -291,7 +316,7 @@ static void choose_integers(const kq_problem *p, kq_state *st, int settled)
     for (int i = 0; i < nt; ++i) {
         const int j = todo[i];
         const int kept = st->sc[j] == sc0[i] && st->m[j] == m0[i];
-        if (!settled || !kept)
+        if (!kept)
             sub_settle(p, st, j);
         st->stable[j] = (uint8_t)kept;
     }

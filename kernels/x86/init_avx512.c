@@ -12,6 +12,7 @@ void MVQ_X86_FN(mvq_kernels_init_avx512)(mvq_kernel_table *t)
     MVQ_X86_FN(mvq_dot_init_avx512)(t);
     MVQ_X86_FN(mvq_dot_iq4xs_init_avx512)(t);
     MVQ_X86_FN(mvq_quant_init_avx512)(t);
+    MVQ_X86_FN(mvq_kquant_init_avx512)(t);
     MVQ_X86_FN(mvq_int8_init_avx512)(t);
     MVQ_X86_FN(mvq_gemm_q_init_avx512)(t);
 }

@@ -27,6 +27,7 @@ X86_AVX512_SOURCES = \
 	kernels/x86/dot_kquants_avx512.c \
 	kernels/x86/dot_iq4xs_avx512.c \
 	kernels/x86/quant_avx512.c \
+	kernels/x86/kquant_avx512.c \
 	kernels/x86/int8_avx512.c \
 	kernels/x86/gemm_q_avx512.c \
 	kernels/x86/init_avx512.c

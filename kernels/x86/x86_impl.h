@@ -23,6 +23,8 @@ void mvq_quant_init_avx2(mvq_kernel_table *t);
 void mvq_kquant_init_avx2(mvq_kernel_table *t);
 void mvq_quant_init_avx512(mvq_kernel_table *t);
 void mvq_quant_init_avx512_simde(mvq_kernel_table *t);
+void mvq_kquant_init_avx512(mvq_kernel_table *t);
+void mvq_kquant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_init_avx2(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx2(mvq_kernel_table *t);
 void mvq_dot_iq4xs_init_avx2(mvq_kernel_table *t);
