@@ -98,10 +98,24 @@ static void quantize_blocks(const mvq_search_evals *e, const float *x, void *vy,
                             const float *imatrix, const mvq_grid *g, bool affine,
                             size_t block_bytes, pack_fn pack)
 {
-    uint8_t *y = vy, codes[32];
+    uint8_t *y = vy, codes[32 * MVQ_SYM_BLOCKS_MAX];
     mvq_levels lv;
     mvq_levels_init(&lv, g);
-    for (int64_t i = 0; i < n / 32; i++) {
+    int64_t i = 0;
+    if (!affine && !g->values && e->sym_blocks) {
+        const int L = e->sym_blocks_lanes;
+        for (; i < n / 32; i += L) {
+            const int nb = n / 32 - i < L ? (int)(n / 32 - i) : L;
+            const float *w[MVQ_SYM_BLOCKS_MAX];
+            float d[MVQ_SYM_BLOCKS_MAX];
+            for (int b = 0; b < nb; b++)
+                w[b] = block_weights(imatrix, i + b);
+            e->sym_blocks(&lv, x + 32 * i, w, nb, d, codes);
+            for (int b = 0; b < nb; b++)
+                pack(y + block_bytes * (size_t)(i + b), d[b], 0.0f, codes + 32 * b);
+        }
+    }
+    for (; i < n / 32; i++) {
         const float *w = block_weights(imatrix, i);
         float d, m = 0.0f;
         if (affine)

@@ -47,9 +47,18 @@ typedef void (*mvq_sym_eval_fn)(const float *x, const float *w, int n, const mvq
 typedef void (*mvq_aff_eval_fn)(const float *x, const float *w, int n, const mvq_levels *lv,
                                 const float *d, const float *m, int nc, mvq_aff_pass *out);
 
+/* The whole symmetric search on an integer grid for nb consecutive blocks
+ * of 32 at x (weights w[b]): d[b] and codes[32 b ..], as
+ * mvq_search_symmetric_with on each; nb at most MVQ_SYM_BLOCKS_MAX. */
+#define MVQ_SYM_BLOCKS_MAX 16
+typedef void (*mvq_sym_blocks_fn)(const mvq_levels *lv, const float *x, const float *const *w,
+                                  int nb, float *d, uint8_t *codes);
+
 typedef struct mvq_search_evals {
     mvq_sym_eval_fn sym;
     mvq_aff_eval_fn aff;
+    mvq_sym_blocks_fn sym_blocks; /* NULL: block by block with sym; else its lanes */
+    int sym_blocks_lanes;
 } mvq_search_evals;
 
 extern const mvq_search_evals mvq_search_evals_ref;

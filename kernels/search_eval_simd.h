@@ -184,7 +184,13 @@ static void aff_eval_simd(const float *x, const float *w, int n, const mvq_level
  * (Q8_0's entry is the activation quantizer's, which runs the search with
  * the includer's exported evaluators when given importance weights) ---- */
 
-static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd};
+#ifdef VF_SYM_BLOCKS /* the includer's whole-search lanes, defined after this header */
+static void VF_SYM_BLOCKS(const mvq_levels *lv, const float *x, const float *const *w, int nb,
+                          float *d, uint8_t *codes);
+static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, VF_SYM_BLOCKS, VF_LANES};
+#else
+static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, NULL, 0};
+#endif
 
 #define SIMD_LEGACY_ROW(T)                                                                    \
     static void quantize_row_##T##_simd(const float *x, void *y, int64_t n, const float *imatrix) \

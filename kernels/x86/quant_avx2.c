@@ -51,7 +51,7 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
 
 #include "kernels/search_eval_simd.h"
 
-const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd};
+const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd, NULL, 0};
 
 void mvq_quant_init_avx2(mvq_kernel_table *t)
 {

@@ -49,9 +49,57 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
     return _mm512_i32gather_ps(i, tab->bucket_level, 4);
 }
 
-#include "kernels/search_eval_simd.h"
+/* the masks and bit operations of search_lanes_simd.h (F only, no DQ) */
+typedef __mmask16 vm;
 
-const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {sym_eval_simd, aff_eval_simd};
+static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vf_abs(vf a) { return _mm512_abs_ps(a); }
+static inline vm vm_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+static inline vm vm_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+static inline vm vm_le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+static inline vm vm_ne(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
+static inline vm vm_and(vm a, vm b) { return (vm)(a & b); }
+static inline vm vm_andnot(vm a, vm b) { return (vm)(~a & b); }
+static inline vm vm_ones(void) { return (vm)0xFFFF; }
+static inline vm vm_none(void) { return (vm)0; }
+static inline int vm_any(vm m) { return m != 0; }
+static inline vf vf_select(vm m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
+
+static inline vf vf_bits_add(vf a, int k)
+{
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(k)));
+}
+
+static inline vf vf_with_sign(vf m, vf s)
+{
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32(INT32_MIN));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), sign));
+}
+
+/* mvq_round_fp16 lane by lane (min/max return their second operand for
+ * NaN, so NaN passes the clamp as in the scalar code). */
+static inline vf vf_round_fp16(vf f)
+{
+    f = _mm512_max_ps(_mm512_set1_ps(-65504.0f), _mm512_min_ps(_mm512_set1_ps(65504.0f), f));
+    const __m512i u = _mm512_castps_si512(f);
+    const __m512i sign = _mm512_and_si512(u, _mm512_set1_epi32(INT32_MIN));
+    const __m512i mag = _mm512_xor_si512(u, sign);
+    const __mmask16 small = _mm512_cmpgt_epi32_mask(_mm512_set1_epi32(0x38800000), mag);
+    vf m = _mm512_castsi512_ps(mag);
+    m = _mm512_sub_ps(_mm512_add_ps(m, _mm512_set1_ps(0.5f)), _mm512_set1_ps(0.5f));
+    const __m512i us = _mm512_or_si512(_mm512_castps_si512(m), sign);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 13), _mm512_set1_epi32(1));
+    const __m512i ub = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0xFFF)), odd),
+                                        _mm512_set1_epi32(~0x1FFF));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(small, ub, us));
+}
+
+#define VF_SYM_BLOCKS lanes_search_symmetric
+#include "kernels/search_eval_simd.h"
+#include "kernels/search_lanes_simd.h"
+
+const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {sym_eval_simd, aff_eval_simd,
+                                                              lanes_search_symmetric, VF_LANES};
 
 void MVQ_X86_FN(mvq_quant_init_avx512)(mvq_kernel_table *t)
 {

@@ -1,0 +1,198 @@
+/* Internal to kernels/: the whole symmetric scale search of ref.h on
+ * integer grids (Q4_0, Q5_0, Q8_0) for VF_LANES blocks at once, one block
+ * per lane.  The evaluators of search_eval_simd.h put one block's
+ * candidates in lanes and leave the bookkeeping (refits, convergence, the
+ * winner, fp16 rounding) scalar and branchy: that was a third of the time,
+ * and most passes filled few lanes.  Here every step of ref_search.c is a
+ * lane-wise float operation in the reference's order, so each lane gives
+ * the scalar reference's bytes:
+ *   - chains advance in rounds, a lane's chain stopping where the
+ *     reference's would (mask), and passes no lane needs are skipped;
+ *   - the winner is chosen by scanning the passes in ref.h's order with a
+ *     strict less-than, as consider() does.
+ *
+ * The includer defines, beyond search_eval_simd.h's operations:
+ *   a mask type vm and
+ *   vf vf_div(vf, vf), vf vf_abs(vf),
+ *   vm vm_gt(vf a, vf b)   a > b (false with NaN), vm vm_lt(vf a, vf b),
+ *   vm vm_ne(vf a, vf b)   !(a == b) (true with NaN),
+ *   vm vm_le(vf a, vf b)   a <= b (false with NaN),
+ *   vm vm_and(vm, vm), vm vm_andnot(vm a, vm b) (b and not a),
+ *   vm vm_ones(void), vm vm_none(void), int vm_any(vm),
+ *   vf vf_select(vm m, vf t, vf f)   m ? t : f per lane,
+ *   vf vf_round_fp16(vf)   mvq_round_fp16 in each lane,
+ *   vf vf_bits_add(vf a, int k)   the float whose bits are a's plus k,
+ *   vf vf_with_sign(vf m, vf s)   m (non-negative) with the sign bit of s. */
+#ifndef MVQ_SEARCH_LANES_SIMD_H
+#define MVQ_SEARCH_LANES_SIMD_H
+
+#include <float.h>
+
+#include "kernels/search_eval.h"
+
+#define LANES_BLOCK 32
+#define LANES_MAX_HALF_STEPS 15
+#define LANES_MAX_CHAINS (2 * (2 * LANES_MAX_HALF_STEPS + 1))
+#define LANES_MAX_REFITS 4
+
+/* The blocks transposed: position j of every lane's block. */
+typedef struct {
+    vf x[LANES_BLOCK], w[LANES_BLOCK], wx[LANES_BLOCK];
+} lanes_input;
+
+typedef struct {
+    vf err, sxv, svv;
+} lanes_sums;
+
+/* Passes at nv (1 or 2) scale vectors, overlapped: as sym_step. */
+MVQ_EVAL_INLINE void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d, int nv,
+                                lanes_sums *out)
+{
+    vf id[2], err[2], sxv[2], svv[2];
+    for (int k = 0; k < nv; k++) {
+        id[k] = vf_inverse(d[k]);
+        err[k] = sxv[k] = svv[k] = vf_set1(0.0f);
+    }
+    for (int j = 0; j < LANES_BLOCK; j++) {
+        const vf xj = in->x[j], wj = in->w[j], wx = in->wx[j];
+        for (int k = 0; k < nv; k++) {
+            const vf v = vf_round_even(vf_min(hi, vf_max(lo, vf_mul(xj, id[k]))));
+            const vf diff = vf_sub(xj, vf_mul(v, d[k]));
+            err[k] = vf_add(err[k], vf_mul(vf_mul(wj, diff), diff));
+            sxv[k] = vf_add(sxv[k], vf_mul(wx, v));
+            svv[k] = vf_add(svv[k], vf_mul(vf_mul(wj, v), v));
+        }
+    }
+    for (int k = 0; k < nv; k++)
+        out[k] = (lanes_sums){err[k], sxv[k], svv[k]};
+}
+
+/* fp16_neighbour of ref_search.c for fp16 values d: one fp16 step away
+ * from zero (dir 1) or toward it (-1), d itself past 0 or 65504.  At and
+ * below 2^-14 the step is 2^-24 (subnormal spacing, exact in float);
+ * above, one unit of the fp16 mantissa, bit 13 of the float's. */
+MVQ_EVAL_INLINE vf lanes_fp16_neighbour(vf d, int dir)
+{
+    const vf a = vf_abs(d);
+    const vm sub = vm_le(a, vf_set1(6.103515625e-05f));
+    const vf small = vf_add(a, vf_set1((float)dir * 5.9604644775390625e-08f));
+    const vf n = vf_select(sub, small, vf_bits_add(a, dir * (1 << 13)));
+    const vm ok = dir < 0 ? vm_gt(a, vf_set1(0.0f)) : vm_lt(a, vf_set1(65504.0f));
+    return vf_select(ok, vf_with_sign(n, d), d);
+}
+
+/* Consider a pass (where live): the lowest error so far, the first on ties. */
+MVQ_EVAL_INLINE void lanes_consider(vf *best_err, vf *best_d, vm live, vf err, vf d)
+{
+    const vm better = vm_and(live, vm_lt(err, *best_err));
+    *best_err = vf_select(better, err, *best_err);
+    *best_d = vf_select(better, d, *best_d);
+}
+
+/* nb (1..VF_LANES) consecutive blocks of 32 at x, weights w[b]: scales d[b]
+ * and codes[32 b + j], as mvq_search_symmetric_with on each. */
+static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const float *const *w,
+                                   int nb, float *d_out, uint8_t *codes)
+{
+    const mvq_grid *g = lv->g;
+    lanes_input in;
+    {
+        float tx[LANES_BLOCK][VF_LANES], tw[LANES_BLOCK][VF_LANES], twx[LANES_BLOCK][VF_LANES];
+        for (int l = 0; l < VF_LANES; l++) {
+            const int b = l < nb ? l : 0; /* missing lanes repeat the first */
+            const float *xb = x + LANES_BLOCK * b, *wb = w[b];
+            for (int j = 0; j < LANES_BLOCK; j++) {
+                tx[j][l] = xb[j];
+                tw[j][l] = wb[j];
+                twx[j][l] = wb[j] * xb[j];
+            }
+        }
+        for (int j = 0; j < LANES_BLOCK; j++) {
+            in.x[j] = vf_loadu(tx[j]);
+            in.w[j] = vf_loadu(tw[j]);
+            in.wx[j] = vf_loadu(twx[j]);
+        }
+    }
+    const vf zero = vf_set1(0.0f);
+    vf amax = zero, max = zero;
+    for (int j = 0; j < LANES_BLOCK; j++) {
+        const vf a = vf_abs(in.x[j]);
+        const vm gt = vm_gt(a, amax);
+        amax = vf_select(gt, a, amax);
+        max = vf_select(gt, in.x[j], max);
+    }
+    const vf lo = vf_set1(lv->lo), hi = vf_set1(lv->hi);
+    const int anchors[2] = {g->lo, g->lo + g->n_levels - 1};
+    const int K = g->half_steps < LANES_MAX_HALF_STEPS ? g->half_steps : LANES_MAX_HALF_STEPS;
+    const int R = g->refits < LANES_MAX_REFITS ? g->refits : LANES_MAX_REFITS;
+    vf cur[LANES_MAX_CHAINS];
+    vm live[LANES_MAX_CHAINS];
+    vf seen_d[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1], seen_err[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1];
+    vm seen_live[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1];
+    int nc = 0;
+    for (int a = 0; a < 2; a++)
+        for (int k = -K; k <= K; k++, nc++) {
+            const float den = (float)anchors[a] * (1.0f + g->step * (float)k);
+            cur[nc] = vf_round_fp16(vf_div(max, vf_set1(den)));
+            live[nc] = vm_ones();
+        }
+    int rounds = 0;
+    for (int r = 0; r <= R; r++) {
+        int act[LANES_MAX_CHAINS], na = 0;
+        for (int c = 0; c < nc; c++) {
+            seen_live[c][r] = vm_none(); /* none, unless run */
+            if (vm_any(live[c]))
+                act[na++] = c;
+        }
+        if (na == 0)
+            break;
+        rounds = r + 1;
+        for (int i = 0; i < na; i += 2) {
+            const int nv = na - i < 2 ? 1 : 2;
+            vf dv[2];
+            lanes_sums s[2];
+            for (int k = 0; k < nv; k++)
+                dv[k] = cur[act[i + k]];
+            lanes_pass(&in, lo, hi, dv, nv, s);
+            for (int k = 0; k < nv; k++) {
+                const int c = act[i + k];
+                seen_d[c][r] = cur[c];
+                seen_err[c][r] = s[k].err;
+                seen_live[c][r] = live[c];
+                if (r == R) {
+                    live[c] = vm_none();
+                    continue;
+                }
+                const vf refit = vf_round_fp16(vf_div(s[k].sxv, s[k].svv));
+                live[c] = vm_and(live[c], vm_and(vm_gt(s[k].svv, zero), vm_ne(refit, cur[c])));
+                cur[c] = refit;
+            }
+        }
+    }
+    vf best_err = vf_set1(FLT_MAX), best_d = zero;
+    for (int c = 0; c < nc; c++)
+        for (int r = 0; r < rounds; r++) {
+            if (!vm_any(seen_live[c][r])) /* and no later round either */
+                break;
+            lanes_consider(&best_err, &best_d, seen_live[c][r], seen_err[c][r], seen_d[c][r]);
+        }
+    vf nd[2] = {lanes_fp16_neighbour(best_d, -1), lanes_fp16_neighbour(best_d, 1)};
+    lanes_sums s[2];
+    lanes_pass(&in, lo, hi, nd, 2, s);
+    for (int k = 0; k < 2; k++)
+        lanes_consider(&best_err, &best_d, vm_ones(), s[k].err, nd[k]);
+    best_d = vf_select(vm_gt(amax, zero), best_d, zero);
+    /* the codes at the winner, as assign_codes */
+    const vf id = vf_inverse(best_d);
+    float tc[LANES_BLOCK][VF_LANES], td[VF_LANES];
+    for (int j = 0; j < LANES_BLOCK; j++)
+        vf_storeu(tc[j], vf_sub(vf_round_even(vf_min(hi, vf_max(lo, vf_mul(in.x[j], id)))), lo));
+    vf_storeu(td, best_d);
+    for (int b = 0; b < nb; b++) {
+        d_out[b] = td[b];
+        for (int j = 0; j < LANES_BLOCK; j++)
+            codes[LANES_BLOCK * b + j] = (uint8_t)(int)tc[j][b];
+    }
+}
+
+#endif
