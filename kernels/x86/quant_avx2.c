@@ -1,6 +1,7 @@
 /* AVX2 weight quantizers of the legacy types and IQ4_NL: the reference
  * search (kernels/ref_search.c) with its candidates evaluated eight to a
- * vector, bit-exact with the scalar reference. */
+ * vector (the symmetric integer grids: eight blocks searched in lanes,
+ * kernels/search_lanes_simd.h), bit-exact with the scalar reference. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_x86.h"
@@ -49,9 +50,55 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
     return _mm256_i32gather_ps(tab->bucket_level, i, 4);
 }
 
-#include "kernels/search_eval_simd.h"
+/* the masks (all-ones lanes) and bit operations of search_lanes_simd.h */
+typedef __m256 vm;
 
-const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd, NULL, 0};
+static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vf_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+static inline vm vm_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+static inline vm vm_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+static inline vm vm_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+static inline vm vm_ne(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
+static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
+static inline vm vm_andnot(vm a, vm b) { return _mm256_andnot_ps(a, b); }
+static inline vm vm_ones(void) { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+static inline vm vm_none(void) { return _mm256_setzero_ps(); }
+static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
+static inline vf vf_select(vm m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
+
+static inline vf vf_bits_add(vf a, int k)
+{
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(a), _mm256_set1_epi32(k)));
+}
+
+static inline vf vf_with_sign(vf m, vf s)
+{
+    return _mm256_or_ps(m, _mm256_and_ps(s, _mm256_set1_ps(-0.0f)));
+}
+
+/* mvq_round_fp16 lane by lane (NaN passes the clamp as in the scalar code) */
+static inline vf vf_round_fp16(vf f)
+{
+    f = _mm256_max_ps(_mm256_set1_ps(-65504.0f), _mm256_min_ps(_mm256_set1_ps(65504.0f), f));
+    const __m256i u = _mm256_castps_si256(f);
+    const __m256i sign = _mm256_and_si256(u, _mm256_set1_epi32(INT32_MIN));
+    const __m256i mag = _mm256_xor_si256(u, sign);
+    const __m256i small = _mm256_cmpgt_epi32(_mm256_set1_epi32(0x38800000), mag);
+    vf m = _mm256_castsi256_ps(mag);
+    m = _mm256_sub_ps(_mm256_add_ps(m, _mm256_set1_ps(0.5f)), _mm256_set1_ps(0.5f));
+    const __m256i us = _mm256_or_si256(_mm256_castps_si256(m), sign);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 13), _mm256_set1_epi32(1));
+    const __m256i ub = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0xFFF)), odd),
+                                        _mm256_set1_epi32(~0x1FFF));
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(ub, us, small));
+}
+
+#define VF_SYM_BLOCKS lanes_search_symmetric
+#include "kernels/search_eval_simd.h"
+#include "kernels/search_lanes_simd.h"
+
+const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd, lanes_search_symmetric,
+                                                VF_LANES};
 
 void mvq_quant_init_avx2(mvq_kernel_table *t)
 {

@@ -1,6 +1,7 @@
 /* AVX-512 weight quantizers of the legacy types and IQ4_NL: the reference
  * search (kernels/ref_search.c) with its candidates evaluated sixteen to a
- * vector, bit-exact with the scalar reference.  Also built over SIMDe. */
+ * vector (the symmetric integer grids: sixteen blocks searched in lanes,
+ * kernels/search_lanes_simd.h), bit-exact with the scalar reference.  Also built over SIMDe. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_avx512.h"
