@@ -160,7 +160,10 @@ void mvq_quantize_row_q5_1_with(const mvq_search_evals *e, const float *x, void 
 /* Without importance: ggml's round-to-nearest (also the activation path of
  * the Q8_0 dot products, which must match ggml bit for bit).  With
  * importance: the weighted search.  A caller wanting the searched,
- * unweighted quantizer passes importance weights of all ones. */
+ * unweighted quantizer passes importance weights of all ones.  The search
+ * is kept because it buys KLD (mean KLD against F32, whole
+ * tinystories-eval.txt, ctx 256, search vs ggml's rounding): stories260K
+ * 0.000636 vs 0.000719, tinyrope-3M 0.000077 vs 0.000081. */
 void mvq_quantize_row_q8_0_with(const mvq_search_evals *e, const float *x, void *vy, int64_t n,
                                 const float *imatrix)
 {
