@@ -163,6 +163,12 @@ void mvq_quantize_row_q5_1_ref(const float *x, void *y, int64_t n, const float *
 void mvq_quantize_row_q8_0_ref(const float *x, void *y, int64_t n, const float *imatrix);
 void mvq_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t n, const float *imatrix);
 
+/* ---- TQ2_0, ternary (ref_tq2_0.c) ---- */
+void mvq_quantize_row_tq2_0_ref(const float *x, void *y, int64_t n, const float *imatrix);
+void mvq_dequantize_row_tq2_0_ref(const void *x, float *y, int64_t n);
+void mvq_vec_dot_tq2_0_q8_K_ref(int64_t n, float *s, const void *x, const void *y);
+void mvq_unpack_tq2_0(const mvq_block_tq2_0 *b, int8_t q[256]); /* levels -1, 0, 1 */
+
 /* ---- dot products (ref_dot.c, ref_dot_k.c) ---- */
 void mvq_vec_dot_f32_f32_ref(int64_t n, float *s, const void *x, const void *y);
 void mvq_vec_dot_f16_f32_ref(int64_t n, float *s, const void *x, const void *y);

@@ -35,6 +35,8 @@ void mvq_kernels_init_scalar(mvq_kernel_table *t)
         mvq_vec_dot_iq4_nl_q8_0_ref);
     set(t, MVQ_TYPE_IQ4_XS, mvq_dequantize_row_iq4_xs_ref, mvq_quantize_row_iq4_xs_ref,
         mvq_vec_dot_iq4_xs_q8_K_ref);
+    set(t, MVQ_TYPE_TQ2_0, mvq_dequantize_row_tq2_0_ref, mvq_quantize_row_tq2_0_ref,
+        mvq_vec_dot_tq2_0_q8_K_ref);
     set(t, MVQ_TYPE_Q8_K, mvq_dequantize_row_q8_K_ref, mvq_quantize_row_q8_K_ref, NULL);
     /* K-quants: the dot products here, quantize/dequantize registered below */
     t->vec_dot[MVQ_TYPE_Q2_K] = mvq_vec_dot_q2_K_q8_K_ref;

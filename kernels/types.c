@@ -37,7 +37,7 @@ static const mvq_type_traits traits[MVQ_TYPE_COUNT] = {
     [MVQ_TYPE_IQ2_S] = QUANT("iq2_s", 256, 82, MVQ_TYPE_COUNT),
     [MVQ_TYPE_IQ1_M] = QUANT("iq1_m", 256, 56, MVQ_TYPE_COUNT),
     [MVQ_TYPE_TQ1_0] = QUANT("tq1_0", 256, 54, MVQ_TYPE_COUNT),
-    [MVQ_TYPE_TQ2_0] = QUANT("tq2_0", 256, 66, MVQ_TYPE_COUNT),
+    [MVQ_TYPE_TQ2_0] = QUANT("tq2_0", MVQ_QK_K, sizeof(mvq_block_tq2_0), MVQ_TYPE_Q8_K),
     [MVQ_TYPE_I8] = PLAIN("i8", 1),
     [MVQ_TYPE_I16] = PLAIN("i16", 2),
     [MVQ_TYPE_I32] = PLAIN("i32", 4),
@@ -53,6 +53,7 @@ _Static_assert(sizeof(mvq_block_q8_0) == 34, "q8_0 block");
 _Static_assert(sizeof(mvq_block_q8_1) == 36, "q8_1 block");
 _Static_assert(sizeof(mvq_block_iq4_nl) == 18, "iq4_nl block");
 _Static_assert(sizeof(mvq_block_q2_K) == 84, "q2_K block");
+_Static_assert(sizeof(mvq_block_tq2_0) == 66, "tq2_0 block");
 _Static_assert(sizeof(mvq_block_q3_K) == 110, "q3_K block");
 _Static_assert(sizeof(mvq_block_q4_K) == 144, "q4_K block");
 _Static_assert(sizeof(mvq_block_q5_K) == 176, "q5_K block");

@@ -12,9 +12,22 @@
 #include <time.h>
 
 /* The ladder, cheapest first; a tensor gets those that fit its rows. */
-static const mvq_type ladder[] = { MVQ_TYPE_Q2_K, MVQ_TYPE_Q3_K,   MVQ_TYPE_IQ4_XS, MVQ_TYPE_Q4_K,
-                                   MVQ_TYPE_Q4_0, MVQ_TYPE_IQ4_NL, MVQ_TYPE_Q5_0,   MVQ_TYPE_Q5_K,
-                                   MVQ_TYPE_Q6_K, MVQ_TYPE_Q8_0,   MVQ_TYPE_F16 };
+static const mvq_type ladder[] = { MVQ_TYPE_TQ2_0, MVQ_TYPE_Q2_K, MVQ_TYPE_Q3_K, MVQ_TYPE_IQ4_XS,
+                                   MVQ_TYPE_Q4_K,  MVQ_TYPE_Q4_0, MVQ_TYPE_IQ4_NL, MVQ_TYPE_Q5_0,
+                                   MVQ_TYPE_Q5_K,  MVQ_TYPE_Q6_K, MVQ_TYPE_Q8_0, MVQ_TYPE_F16 };
+_Static_assert(sizeof ladder / sizeof ladder[0] <= MVQ_BUDGET_MAX_CHOICES, "the ladder fits the estimate");
+
+/* Floor types: TQ2_0 (ternary, 2.06 bpw), the one type below Q2_K's 2.63
+ * that needs no codebook.  They join the ladder only for budgets the others
+ * cannot meet.  The sensitivities are taken at the cheapest candidate, so
+ * with a floor type in, at its error, 2-3x Q2_K's: measured on tinyrope-3M
+ * (mean KLD, 64 chunks), TQ2_0 always in planned 3.0 bpw at 0.0321 against
+ * 0.0246 without it, and at 2.5 bpw probing at TQ2_0 gave 0.0868 against
+ * 0.0933 for probing at Q2_K with TQ2_0's own KLD measured. */
+static bool floor_type(mvq_type t)
+{
+    return t == MVQ_TYPE_TQ2_0;
+}
 
 static double seconds_now(void)
 {
@@ -42,8 +55,8 @@ void mvq_budget_estimate_free(mvq_budget_estimate *e)
         free(e->t), memset(e, 0, sizeof *e);
 }
 
-mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_budget_estimate *out,
-                             mvq_error *err)
+static mvq_status build_ladder(const mvq_gguf *in, const mvq_plan_params *p, bool with_floor,
+                               mvq_budget_estimate *out, mvq_error *err)
 {
     int64_t n = mvq_gguf_n_tensors(in);
     memset(out, 0, sizeof *out);
@@ -64,7 +77,7 @@ mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_b
         bt->planned = tp[i].quantize && !tp[i].overridden;
         for (size_t c = 0; bt->planned && c < sizeof ladder / sizeof ladder[0]; c++) {
             size_t row = mvq_row_size(ladder[c], t->ne[0]);
-            if (!row || !k->from_float[ladder[c]])
+            if (!row || !k->from_float[ladder[c]] || (floor_type(ladder[c]) && !with_floor))
                 continue;
             bt->type[bt->n] = ladder[c];
             bt->bytes[bt->n++] = padded(row * (uint64_t)rows_of(t), align);
@@ -79,6 +92,22 @@ mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_b
     if (st != MVQ_OK)
         mvq_budget_estimate_free(out);
     return st;
+}
+
+mvq_status mvq_budget_ladder_for(const mvq_gguf *in, const mvq_plan_params *p, uint64_t data_budget,
+                                 mvq_budget_estimate *out, mvq_error *err)
+{
+    mvq_status st = build_ladder(in, p, false, out, err);
+    if (st != MVQ_OK || data_budget >= mvq_budget_min_bytes(out))
+        return st;
+    mvq_budget_estimate_free(out);
+    return build_ladder(in, p, true, out, err);
+}
+
+mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_budget_estimate *out,
+                             mvq_error *err)
+{
+    return mvq_budget_ladder_for(in, p, UINT64_MAX, out, err);
 }
 
 uint64_t mvq_budget_header_estimate(const mvq_gguf *in)

@@ -116,12 +116,14 @@ static inline mvq_status gates_keep_f32(mvq_method_tensor *t, mvq_pool *pool, mv
 typedef struct gates_outcome {
     double kld, kld_err, ppl, same_top;
     uint64_t size, protect_bytes;
+    double bpw;                 /* of the tensor data */
+    double ppl_ctx, ppl_ctx_err; /* over the contextual predictions (mvq_eval_perplexity_split) */
 } gates_outcome;
 
 /* Quantizes in with o into a temporary file, checks what llama.cpp's loader
  * and `mvquant verify` check, and judges it against base over tokens
  * (n_ctx 256; the first max_chunks chunks, <= 0: all): mean KLD, PPL,
- * same top p, the file's size. */
+ * same top p, the file's size, the contextual predictions' PPL. */
 static inline gates_outcome gates_judge_chunks(mvq_gguf *in, mvq_model *base, const mvq_quantize_opts *o,
                                                const int32_t *tokens, int64_t n_tokens, int32_t bos,
                                                int64_t max_chunks, mvq_pool *pool)
@@ -147,9 +149,12 @@ static inline gates_outcome gates_judge_chunks(mvq_gguf *in, mvq_model *base, co
     mvq_model *m = mvq_model_from_gguf(q, &err);
     cr_assert_not_null(m, "%s", err.msg);
     mvq_eval_opts eo = { .n_ctx = 256, .max_chunks = max_chunks, .bos = bos };
-    mvq_eval_result r;
-    cr_assert_eq(mvq_eval_perplexity(m, base, tokens, n_tokens, &eo, pool, &r, &err), MVQ_OK, "%s", err.msg);
-    gates_outcome oc = { r.kld_mean, r.kld_err, r.ppl, r.same_top, mvq_gguf_file_size(q), rep.protect_bytes };
+    mvq_eval_result split[3], r;
+    cr_assert_eq(mvq_eval_perplexity_split(m, base, tokens, n_tokens, &eo, pool, split, &err), MVQ_OK, "%s",
+                 err.msg);
+    r = split[0];
+    gates_outcome oc = { r.kld_mean, r.kld_err, r.ppl, r.same_top, mvq_gguf_file_size(q), rep.protect_bytes, rep.bpw,
+                         split[1].ppl, split[1].ppl_err };
     mvq_model_free(m);
     mvq_gguf_close(q);
     mvq_quantize_report_free(&rep);

@@ -74,6 +74,7 @@ static const scale_fields scales_of[] = {
     { MVQ_TYPE_Q5_K, { offsetof(mvq_block_q5_K, d), offsetof(mvq_block_q5_K, dmin) }, 2 },
     { MVQ_TYPE_Q6_K, { offsetof(mvq_block_q6_K, d) }, 1 },
     { MVQ_TYPE_IQ4_XS, { offsetof(mvq_block_iq4_xs, d) }, 1 },
+    { MVQ_TYPE_TQ2_0, { offsetof(mvq_block_tq2_0, d) }, 1 },
 };
 
 /* n values of type t, in buf: for weights random bits with sane scales (any

@@ -14,7 +14,7 @@
 
 static const mvq_type grid_types[] = {
     MVQ_TYPE_Q4_0, MVQ_TYPE_Q4_1, MVQ_TYPE_Q5_0, MVQ_TYPE_Q5_1, MVQ_TYPE_Q8_0, MVQ_TYPE_IQ4_NL,
-    MVQ_TYPE_Q2_K, MVQ_TYPE_Q3_K, MVQ_TYPE_Q4_K, MVQ_TYPE_Q5_K, MVQ_TYPE_Q6_K, MVQ_TYPE_IQ4_XS,
+    MVQ_TYPE_Q2_K, MVQ_TYPE_Q3_K, MVQ_TYPE_Q4_K, MVQ_TYPE_Q5_K, MVQ_TYPE_Q6_K, MVQ_TYPE_IQ4_XS, MVQ_TYPE_TQ2_0,
 };
 #define N_TYPES (sizeof grid_types / sizeof grid_types[0])
 

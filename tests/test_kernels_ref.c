@@ -57,7 +57,7 @@ Test(kernels_ref, scalar_table_fills_every_entry_it_owns)
 {
     const mvq_type all[] = {MVQ_TYPE_F32, MVQ_TYPE_F16, MVQ_TYPE_BF16, MVQ_TYPE_Q4_0,
                             MVQ_TYPE_Q4_1, MVQ_TYPE_Q5_0, MVQ_TYPE_Q5_1, MVQ_TYPE_Q8_0,
-                            MVQ_TYPE_IQ4_NL, MVQ_TYPE_IQ4_XS};
+                            MVQ_TYPE_IQ4_NL, MVQ_TYPE_IQ4_XS, MVQ_TYPE_TQ2_0};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         cr_expect_not_null(ref.to_float[all[i]], "%s to_float", mvq_type_name(all[i]));
         cr_expect_not_null(ref.from_float[all[i]], "%s from_float", mvq_type_name(all[i]));

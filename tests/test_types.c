@@ -20,6 +20,7 @@ Test(types, traits_match_ggml_sizes)
         { MVQ_TYPE_Q5_K, "q5_K", 256, 176 }, { MVQ_TYPE_Q6_K, "q6_K", 256, 210 },
         { MVQ_TYPE_Q8_K, "q8_K", 256, 292 }, { MVQ_TYPE_IQ4_NL, "iq4_nl", 32, 18 },
         { MVQ_TYPE_IQ4_XS, "iq4_xs", 256, 136 },
+        { MVQ_TYPE_TQ2_0, "tq2_0", 256, 66 },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const mvq_type_traits *tr = mvq_type_traits_get(want[i].t);

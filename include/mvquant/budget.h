@@ -50,9 +50,14 @@ typedef struct mvq_budget_estimate {
 } mvq_budget_estimate;
 
 /* The candidates and their bytes, without measuring (losses 0): enough to
- * check a budget before calibrating. */
+ * check a budget before calibrating.  The floor types (TQ2_0, below Q2_K)
+ * are candidates only when data_budget is below what the others allow;
+ * mvq_budget_ladder leaves them out, mvq_budget_ladder_for(..., 0, ...)
+ * gives the smallest file of all. */
 MVQ_API mvq_status mvq_budget_ladder(const mvq_gguf *in, const mvq_plan_params *p, mvq_budget_estimate *out,
                                      mvq_error *err);
+MVQ_API mvq_status mvq_budget_ladder_for(const mvq_gguf *in, const mvq_plan_params *p, uint64_t data_budget,
+                                         mvq_budget_estimate *out, mvq_error *err);
 /* Smallest and largest tensor data the ladder allows. */
 MVQ_API uint64_t mvq_budget_min_bytes(const mvq_budget_estimate *e);
 MVQ_API uint64_t mvq_budget_max_bytes(const mvq_budget_estimate *e);
@@ -65,8 +70,9 @@ MVQ_API uint64_t mvq_budget_header_estimate(const mvq_gguf *in);
 /* Measures the losses: every planned tensor quantized at every candidate
  * through the job's own path (o's method, statistics and transforms; the
  * importance-weighted error), and its sensitivity, the mean KLD of base
- * with that tensor alone quantized at the probe type over tokens (a few
- * sequences of n_ctx) divided by that error.  With o->protect_massive,
+ * with that tensor alone quantized at the probe type (the cheapest) over
+ * tokens (a few sequences of n_ctx) divided by that error.  With
+ * o->protect_massive,
  * the massive rows of attn_q/attn_k weigh as much more as the partner's
  * norm in their dimension exceeds its head's mean (their own term). */
 MVQ_API mvq_status mvq_budget_measure(const mvq_gguf *in, const mvq_model *base, const mvq_quantize_opts *o,

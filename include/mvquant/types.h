@@ -100,6 +100,12 @@ typedef struct {
     int8_t scales[MVQ_QK_K / 16];
     mvq_half d;
 } mvq_block_q6_K;
+/* TQ2_0: ternary, weight 128 (c / 32) + 32 l + c % 32 at bits 2l of qs[c]
+ * as its level + 1 (0, 1, 2), times d */
+typedef struct {
+    uint8_t qs[MVQ_QK_K / 4];
+    mvq_half d;
+} mvq_block_tq2_0;
 /* IQ4_XS: 8 sub-blocks of 32 with 6-bit signed scales ls - 32 (low 4 bits
  * in scales_l[j/2] nibble j%2, high 2 bits at bits 2j of scales_h) and 4-bit
  * indices into IQ4_NL's table (sub-block j: qs[16j..16j+15], weights 32j+l

@@ -9,6 +9,7 @@ void mvq_kernels_init_avx2(mvq_kernel_table *t)
     mvq_dequant_init_avx2(t);
     mvq_dot_init_avx2(t);
     mvq_dot_iq4xs_init_avx2(t);
+    mvq_dot_tq2_0_init_avx2(t);
     mvq_quant_init_avx2(t);
     mvq_kquant_init_avx2(t);
     mvq_int8_init_avx2(t);

@@ -11,6 +11,7 @@ X86_AVX2_SOURCES = \
 	kernels/x86/dot_avx2.c \
 	kernels/x86/dot_kquants_avx2.c \
 	kernels/x86/dot_iq4xs_avx2.c \
+	kernels/x86/dot_tq2_0_avx2.c \
 	kernels/x86/quant_avx2.c \
 	kernels/x86/kquant_avx2.c \
 	kernels/x86/int8_avx2.c \

@@ -28,6 +28,7 @@ void mvq_kquant_init_avx512_simde(mvq_kernel_table *t);
 void mvq_dot_init_avx2(mvq_kernel_table *t);
 void mvq_dot_kquants_init_avx2(mvq_kernel_table *t);
 void mvq_dot_iq4xs_init_avx2(mvq_kernel_table *t);
+void mvq_dot_tq2_0_init_avx2(mvq_kernel_table *t);
 void mvq_dequant_init_avx2(mvq_kernel_table *t);
 void mvq_act_init_avx2(mvq_kernel_table *t);
 void mvq_int8_init_avx2(mvq_kernel_table *t);

@@ -41,6 +41,7 @@ bool gptq_grid_init(gptq_grid *g, mvq_type type)
     case MVQ_TYPE_Q5_0: g->lo = -16, g->hi = 15; return true;
     case MVQ_TYPE_Q5_1: g->lo = 0, g->hi = 31; return true;
     case MVQ_TYPE_Q8_0: g->lo = -127, g->hi = 127; return true;
+    case MVQ_TYPE_TQ2_0: g->block = MVQ_QK_K, g->lo = -1, g->hi = 1; return true;
     case MVQ_TYPE_IQ4_XS: g->block = MVQ_QK_K; /* fall through */
     case MVQ_TYPE_IQ4_NL:
         g->table = true;
@@ -130,6 +131,10 @@ void gptq_grid_read(const gptq_grid *g, const void *row, int64_t n, float *scale
                 for (int l = 0; l < len; l++)
                     s[j * len + l] = dl, o[j * len + l] = -ml;
             }
+        } else if (g->type == MVQ_TYPE_TQ2_0) {
+            const float d = mvq_fp16_to_fp32(((const mvq_block_tq2_0 *)block)->d);
+            for (int j = 0; j < MVQ_QK_K; j++)
+                s[j] = d, o[j] = 0.0f;
         } else if (g->type == MVQ_TYPE_IQ4_XS) {
             const mvq_block_iq4_xs *x = (const mvq_block_iq4_xs *)block;
             const float d = mvq_fp16_to_fp32(x->d);
@@ -204,6 +209,14 @@ static void write_block(const gptq_grid *g, void *block, const uint8_t *codes)
         for (int j = 0; j < 32; j++)
             ((mvq_block_q8_0 *)block)->qs[j] = (int8_t)(codes[j] + g->lo);
         break;
+    case MVQ_TYPE_TQ2_0: { /* codes are the levels + 1, as TQ2_0 stores them */
+        uint8_t *qs = ((mvq_block_tq2_0 *)block)->qs;
+        memset(qs, 0, MVQ_QK_K / 4);
+        for (int c = 0; c < MVQ_QK_K / 4; c++)
+            for (int l = 0; l < 4; l++)
+                qs[c] |= (uint8_t)((codes[128 * (c / 32) + 32 * l + c % 32] & 3) << (2 * l));
+        break;
+    }
     case MVQ_TYPE_IQ4_XS:
         for (int j = 0; j < 8; j++)
             nibbles(codes + 32 * j, ((mvq_block_iq4_xs *)block)->qs + 16 * j, 16);

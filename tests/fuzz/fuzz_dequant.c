@@ -46,6 +46,7 @@ static const scale_fields fields[] = {
     {MVQ_TYPE_F16, 0, {0}, false},
     {MVQ_TYPE_BF16, 0, {0}, false},
     {MVQ_TYPE_IQ4_XS, 1, {offsetof(mvq_block_iq4_xs, d)}, false},
+    {MVQ_TYPE_TQ2_0, 1, {offsetof(mvq_block_tq2_0, d)}, false},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 

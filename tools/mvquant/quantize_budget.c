@@ -121,7 +121,7 @@ int budget_resolve(budget_opts *b, const mvq_gguf *in, const char *in_path, cons
         return rc;
     if (!b->by_bpw)
         b->data_target = b->file_target > b->header ? b->file_target - b->header : 0;
-    if (mvq_budget_ladder(in, pp, &b->est, &err) != MVQ_OK)
+    if (mvq_budget_ladder_for(in, pp, b->data_target, &b->est, &err) != MVQ_OK)
         return cli_fail(&err);
     uint64_t lo = mvq_budget_min_bytes(&b->est);
     if (b->data_target < lo) {
