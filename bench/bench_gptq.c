@@ -5,9 +5,13 @@
  * (2 layers; 1 with --quick), with the seconds per layer and the process's
  * peak resident memory after the case.  Both without statistics (no
  * importance, nothing protected): the cost of the method alone.  One run
- * each (a run takes seconds to minutes). */
+ * each (a run takes seconds to minutes).  And the factor U of H^-1 alone
+ * (its Cholesky and triangular inverse, GPTQ's n^3 part) at n = 1024 to
+ * 4096 (Llama-2-7B's attention inputs), blocked against the left-looking
+ * reference, on the pool. */
 #include "config.h"
 #include "bench/bench.h"
+#include "quant/methods/gptq_internal.h"
 
 #include <mvquant/methods.h>
 #include <mvquant/quantize.h>
@@ -97,8 +101,62 @@ static void bench_model(bench_ctx *ctx, const char *name, const char *path, cons
     mvq_pool_free(pool);
 }
 
+/* A damped x x^T of correlated inputs, as the Hessians GPTQ sees. */
+static void fill_hessian(double *h, int64_t n)
+{
+    const int64_t n_tok = 64;
+    float *x = bench_alloc(sizeof *x * (size_t)(n_tok * n));
+    bench_fill(x, (size_t)(n_tok * n), 1.0f, 7);
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t j = 1; j < n; j++)
+            x[t * n + j] += 0.8f * x[t * n + j - 1];
+    memset(h, 0, sizeof *h * (size_t)(n * n));
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++)
+                h[i * n + j] += (double)x[t * n + i] * x[t * n + j];
+    for (int64_t i = 0; i < n; i++)
+        h[i * n + i] += 0.01 * (h[i * n + i] + 1);
+    free(x);
+}
+
+static void bench_factor(bench_ctx *ctx)
+{
+    static const int64_t sizes[] = { 1024, 2048, 4096 };
+    mvq_pool *pool = mvq_pool_create(bench_max_threads(ctx));
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0] - (bench_quick(ctx) ? 1 : 0); k++) {
+        const int64_t n = sizes[k];
+        char name[64];
+        snprintf(name, sizeof name, "factor n=%lld", (long long)n);
+        if (!bench_wants(ctx, "gptq", name, "blocked"))
+            continue;
+        const size_t bytes = sizeof(double) * (size_t)(n * n);
+        double *h = bench_alloc(bytes), *work = bench_alloc(bytes), *u = bench_alloc(bytes);
+        fill_hessian(h, n);
+        double t[2];
+        bool ok = true;
+        for (int v = 0; v < 2; v++) {
+            memcpy(work, h, bytes);
+            double t0 = now_s();
+            ok &= v ? gptq_inverse_factor(work, n, u, pool) : gptq_inverse_factor_ref(work, n, u, pool);
+            t[v] = now_s() - t0;
+        }
+        if (ok)
+            bench_report(ctx, &(bench_row){.group = "gptq", .name = name, .variant = "blocked", .threads =
+                                           mvq_pool_size(pool), .value = t[1], .unit = "s", .lower_is_better = true,
+                                           .ref = t[0], .ref_name = "left-looking",
+                                           .extra = 2.0 * (double)n * (double)n * (double)n / 3.0 / t[1] * 1e-9,
+                                           .extra_unit = "GFLOP/s"});
+        else
+            bench_note(ctx, "gptq %s: not positive definite", name);
+        free(h), free(work), free(u);
+    }
+    mvq_pool_free(pool);
+}
+
 void bench_gptq(bench_ctx *ctx)
 {
+    bench_factor(ctx);
     const char *tmp = getenv("TMPDIR");
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/mvq_bench_gptq.XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -35,6 +35,13 @@ uint8_t gptq_grid_round(const gptq_grid *g, float scale, float offset, float x, 
 /* Writes codes into a row (its scales unchanged). */
 void gptq_grid_write(const gptq_grid *g, void *row, int64_t n, const uint8_t *codes);
 
+/* ---- the factor U of H^-1 = U^T U (gptq_factor.c) ----
+ * u: n x n upper, from the damped and permuted H in h (destroyed); false
+ * when H is not positive definite.  Blocked; _ref is the left-looking
+ * reference (the tests' and the bench's baseline). */
+bool gptq_inverse_factor(double *h, int64_t n, double *u, mvq_pool *pool);
+bool gptq_inverse_factor_ref(double *h, int64_t n, double *u, mvq_pool *pool);
+
 /* ---- one matrix (gptq_solve.c) ---- */
 
 /* Fits row r's grid: writes the type's bytes of x (n_in values) into dst. */

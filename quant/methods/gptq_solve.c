@@ -50,100 +50,6 @@ static void run(mvq_pool *pool, void (*fn)(void *, int, int), void *arg, int64_t
         fn(arg, 0, 1);
 }
 
-/* ---- the factor U of H^-1 = U^T U ----
- * With J the reversal, J H J = L L^T (lower L) gives H = R R^T, R = J L J
- * upper, so H^-1 = R^-T R^-1 and U = R^-1 = J L^-1 J: one Cholesky and
- * one triangular inverse. */
-typedef struct {
-    double *a; /* n x n, lower part becomes L */
-    int64_t n, j;
-} chol_share;
-
-static void chol_column(void *arg, int ith, int nth)
-{
-    chol_share *s = arg;
-    const int64_t n = s->n, j = s->j, rows = n - j - 1;
-    const double *lj = s->a + j * n, djj = lj[j];
-    for (int64_t i = j + 1 + rows * ith / nth; i < j + 1 + rows * (ith + 1) / nth; i++) {
-        double *li = s->a + i * n, sum = li[j];
-        for (int64_t k = 0; k < j; k++)
-            sum -= li[k] * lj[k];
-        li[j] = sum / djj;
-    }
-}
-
-static bool cholesky(double *a, int64_t n, mvq_pool *pool)
-{
-    chol_share s = {a, n, 0};
-    for (int64_t j = 0; j < n; j++) {
-        double *lj = a + j * n, d = lj[j];
-        for (int64_t k = 0; k < j; k++)
-            d -= lj[k] * lj[k];
-        if (!(d > 0))
-            return false;
-        lj[j] = sqrt(d);
-        s.j = j;
-        run(pool, chol_column, &s, (n - j) * j);
-    }
-    return true;
-}
-
-typedef struct {
-    const double *l;
-    double *m; /* L^-1, lower */
-    int64_t n;
-} inv_share;
-
-/* Columns in chunks of 32, dealt round-robin: chunk columns are independent. */
-static void invert_columns(void *arg, int ith, int nth)
-{
-    inv_share *s = arg;
-    const int64_t n = s->n;
-    for (int64_t c0 = 32 * ith; c0 < n; c0 += 32 * nth) {
-        const int64_t c1 = c0 + 32 < n ? c0 + 32 : n;
-        for (int64_t i = c0; i < n; i++) {
-            const double *li = s->l + i * n;
-            double *mi = s->m + i * n;
-            const int64_t top = i < c1 ? i : c1; /* columns c0..top-1 below the diagonal */
-            for (int64_t j = c0; j < top; j++)
-                mi[j] = 0;
-            for (int64_t k = c0; k < i; k++) {
-                const double *mk = s->m + k * n;
-                const int64_t end = k + 1 < top ? k + 1 : top;
-                for (int64_t j = c0; j < end; j++)
-                    mi[j] += li[k] * mk[j];
-            }
-            for (int64_t j = c0; j < top; j++)
-                mi[j] = -mi[j] / li[i];
-            if (i < c1)
-                mi[i] = 1.0 / li[i];
-        }
-    }
-}
-
-/* J A J for n x n A: the flat array reversed. */
-static void reverse(double *a, int64_t n)
-{
-    for (int64_t i = 0; i < n * n / 2; i++) {
-        double t = a[i];
-        a[i] = a[n * n - 1 - i];
-        a[n * n - 1 - i] = t;
-    }
-}
-
-/* u: n x n, from the damped and permuted H in h (destroyed). */
-static bool inverse_factor(double *h, int64_t n, double *u, mvq_pool *pool)
-{
-    reverse(h, n);
-    if (!cholesky(h, n, pool))
-        return false;
-    inv_share s = {h, u, n};
-    memset(u, 0, sizeof *u * (size_t)(n * n));
-    run(pool, invert_columns, &s, n * n);
-    reverse(u, n); /* U = J L^-1 J */
-    return true;
-}
-
 typedef struct {
     double diag;
     int64_t col;
@@ -197,7 +103,7 @@ static mvq_status prepare(solve *s, mvq_pool *pool, mvq_error *err)
                 h[i * n + i] = 1; /* as the reference: H_ii = 1, the weights zeroed */
             h[i * n + i] += damp;
         }
-        if (inverse_factor(h, n, s->u, pool))
+        if (gptq_inverse_factor(h, n, s->u, pool))
             break;
         if (attempt == 4) {
             st = mvq_error_set(err, MVQ_ERR_ARG, "gptq: the Hessian of %lld columns is not positive definite",

@@ -8,6 +8,7 @@ libmvq_core_la_SOURCES += \
 	quant/methods/awq.c \
 	quant/methods/awq_clip.c \
 	quant/methods/gptq.c \
+	quant/methods/gptq_factor.c \
 	quant/methods/gptq_grid.c \
 	quant/methods/gptq_hessian.c \
 	quant/methods/gptq_solve.c
