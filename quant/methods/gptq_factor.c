@@ -23,14 +23,6 @@
 #define NB 64 /* columns per panel */
 #define RT 8  /* rows per tile */
 
-static void run(mvq_pool *pool, void (*fn)(void *, int, int), void *arg, int64_t work)
-{
-    if (pool && work > 4096)
-        mvq_pool_run(pool, fn, arg);
-    else
-        fn(arg, 0, 1);
-}
-
 /* ---- the reference: left-looking, a column (of the inverse: 32) at a time ---- */
 typedef struct {
     double *a; /* n x n, lower part becomes L */
@@ -61,7 +53,7 @@ static bool cholesky(double *a, int64_t n, mvq_pool *pool)
             return false;
         lj[j] = sqrt(d);
         s.j = j;
-        run(pool, chol_column, &s, (n - j) * j);
+        gptq_run(pool, chol_column, &s, (n - j) * j);
     }
     return true;
 }
@@ -116,7 +108,7 @@ bool gptq_inverse_factor_ref(double *h, int64_t n, double *u, mvq_pool *pool)
         return false;
     inv_share s = {h, u, n};
     memset(u, 0, sizeof *u * (size_t)(n * n));
-    run(pool, invert_columns, &s, n * n);
+    gptq_run(pool, invert_columns, &s, n * n);
     reverse(u, n); /* U = J L^-1 J */
     return true;
 }
@@ -208,8 +200,8 @@ static bool cholesky_blocked(double *a, int64_t n, double *pt, mvq_pool *pool)
         const int64_t m = n - k1;
         chol_step s = {a, pt, n, k0, k1, (m + NB - 1) / NB * NB};
         memset(pt, 0, sizeof *pt * (size_t)(NB * s.mp));
-        run(pool, panel_rows, &s, m * (k1 - k0) * (k1 - k0) / 2);
-        run(pool, trailing_update, &s, m * m * (k1 - k0) / 2);
+        gptq_run(pool, panel_rows, &s, m * (k1 - k0) * (k1 - k0) / 2);
+        gptq_run(pool, trailing_update, &s, m * m * (k1 - k0) / 2);
     }
     return true;
 }
@@ -275,7 +267,7 @@ bool gptq_inverse_factor(double *h, int64_t n, double *u, mvq_pool *pool)
         return false;
     inv_blocked s = {h, u, n};
     memset(u, 0, sizeof *u * (size_t)(n * n));
-    run(pool, invert_blocks, &s, n * n);
+    gptq_run(pool, invert_blocks, &s, n * n);
     reverse(u, n);
     return true;
 }

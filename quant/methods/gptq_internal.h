@@ -35,6 +35,15 @@ uint8_t gptq_grid_round(const gptq_grid *g, float scale, float offset, float x, 
 /* Writes codes into a row (its scales unchanged). */
 void gptq_grid_write(const gptq_grid *g, void *row, int64_t n, const uint8_t *codes);
 
+/* fn over the pool when the work (a count of multiply-adds) is worth the threads, else on the caller. */
+static inline void gptq_run(mvq_pool *pool, void (*fn)(void *, int, int), void *arg, int64_t work)
+{
+    if (pool && work > 4096)
+        mvq_pool_run(pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
 /* ---- the factor U of H^-1 = U^T U (gptq_factor.c) ----
  * u: n x n upper, from the damped and permuted H in h (destroyed); false
  * when H is not positive definite.  Blocked; _ref is the left-looking

@@ -42,14 +42,6 @@ typedef struct solve {
     int64_t i1, i2;
 } solve;
 
-static void run(mvq_pool *pool, void (*fn)(void *, int, int), void *arg, int64_t work)
-{
-    if (pool && work > 4096)
-        mvq_pool_run(pool, fn, arg);
-    else
-        fn(arg, 0, 1);
-}
-
 typedef struct {
     double diag;
     int64_t col;
@@ -187,13 +179,13 @@ static mvq_status one_pass(solve *s, const float *fit_from, char *dst, double *o
     const float *w = p->w + s->r0 * n;
     s->fit_from = fit_from;
     s->dst = dst;
-    run(pool, fit_rows, s, rows * n);
+    gptq_run(pool, fit_rows, s, rows * n);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t i = 0; i < n; i++)
             s->wp[r * n + i] = s->dead[s->perm[i]] ? 0.0f : w[r * n + s->perm[i]];
     for (s->i1 = 0; s->i1 < n; s->i1 = s->i2) {
         s->i2 = s->i1 + block < n ? s->i1 + block : n;
-        run(pool, batch_rows, s, rows * (s->i2 - s->i1) * (s->i2 - s->i1));
+        gptq_run(pool, batch_rows, s, rows * (s->i2 - s->i1) * (s->i2 - s->i1));
         const int64_t B = s->i2 - s->i1, rest = n - s->i2;
         if (!rest)
             break;
@@ -203,7 +195,7 @@ static mvq_status one_pass(solve *s, const float *fit_from, char *dst, double *o
         mvq_status st = mvq_matmul(pool, MVQ_TYPE_F32, s->ut, rest, B, s->e, rows, s->y, err);
         if (st != MVQ_OK)
             return st;
-        run(pool, apply_update, s, rows * rest);
+        gptq_run(pool, apply_update, s, rows * rest);
     }
     for (int64_t r = 0; r < rows; r++)
         gptq_grid_write(p->grid, dst + (size_t)r * s->row_bytes, n, s->codes + r * n);
