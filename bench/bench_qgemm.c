@@ -42,7 +42,7 @@ static double gflops(bench_ctx *ctx, qg_case c)
 
 void bench_qgemm(bench_ctx *ctx)
 {
-    static const mvq_type types[] = { MVQ_TYPE_Q8_0, MVQ_TYPE_Q4_0, MVQ_TYPE_Q4_K, MVQ_TYPE_Q6_K };
+    static const mvq_type types[] = { MVQ_TYPE_Q8_0, MVQ_TYPE_Q4_0, MVQ_TYPE_Q4_K, MVQ_TYPE_Q6_K, MVQ_TYPE_F16, MVQ_TYPE_BF16 };
     static const int64_t tokens[] = { 32, 128, 512 };
     const int n_tokens = bench_quick(ctx) ? 1 : 3;
     const int64_t max_tok = tokens[n_tokens - 1];
@@ -69,6 +69,28 @@ void bench_qgemm(bench_ctx *ctx)
             mvq_quantize_rows(t, wf, w, N_OUT, N_IN, NULL);
             double pairs = gflops(ctx, (qg_case){ MVQ_PATH_DOT_PAIRS, t, w, tokens[ti], x, y });
             double tiled = gflops(ctx, (qg_case){ MVQ_PATH_DOT, t, w, tokens[ti], x, y });
+            if (t == MVQ_TYPE_F16 || t == MVQ_TYPE_BF16) {
+                const double dq = gflops(ctx, (qg_case){ MVQ_PATH_ONEDNN, t, w, tokens[ti], x, y });
+                bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "dequant", .threads = 1,
+                                                .value = dq, .unit = "GFLOP/s", .ref = pairs,
+                                                .ref_name = "pairs", .alt = sgemm, .alt_name = "onednn f32" });
+                if (t == MVQ_TYPE_F16 && mvq_kernels()->gemm_f16) {
+                    const double h = gflops(ctx, (qg_case){ MVQ_PATH_F16, t, w, tokens[ti], x, y });
+                    bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "f16", .threads = 1,
+                                                    .value = h, .unit = "GFLOP/s", .ref = dq,
+                                                    .ref_name = "dequant", .alt = sgemm, .alt_name = "onednn f32" });
+                }
+                if (t == MVQ_TYPE_BF16 && mvq_kernels()->gemm_bf16) {
+                    const double b1 = gflops(ctx, (qg_case){ MVQ_PATH_BF16, t, w, tokens[ti], x, y });
+                    const double b2 = gflops(ctx, (qg_case){ MVQ_PATH_BF16_SPLIT, t, w, tokens[ti], x, y });
+                    bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "bf16x1", .threads = 1,
+                                                    .value = b1, .unit = "GFLOP/s", .ref = dq,
+                                                    .ref_name = "dequant", .alt = sgemm, .alt_name = "onednn f32" });
+                    bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "bf16x2", .threads = 1,
+                                                    .value = b2, .unit = "GFLOP/s", .ref = dq,
+                                                    .ref_name = "dequant", .alt = sgemm, .alt_name = "onednn f32" });
+                }
+            }
             if (want_pairs)
                 bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "pairs", .threads = 1,
                                                 .value = pairs, .unit = "GFLOP/s", .alt = sgemm,

@@ -37,6 +37,8 @@ static void detect(mvq_cpu_features *f)
     f->avx512bw = b & (1u << 30);
     f->avx512vl = b & (1u << 31);
     f->avx512vnni = c & (1u << 11);
+    if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) /* a: the highest subleaf */
+        f->avx512bf16 = a & (1u << 5);
 }
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>

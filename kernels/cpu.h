@@ -7,6 +7,7 @@
 typedef struct mvq_cpu_features {
     bool avx2, fma, f16c;                            /* x86, OS saves YMM */
     bool avx512f, avx512bw, avx512vl, avx512vnni;    /* x86, OS saves ZMM */
+    bool avx512bf16;                                 /* vdpbf16ps, vcvtne2ps2bf16 */
     bool neon, neon_dotprod;                         /* aarch64 */
 } mvq_cpu_features;
 

@@ -26,5 +26,6 @@ libmvq_core_la_SOURCES += \
 	kernels/ref_iq4xs.c \
 	kernels/ref_quant_iq4xs.c \
 	kernels/ref_tq2_0.c \
+	kernels/ref_gemm_half.c \
 	kernels/ref_int8.c \
 	kernels/int8.c

@@ -188,6 +188,12 @@ static mvq_status check_args(const mvq_kernel_table *kt, mvq_type wtype, const v
 
 mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, int64_t n_tok)
 {
+    if (n_tok >= MVQ_HALF_GEMM_MIN_TOKENS && gemm_q_allowed()) {
+        if (wtype == MVQ_TYPE_BF16 && kt->gemm_bf16)
+            return MVQ_BF16_GEMM_PATH;
+        if (wtype == MVQ_TYPE_F16 && kt->gemm_f16)
+            return MVQ_PATH_F16;
+    }
     if (!mvq_onednn_available() || (unsigned)wtype >= MVQ_TYPE_COUNT)
         return MVQ_PATH_DOT;
     if (wtype == MVQ_TYPE_F32)
@@ -225,6 +231,14 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mv
         path = mvq_matmul_choose(kt, wtype, n_tok);
     if (path == MVQ_PATH_ONEDNN)
         return matmul_onednn(kt, pool, wtype, w, n_out, n_in, x, n_tok, y, err);
+    if (path == MVQ_PATH_BF16 || path == MVQ_PATH_BF16_SPLIT || path == MVQ_PATH_F16) {
+        const mvq_type want = path == MVQ_PATH_F16 ? MVQ_TYPE_F16 : MVQ_TYPE_BF16;
+        if (wtype != want)
+            return mvq_error_set(err, MVQ_ERR_ARG, "mvq_matmul: the %s GEMM takes %s weights, not %s",
+                                 mvq_type_name(want), mvq_type_name(want), mvq_type_name(wtype));
+        return mvq_matmul_half(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype,
+                               path == MVQ_PATH_BF16_SPLIT ? 2 : 1, w, n_out, n_in, x, n_tok, y, err);
+    }
 
     const mvq_type_traits *tr = mvq_type_traits_get(wtype);
     const mvq_type_traits *atr = mvq_type_traits_get(tr->vec_dot_type);

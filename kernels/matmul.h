@@ -11,7 +11,13 @@ typedef enum mvq_matmul_path {
     MVQ_PATH_DOT = 1,   /* activations quantized to vec_dot_type, the table's vec_dot */
     MVQ_PATH_ONEDNN = 2, /* oneDNN sgemm: F32 directly, other types on dequantized tiles;
                            MVQ_ERR_UNSUPPORTED when not built with oneDNN */
-    MVQ_PATH_DOT_PAIRS = 3 /* as MVQ_PATH_DOT, never the tiled GEMM (same result, bit for bit) */
+    MVQ_PATH_DOT_PAIRS = 3, /* as MVQ_PATH_DOT, never the tiled GEMM (same result, bit for bit) */
+    /* BF16 weights on the table's gemm_bf16 (MVQ_ERR_UNSUPPORTED where it
+     * has none), activations split into bf16 terms: one (rounded as
+     * llama.cpp rounds them) or two (16 significant bits) */
+    MVQ_PATH_BF16 = 4,
+    MVQ_PATH_BF16_SPLIT = 5,
+    MVQ_PATH_F16 = 6 /* F16 weights on the table's gemm_f16, f32 activations */
 } mvq_matmul_path;
 
 /* From this batch size on, dequantizing weight tiles once and multiplying
@@ -31,6 +37,16 @@ typedef enum mvq_matmul_path {
  * (q4_K 1.5x). */
 #define MVQ_GEMM_Q_MIN_TOKENS 4
 
+/* F16 and BF16 weights, where the table has their GEMM: MVQ_PATH_AUTO
+ * takes it from this many tokens (MVQ_GEMM_Q=0: never).  BF16 activations
+ * are rounded to bf16 (one term), as llama.cpp's CPU backend does.
+ * Measured (AVX-512 BF16, 4096x4096, one thread, GFLOP/s at 32/128/512
+ * tokens; oneDNN f32 sgemm 51/84/98): f16 79/73/79 against the dequantized
+ * tiles' 33/60/81; bf16 one term 118/137/133, two terms 65/73/65, against
+ * 25/59/76. */
+#define MVQ_HALF_GEMM_MIN_TOKENS 4
+#define MVQ_BF16_GEMM_PATH MVQ_PATH_BF16
+
 /* The path MVQ_PATH_AUTO takes: F32 through oneDNN when built with it;
  * other types through oneDNN for batches of MVQ_DEQUANT_GEMM_MIN_TOKENS
  * (F16/BF16: _HALF) or more when the table can dequantize them; otherwise
@@ -41,6 +57,13 @@ mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, in
 mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_pool *pool,
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,
                             const float *x, int64_t n_tok, float *y, mvq_error *err);
+
+/* kernels/matmul_half.c: the half GEMM paths (arguments already checked;
+ * F16 or BF16 weights; BF16 activations split into `parts` bf16 terms), on
+ * the whole pool when parallel, else on the caller alone. */
+mvq_status mvq_matmul_half(const mvq_kernel_table *kt, mvq_pool *pool, bool parallel, mvq_type wtype, int parts,
+                           const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_tok, float *y,
+                           mvq_error *err);
 
 /* kernels/matmul_dequant.c: the oneDNN path (arguments already checked;
  * F32, or kt->to_float[wtype] not NULL): tiles of weight rows, each one

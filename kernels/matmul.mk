@@ -4,4 +4,5 @@ libmvq_core_la_SOURCES += \
 	kernels/matmul.h \
 	kernels/matmul.c \
 	kernels/matmul_dequant.c \
+	kernels/matmul_half.c \
 	kernels/matmul_onednn.c

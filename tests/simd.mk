@@ -23,6 +23,18 @@ else
 tests_quant_checksum_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_quant_checksum_LDADD = $(TEST_LIBS)
 endif
+# The F16/BF16 GEMMs against the double-precision reference and through
+# the pool at several thread counts (plain TAP).
+check_PROGRAMS += tests/gemm_half_vs_ref
+TESTS += tests/gemm_half_vs_ref
+tests_gemm_half_vs_ref_SOURCES = tests/gemm_half_vs_ref.c tests/rng.h
+if HAVE_SIMDE
+tests_gemm_half_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
+tests_gemm_half_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS) -lm
+else
+tests_gemm_half_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_gemm_half_vs_ref_LDADD = $(TEST_LIBS) -lm
+endif
 # Every table's tiled quantized GEMM bit for bit against its own vec_dot per
 # pair, and through the pool at several thread counts (plain TAP).
 check_PROGRAMS += tests/gemm_q_vs_dot

@@ -34,6 +34,19 @@ typedef int32_t (*mvq_i8_dot_fn)(int64_t n, const int8_t *x, const int8_t *w, in
  * gives, but each weight block is loaded once per tile of tokens. */
 typedef void (*mvq_gemm_q_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const void *w, size_t w_row,
                               const void *a, size_t a_row, float *y, int64_t ldy);
+/* BF16 GEMM: y[t * ldy + r] = sum over p < parts, i < n of w_r[i] * a_t[p * n + i],
+ * for r < n_rows, t < n_tok: weight row r at w + r * w_row bytes, activation
+ * row t at a + t * a_row bytes, holding `parts` runs of n bf16 values whose
+ * sum is the f32 activation (mvq_bf16_split).  Products are exact; sums in
+ * f32, in an order of the kernel's own (compare with a tolerance). */
+typedef void (*mvq_gemm_bf16_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_bf16 *w, size_t w_row,
+                                 const mvq_bf16 *a, size_t a_row, int parts, float *y, int64_t ldy);
+
+/* F16 GEMM: y[t * ldy + r] = sum over i < n of w_r[i] * x_t[i] (f32
+ * activations, x_t at x + t * x_row bytes), the same layout as
+ * mvq_gemm_bf16_fn; sums in f32, in an order of the kernel's own. */
+typedef void (*mvq_gemm_f16_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_half *w, size_t w_row,
+                                const float *x, size_t x_row, float *y, int64_t ldy);
 
 typedef struct mvq_kernel_table {
     const char *isa;                            /* "scalar", "avx2", ... */
@@ -43,7 +56,16 @@ typedef struct mvq_kernel_table {
     mvq_i8_dot_fn i8_dot; /* W8A8 (mvquant/int8.h) */
     /* NULL where the set has none: the product then calls vec_dot per pair */
     mvq_gemm_q_fn gemm_q[MVQ_TYPE_COUNT];
+    /* NULL where the CPU has no bf16 dot product (AVX-512 BF16) */
+    mvq_gemm_bf16_fn gemm_bf16;
+    mvq_gemm_f16_fn gemm_f16; /* NULL where the set has none */
 } mvq_kernel_table;
+
+/* x[0..n) as `parts` (1 or 2) runs of n bf16 in out: the first rounds x to
+ * nearest even (llama.cpp's activations for BF16 weights), the second the
+ * remainder, so two parts hold 16 significant bits (error <= 2^-17 |x|).
+ * Not finite values keep a zero remainder. */
+MVQ_API void mvq_bf16_split(const float *x, mvq_bf16 *out, int64_t n, int parts);
 
 typedef enum mvq_isa {
     MVQ_ISA_SCALAR = 0,

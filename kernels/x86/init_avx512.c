@@ -2,6 +2,7 @@
  * starts it from the AVX2 table, so what is not here stays AVX2's.  Built a
  * second time over SIMDe for the tests (mvq_kernels_init_avx512_simde). */
 #include "config.h"
+#include "kernels/cpu.h"
 #include "kernels/x86/simd_x86.h"
 
 void MVQ_X86_FN(mvq_kernels_init_avx512)(mvq_kernel_table *t)
@@ -15,4 +16,11 @@ void MVQ_X86_FN(mvq_kernels_init_avx512)(mvq_kernel_table *t)
     MVQ_X86_FN(mvq_kquant_init_avx512)(t);
     MVQ_X86_FN(mvq_int8_init_avx512)(t);
     MVQ_X86_FN(mvq_gemm_q_init_avx512)(t);
+    MVQ_X86_FN(mvq_gemm_f16_init_avx512)(t);
+#if defined(MVQ_USE_SIMDE)
+    mvq_gemm_bf16_init_avx512_simde(t); /* emulated: on any CPU */
+#elif defined(MVQ_HAVE_AVX512_BF16)
+    if (mvq_cpu()->avx512bf16)
+        mvq_gemm_bf16_init_avx512(t);
+#endif
 }
