@@ -198,20 +198,27 @@ static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, NULL, 
         mvq_quantize_row_##T##_with(&simd_evals, x, y, n, imatrix);                           \
     }
 SIMD_LEGACY_ROW(q4_0)
-SIMD_LEGACY_ROW(q4_1)
 SIMD_LEGACY_ROW(q5_0)
-SIMD_LEGACY_ROW(q5_1)
 SIMD_LEGACY_ROW(iq4_nl)
+#ifndef VF_NARROW_ROWS_FASTER
+SIMD_LEGACY_ROW(q4_1)
+SIMD_LEGACY_ROW(q5_1)
 SIMD_LEGACY_ROW(iq4_xs)
+#endif
 
+/* An includer defines VF_NARROW_ROWS_FASTER where its lanes are too wide
+ * for the affine search (Q4_1, Q5_1) and IQ4_XS: its table then keeps the
+ * entries of the set it starts from for those. */
 static void fill_legacy_quantizers(mvq_kernel_table *t)
 {
     t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0_simd;
-    t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1_simd;
     t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
-    t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
     t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
+#ifndef VF_NARROW_ROWS_FASTER
+    t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1_simd;
+    t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
     t->from_float[MVQ_TYPE_IQ4_XS] = quantize_row_iq4_xs_simd;
+#endif
 }
 
 #endif

@@ -118,9 +118,12 @@ MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth
  * w: n_out rows of n_in weights of type wtype (GGUF ne = [n_in, n_out]);
  * x: n_tok rows of n_in f32; y: n_tok rows of n_out f32.
  * Activations are quantized on the fly to the weight type's vec_dot_type.
- * n_tok == 1 is a GEMV.  When built with oneDNN, F32 weights go through its
- * sgemm, and so do batches (16 tokens or more; F16/BF16: 4) on other types,
- * on weight tiles dequantized once (f32 activations, no quantization).
+ * n_tok == 1 is a GEMV.  Batches of 4 tokens or more on F16 and BF16
+ * weights take the table's gemm_f16 / gemm_bf16 where it has them (AVX-512;
+ * BF16 needs AVX-512 BF16 and rounds the activations to bf16, as llama.cpp
+ * does for BF16 weights).  When built with oneDNN, F32 weights go through
+ * its sgemm, and so do other batches (16 tokens or more; F16/BF16: 4) on
+ * weight tiles dequantized once (f32 activations, no quantization).
  * pool may be NULL (the caller alone); small products run on the caller.
  * Errors: MVQ_ERR_ARG (bad shape, n_in not a multiple of the block size),
  * MVQ_ERR_UNSUPPORTED (no dot product for the type), MVQ_ERR_NOMEM. */

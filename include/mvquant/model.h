@@ -210,7 +210,8 @@ typedef enum mvq_forward_numerics {
      * and KL divergence of quantized files match llama.cpp's */
     MVQ_NUMERICS_LLAMA_CPP = 0,
     /* whatever mvq_matmul finds fastest (for batches: weight tiles
-     * dequantized to f32 and f32 activations), slightly more exact */
+     * dequantized to f32 and f32 activations), slightly more exact;
+     * F16/BF16 weights take mvq_matmul's path in both numerics */
     MVQ_NUMERICS_FAST = 1
 } mvq_forward_numerics;
 MVQ_API void mvq_forward_set_numerics(mvq_forward *f, mvq_forward_numerics numerics);
