@@ -74,9 +74,9 @@ void bench_qgemm(bench_ctx *ctx)
                 bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "dequant", .threads = 1,
                                                 .value = dq, .unit = "GFLOP/s", .ref = pairs,
                                                 .ref_name = "pairs", .alt = sgemm, .alt_name = "onednn f32" });
-                if (t == MVQ_TYPE_F16 && mvq_kernels()->gemm_f16) {
-                    const double h = gflops(ctx, (qg_case){ MVQ_PATH_F16, t, w, tokens[ti], x, y });
-                    bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "f16", .threads = 1,
+                if (mvq_kernels()->gemm_half[t]) {
+                    const double h = gflops(ctx, (qg_case){ MVQ_PATH_HALF, t, w, tokens[ti], x, y });
+                    bench_report(ctx, &(bench_row){ .group = "qgemm", .name = name, .variant = "half", .threads = 1,
                                                     .value = h, .unit = "GFLOP/s", .ref = dq,
                                                     .ref_name = "dequant", .alt = sgemm, .alt_name = "onednn f32" });
                 }

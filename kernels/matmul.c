@@ -191,8 +191,9 @@ mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, in
     if (n_tok >= MVQ_HALF_GEMM_MIN_TOKENS && gemm_q_allowed()) {
         if (wtype == MVQ_TYPE_BF16 && kt->gemm_bf16)
             return MVQ_BF16_GEMM_PATH;
-        if (wtype == MVQ_TYPE_F16 && kt->gemm_f16)
-            return MVQ_PATH_F16;
+        if ((wtype == MVQ_TYPE_F16 || wtype == MVQ_TYPE_BF16) && kt->gemm_half[wtype] &&
+            (n_tok < MVQ_HALF_GEMM_MAX_TOKENS || !mvq_onednn_available()))
+            return MVQ_PATH_HALF;
     }
     if (!mvq_onednn_available() || (unsigned)wtype >= MVQ_TYPE_COUNT)
         return MVQ_PATH_DOT;
@@ -231,13 +232,13 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mv
         path = mvq_matmul_choose(kt, wtype, n_tok);
     if (path == MVQ_PATH_ONEDNN)
         return matmul_onednn(kt, pool, wtype, w, n_out, n_in, x, n_tok, y, err);
-    if (path == MVQ_PATH_BF16 || path == MVQ_PATH_BF16_SPLIT || path == MVQ_PATH_F16) {
-        const mvq_type want = path == MVQ_PATH_F16 ? MVQ_TYPE_F16 : MVQ_TYPE_BF16;
-        if (wtype != want)
-            return mvq_error_set(err, MVQ_ERR_ARG, "mvq_matmul: the %s GEMM takes %s weights, not %s",
-                                 mvq_type_name(want), mvq_type_name(want), mvq_type_name(wtype));
-        return mvq_matmul_half(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype,
-                               path == MVQ_PATH_BF16_SPLIT ? 2 : 1, w, n_out, n_in, x, n_tok, y, err);
+    if (path == MVQ_PATH_BF16 || path == MVQ_PATH_BF16_SPLIT || path == MVQ_PATH_HALF) {
+        if (wtype != MVQ_TYPE_BF16 && (path != MVQ_PATH_HALF || wtype != MVQ_TYPE_F16))
+            return mvq_error_set(err, MVQ_ERR_ARG, "mvq_matmul: the %s GEMM does not take %s weights",
+                                 path == MVQ_PATH_HALF ? "half" : "bf16", mvq_type_name(wtype));
+        const int parts = path == MVQ_PATH_HALF ? 0 : path == MVQ_PATH_BF16 ? 1 : 2;
+        return mvq_matmul_half(kt, pool, worth_threads(pool, n_out, n_in, n_tok), wtype, parts, w, n_out, n_in, x,
+                               n_tok, y, err);
     }
 
     const mvq_type_traits *tr = mvq_type_traits_get(wtype);

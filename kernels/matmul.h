@@ -17,7 +17,7 @@ typedef enum mvq_matmul_path {
      * llama.cpp rounds them) or two (16 significant bits) */
     MVQ_PATH_BF16 = 4,
     MVQ_PATH_BF16_SPLIT = 5,
-    MVQ_PATH_F16 = 6 /* F16 weights on the table's gemm_f16, f32 activations */
+    MVQ_PATH_HALF = 6 /* F16/BF16 weights on the table's gemm_half, f32 activations */
 } mvq_matmul_path;
 
 /* From this batch size on, dequantizing weight tiles once and multiplying
@@ -38,13 +38,18 @@ typedef enum mvq_matmul_path {
 #define MVQ_GEMM_Q_MIN_TOKENS 4
 
 /* F16 and BF16 weights, where the table has their GEMM: MVQ_PATH_AUTO
- * takes it from this many tokens (MVQ_GEMM_Q=0: never).  BF16 activations
- * are rounded to bf16 (one term), as llama.cpp's CPU backend does.
- * Measured (AVX-512 BF16, 4096x4096, one thread, GFLOP/s at 32/128/512
- * tokens; oneDNN f32 sgemm 51/84/98): f16 79/73/79 against the dequantized
- * tiles' 33/60/81; bf16 one term 118/137/133, two terms 65/73/65, against
- * 25/59/76. */
+ * takes it from MIN tokens (MVQ_GEMM_Q=0: never).  BF16 weights take
+ * gemm_bf16 where the table has it (AVX-512 BF16), with the activations
+ * rounded to bf16 (one term) as llama.cpp's CPU backend does; otherwise
+ * gemm_half on f32 activations, below MAX tokens when oneDNN is there.
+ * Measured (Zen 4, 4096x4096, one thread, GFLOP/s at 32/128/512 tokens;
+ * oneDNN f32 sgemm 50/84/95), against the dequantized tiles' sgemm:
+ *   AVX-512 f16  gemm_half 71/76/72 vs 31/51/73
+ *   AVX-512 bf16 gemm_bf16 121/132/131 (two terms 63/65/67), gemm_half
+ *                73/79/75, vs 25/54/74
+ *   AVX2 f16     gemm_half 67/62/60 vs 32/52/76; bf16 58/59/62 vs 32/51/77 */
 #define MVQ_HALF_GEMM_MIN_TOKENS 4
+#define MVQ_HALF_GEMM_MAX_TOKENS 256
 #define MVQ_BF16_GEMM_PATH MVQ_PATH_BF16
 
 /* The path MVQ_PATH_AUTO takes: F32 through oneDNN when built with it;
@@ -59,8 +64,9 @@ mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mv
                             const float *x, int64_t n_tok, float *y, mvq_error *err);
 
 /* kernels/matmul_half.c: the half GEMM paths (arguments already checked;
- * F16 or BF16 weights; BF16 activations split into `parts` bf16 terms), on
- * the whole pool when parallel, else on the caller alone. */
+ * F16 or BF16 weights): gemm_bf16 with the activations split into `parts`
+ * bf16 terms, or gemm_half when parts is 0; on the whole pool when
+ * parallel, else on the caller alone. */
 mvq_status mvq_matmul_half(const mvq_kernel_table *kt, mvq_pool *pool, bool parallel, mvq_type wtype, int parts,
                            const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_tok, float *y,
                            mvq_error *err);

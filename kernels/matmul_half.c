@@ -1,6 +1,6 @@
 /* F16 and BF16 weights by a batch of tokens on the table's half GEMMs:
- * for BF16 (vdpbf16ps) the activations are first split into bf16 terms
- * (mvq_bf16_split); F16 takes them as they are.  Each thread claims chunks
+ * for gemm_bf16 (vdpbf16ps) the activations are first split into bf16
+ * terms (mvq_bf16_split); gemm_half takes them as they are.  Each thread claims chunks
  * of weight rows and sweeps them with tiles of tokens.  The weights are
  * read as stored: nothing is dequantized to memory.
  *
@@ -22,7 +22,7 @@
 
 typedef struct half_job {
     mvq_gemm_bf16_fn gemm_bf16; /* one of the two */
-    mvq_gemm_f16_fn gemm_f16;
+    mvq_gemm_half_fn gemm_half;
     const float *x;
     mvq_bf16 *a;
     int parts;
@@ -67,8 +67,8 @@ static void gemm_share(void *arg, int ith, int nth)
                     job->gemm_bf16(job->n_in, nr, nt, (const mvq_bf16 *)wt, job->w_row, (const mvq_bf16 *)at,
                                    job->a_row, job->parts, yt, job->n_out);
                 else
-                    job->gemm_f16(job->n_in, nr, nt, (const mvq_half *)wt, job->w_row, (const float *)at,
-                                  job->a_row, yt, job->n_out);
+                    job->gemm_half(job->n_in, nr, nt, wt, job->w_row, (const float *)at, job->a_row, yt,
+                                   job->n_out);
             }
         }
     }
@@ -78,10 +78,10 @@ mvq_status mvq_matmul_half(const mvq_kernel_table *kt, mvq_pool *pool, bool para
                            const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_tok, float *y,
                            mvq_error *err)
 {
-    const bool bf16 = wtype == MVQ_TYPE_BF16;
+    const bool bf16 = parts > 0; /* bf16 activations */
     half_job job = {
         .gemm_bf16 = bf16 ? kt->gemm_bf16 : NULL,
-        .gemm_f16 = bf16 ? NULL : kt->gemm_f16,
+        .gemm_half = bf16 ? NULL : kt->gemm_half[wtype],
         .x = x,
         .parts = parts,
         .w = w,
@@ -92,9 +92,9 @@ mvq_status mvq_matmul_half(const mvq_kernel_table *kt, mvq_pool *pool, bool para
         .n_tok = n_tok,
         .y = y,
     };
-    if (!job.gemm_bf16 && !job.gemm_f16)
-        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "mvq_matmul: no %s GEMM in the %s kernels",
-                             mvq_type_name(wtype), kt->isa);
+    if (!job.gemm_bf16 && !job.gemm_half)
+        return mvq_error_set(err, MVQ_ERR_UNSUPPORTED, "mvq_matmul: no %s GEMM%s in the %s kernels",
+                             mvq_type_name(wtype), bf16 ? " with bf16 activations" : "", kt->isa);
     if (bf16) {
         const size_t bytes = job.a_row * (size_t)n_tok;
         job.a = aligned_alloc(64, (bytes + 63) / 64 * 64);

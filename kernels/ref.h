@@ -166,8 +166,9 @@ void mvq_quantize_row_iq4_nl_ref(const float *x, void *y, int64_t n, const float
 /* ---- BF16 and F16 GEMMs (ref_gemm_half.c; mvq_bf16_split is public) ---- */
 void mvq_gemm_bf16_ref(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_bf16 *w, size_t w_row,
                        const mvq_bf16 *a, size_t a_row, int parts, float *y, int64_t ldy);
-void mvq_gemm_f16_ref(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_half *w, size_t w_row, const float *x,
-                      size_t x_row, float *y, int64_t ldy);
+/* t: MVQ_TYPE_F16 or MVQ_TYPE_BF16 */
+void mvq_gemm_half_ref(mvq_type t, int64_t n, int64_t n_rows, int64_t n_tok, const void *w, size_t w_row,
+                       const float *x, size_t x_row, float *y, int64_t ldy);
 
 /* ---- TQ2_0, ternary (ref_tq2_0.c) ---- */
 void mvq_quantize_row_tq2_0_ref(const float *x, void *y, int64_t n, const float *imatrix);

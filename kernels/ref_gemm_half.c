@@ -1,6 +1,6 @@
 /* The half-precision GEMMs' specification: for BF16, activations split
  * into bf16 terms; each output the sum in double of exact products.  The
- * SIMD kernels (kernels/x86/gemm_bf16_avx512.c, gemm_f16_avx512.c) sum in
+ * SIMD kernels (kernels/x86/gemm_bf16_avx512.c, gemm_half_*.c) sum in
  * f32 and are tested against these within a bound on f32 rounding
  * (tests/gemm_half_vs_ref.c). */
 #include "config.h"
@@ -37,17 +37,17 @@ void mvq_gemm_bf16_ref(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_bf16 
     }
 }
 
-void mvq_gemm_f16_ref(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_half *w, size_t w_row, const float *x,
-                      size_t x_row, float *y, int64_t ldy)
+void mvq_gemm_half_ref(mvq_type t, int64_t n, int64_t n_rows, int64_t n_tok, const void *w, size_t w_row,
+                       const float *x, size_t x_row, float *y, int64_t ldy)
 {
-    for (int64_t t = 0; t < n_tok; t++) {
-        const float *xt = (const float *)((const char *)x + (size_t)t * x_row);
+    for (int64_t k = 0; k < n_tok; k++) {
+        const float *xk = (const float *)((const char *)x + (size_t)k * x_row);
         for (int64_t r = 0; r < n_rows; r++) {
-            const mvq_half *wr = (const mvq_half *)((const char *)w + (size_t)r * w_row);
+            const uint16_t *wr = (const uint16_t *)((const char *)w + (size_t)r * w_row);
             double s = 0;
             for (int64_t i = 0; i < n; i++)
-                s += (double)mvq_fp16_to_fp32(wr[i]) * (double)xt[i];
-            y[t * ldy + r] = (float)s;
+                s += (double)(t == MVQ_TYPE_BF16 ? mvq_bf16_to_fp32(wr[i]) : mvq_fp16_to_fp32(wr[i])) * (double)xk[i];
+            y[k * ldy + r] = (float)s;
         }
     }
 }

@@ -1,4 +1,4 @@
-/* Every table's F16 and BF16 GEMMs (gemm_f16, gemm_bf16) against the
+/* Every table's F16 and BF16 GEMMs (gemm_half, gemm_bf16) against the
  * double-precision reference (kernels/ref_gemm_half.c): row lengths that hit
  * every tail of the 16- and 32-value steps, row and token counts that hit
  * every tile edge, y rows wider than the tile (nothing outside written).
@@ -7,7 +7,7 @@
  * Then the product through the pool (mvq_matmul_table on the half paths):
  * the same bits at 1, 2 and 3 threads, and within the activations'
  * rounding of the f32 product (BF16 one term: 2^-8 sum |w x|, two terms:
- * 2^-16; F16 exact).  And mvq_bf16_split itself.  Table-driven, plain TAP:
+ * 2^-16; gemm_half exact).  And mvq_bf16_split itself.  Table-driven, plain TAP:
  * a new instruction set adds nothing here. */
 #include <math.h>
 #include <stdint.h>
@@ -45,11 +45,21 @@ static double abs_sum_bf16(int64_t n, const mvq_bf16 *w, const mvq_bf16 *a, int 
     return s;
 }
 
-static double abs_sum_f16(int64_t n, const mvq_half *w, const float *x)
+static float widen(mvq_type t, uint16_t h)
+{
+    return t == MVQ_TYPE_BF16 ? mvq_bf16_to_fp32(h) : mvq_fp16_to_fp32(h);
+}
+
+static uint16_t narrow(mvq_type t, float f)
+{
+    return t == MVQ_TYPE_BF16 ? mvq_fp32_to_bf16(f) : mvq_fp32_to_fp16(f);
+}
+
+static double abs_sum_half(mvq_type ty, int64_t n, const uint16_t *w, const float *x)
 {
     double s = 0;
     for (int64_t i = 0; i < n; i++)
-        s += fabs((double)mvq_fp16_to_fp32(w[i]) * (double)x[i]);
+        s += fabs((double)widen(ty, w[i]) * (double)x[i]);
     return s;
 }
 
@@ -118,9 +128,9 @@ static int check_bf16_kernel(mvq_gemm_bf16_fn gemm, int parts, char *why, size_t
     return ok;
 }
 
-static int check_f16_kernel(mvq_gemm_f16_fn gemm, char *why, size_t wn)
+static int check_half_kernel(mvq_gemm_half_fn gemm, mvq_type ty, char *why, size_t wn)
 {
-    mvq_half *w = malloc(sizeof *w * MAX_ROWS * (MAX_N + 1));
+    uint16_t *w = malloc(sizeof *w * MAX_ROWS * (MAX_N + 1));
     float *x = malloc(sizeof *x * MAX_TOK * (MAX_N + 5));
     float *y = malloc(sizeof *y * MAX_TOK * (MAX_ROWS + LDY_PAD)), *want = malloc(sizeof *want * MAX_TOK * (MAX_ROWS + LDY_PAD));
     double *bound = malloc(sizeof *bound * MAX_TOK * (MAX_ROWS + LDY_PAD));
@@ -130,7 +140,7 @@ static int check_f16_kernel(mvq_gemm_f16_fn gemm, char *why, size_t wn)
         const size_t w_row = (size_t)(n + 1) * sizeof *w, x_row = (size_t)(n + 5) * sizeof *x;
         for (int64_t r = 0; r < MAX_ROWS; r++)
             for (int64_t i = 0; i < n; i++)
-                w[r * (n + 1) + i] = mvq_fp32_to_fp16(random_value(i));
+                w[r * (n + 1) + i] = narrow(ty, random_value(i));
         for (int64_t t = 0; t < MAX_TOK; t++)
             for (int64_t i = 0; i < n; i++)
                 x[t * (n + 5) + i] = random_value(i);
@@ -140,11 +150,11 @@ static int check_f16_kernel(mvq_gemm_f16_fn gemm, char *why, size_t wn)
                 for (int64_t k = 0; k < nt * ldy; k++)
                     y[k] = want[k] = SENTINEL;
                 gemm(n, nr, nt, w, w_row, x, x_row, y, ldy);
-                mvq_gemm_f16_ref(n, nr, nt, w, w_row, x, x_row, want, ldy);
+                mvq_gemm_half_ref(ty, n, nr, nt, w, w_row, x, x_row, want, ldy);
                 for (int64_t t = 0; t < nt; t++)
                     for (int64_t r = 0; r < nr; r++)
-                        bound[t * ldy + r] = f32_bound(n, abs_sum_f16(n, w + r * (n + 1), x + t * (n + 5)));
-                ok = compare(y, want, bound, nr, nt, ldy, "f16", n, why, wn);
+                        bound[t * ldy + r] = f32_bound(n, abs_sum_half(ty, n, w + r * (n + 1), x + t * (n + 5)));
+                ok = compare(y, want, bound, nr, nt, ldy, mvq_type_name(ty), n, why, wn);
             }
     }
     free(w), free(x), free(y), free(want), free(bound);
@@ -161,8 +171,8 @@ static int check_path(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_type
     uint16_t *w = malloc(sizeof *w * (size_t)(n_out * n_in));
     for (int64_t i = 0; i < n_out * n_in; i++) {
         const float v = random_value(i);
-        w[i] = t == MVQ_TYPE_BF16 ? mvq_fp32_to_bf16(v) : mvq_fp32_to_fp16(v);
-        wf[i] = t == MVQ_TYPE_BF16 ? mvq_bf16_to_fp32(w[i]) : mvq_fp16_to_fp32(w[i]);
+        w[i] = narrow(t, v);
+        wf[i] = widen(t, w[i]);
     }
     for (int64_t i = 0; i < n_tok * n_in; i++)
         x[i] = random_value(i);
@@ -211,13 +221,18 @@ static void check_table(const char *name, const mvq_kernel_table *kt)
     } else {
         tap_skip("%s: no bf16 GEMM (needs AVX-512 BF16)", name);
     }
-    if (kt->gemm_f16) {
-        int ok = check_f16_kernel(kt->gemm_f16, why, sizeof why);
-        tap_ok(ok, "%s gemm_f16 within f32 rounding of the reference%s%s", name, ok ? "" : ": ", why);
-        ok = check_path(kt, MVQ_PATH_F16, MVQ_TYPE_F16, 0, why, sizeof why);
-        tap_ok(ok, "%s f16 product: thread-independent, within f32 rounding%s%s", name, ok ? "" : ": ", why);
-    } else {
-        tap_skip("%s: no f16 GEMM", name);
+    for (int ti = 0; ti < 2; ti++) {
+        const mvq_type ty = ti ? MVQ_TYPE_BF16 : MVQ_TYPE_F16;
+        if (!kt->gemm_half[ty]) {
+            tap_skip("%s: no %s GEMM on f32 activations", name, mvq_type_name(ty));
+            continue;
+        }
+        int ok = check_half_kernel(kt->gemm_half[ty], ty, why, sizeof why);
+        tap_ok(ok, "%s gemm_half %s within f32 rounding of the reference%s%s", name, mvq_type_name(ty), ok ? "" : ": ",
+               why);
+        ok = check_path(kt, MVQ_PATH_HALF, ty, 0, why, sizeof why);
+        tap_ok(ok, "%s %s product on f32 activations: thread-independent, within f32 rounding%s%s", name,
+               mvq_type_name(ty), ok ? "" : ": ", why);
     }
 }
 

@@ -42,11 +42,12 @@ typedef void (*mvq_gemm_q_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const vo
 typedef void (*mvq_gemm_bf16_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_bf16 *w, size_t w_row,
                                  const mvq_bf16 *a, size_t a_row, int parts, float *y, int64_t ldy);
 
-/* F16 GEMM: y[t * ldy + r] = sum over i < n of w_r[i] * x_t[i] (f32
- * activations, x_t at x + t * x_row bytes), the same layout as
- * mvq_gemm_bf16_fn; sums in f32, in an order of the kernel's own. */
-typedef void (*mvq_gemm_f16_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const mvq_half *w, size_t w_row,
-                                const float *x, size_t x_row, float *y, int64_t ldy);
+/* F16/BF16 GEMM on f32 activations: y[t * ldy + r] = sum over i < n of
+ * w_r[i] * x_t[i], the weights widened exactly to f32 (x_t at x + t * x_row
+ * bytes; otherwise the layout of mvq_gemm_bf16_fn); sums in f32, in an
+ * order of the kernel's own. */
+typedef void (*mvq_gemm_half_fn)(int64_t n, int64_t n_rows, int64_t n_tok, const void *w, size_t w_row,
+                                 const float *x, size_t x_row, float *y, int64_t ldy);
 
 typedef struct mvq_kernel_table {
     const char *isa;                            /* "scalar", "avx2", ... */
@@ -58,7 +59,8 @@ typedef struct mvq_kernel_table {
     mvq_gemm_q_fn gemm_q[MVQ_TYPE_COUNT];
     /* NULL where the CPU has no bf16 dot product (AVX-512 BF16) */
     mvq_gemm_bf16_fn gemm_bf16;
-    mvq_gemm_f16_fn gemm_f16; /* NULL where the set has none */
+    /* F16 and BF16 entries only; NULL where the set has none */
+    mvq_gemm_half_fn gemm_half[MVQ_TYPE_COUNT];
 } mvq_kernel_table;
 
 /* x[0..n) as `parts` (1 or 2) runs of n bf16 in out: the first rounds x to
@@ -119,9 +121,10 @@ MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth
  * x: n_tok rows of n_in f32; y: n_tok rows of n_out f32.
  * Activations are quantized on the fly to the weight type's vec_dot_type.
  * n_tok == 1 is a GEMV.  Batches of 4 tokens or more on F16 and BF16
- * weights take the table's gemm_f16 / gemm_bf16 where it has them (AVX-512;
- * BF16 needs AVX-512 BF16 and rounds the activations to bf16, as llama.cpp
- * does for BF16 weights).  When built with oneDNN, F32 weights go through
+ * weights take the table's GEMMs where it has them (AVX2, AVX-512): on
+ * CPUs with AVX-512 BF16, BF16 weights take gemm_bf16, which rounds the
+ * activations to bf16 as llama.cpp does for BF16 weights; otherwise
+ * gemm_half, on f32 activations.  When built with oneDNN, F32 weights go through
  * its sgemm, and so do other batches (16 tokens or more; F16/BF16: 4) on
  * weight tiles dequantized once (f32 activations, no quantization).
  * pool may be NULL (the caller alone); small products run on the caller.

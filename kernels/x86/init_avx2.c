@@ -14,4 +14,5 @@ void mvq_kernels_init_avx2(mvq_kernel_table *t)
     mvq_kquant_init_avx2(t);
     mvq_int8_init_avx2(t);
     mvq_gemm_q_init_avx2(t);
+    mvq_gemm_half_init_avx2(t);
 }

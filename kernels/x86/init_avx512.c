@@ -16,7 +16,7 @@ void MVQ_X86_FN(mvq_kernels_init_avx512)(mvq_kernel_table *t)
     MVQ_X86_FN(mvq_kquant_init_avx512)(t);
     MVQ_X86_FN(mvq_int8_init_avx512)(t);
     MVQ_X86_FN(mvq_gemm_q_init_avx512)(t);
-    MVQ_X86_FN(mvq_gemm_f16_init_avx512)(t);
+    MVQ_X86_FN(mvq_gemm_half_init_avx512)(t);
 #if defined(MVQ_USE_SIMDE)
     mvq_gemm_bf16_init_avx512_simde(t); /* emulated: on any CPU */
 #elif defined(MVQ_HAVE_AVX512_BF16)

@@ -4,6 +4,7 @@ libmvq_core_la_SOURCES += kernels/x86/dot_tail.c kernels/x86/x86_impl.h
 
 X86_AVX2_SOURCES = \
 	kernels/x86/simd_x86.h \
+	kernels/x86/gemm_tiles_x86.h \
 	kernels/x86/kscales_avx2.h \
 	kernels/x86/act_avx2.c \
 	kernels/x86/dequant_avx2.c \
@@ -16,9 +17,11 @@ X86_AVX2_SOURCES = \
 	kernels/x86/kquant_avx2.c \
 	kernels/x86/int8_avx2.c \
 	kernels/x86/gemm_q_avx2.c \
+	kernels/x86/gemm_half_avx2.c \
 	kernels/x86/init_avx2.c
 X86_AVX512_SOURCES = \
 	kernels/x86/simd_x86.h \
+	kernels/x86/gemm_tiles_x86.h \
 	kernels/x86/simd_avx512.h \
 	kernels/x86/simde_shims.h \
 	kernels/x86/dequant_x86.h \
@@ -31,7 +34,7 @@ X86_AVX512_SOURCES = \
 	kernels/x86/kquant_avx512.c \
 	kernels/x86/int8_avx512.c \
 	kernels/x86/gemm_q_avx512.c \
-	kernels/x86/gemm_f16_avx512.c \
+	kernels/x86/gemm_half_avx512.c \
 	kernels/x86/init_avx512.c
 # AVX-512 BF16 (vdpbf16ps): a CPU feature beyond the AVX-512 set's, its own flags
 X86_AVX512_BF16_SOURCES = kernels/x86/gemm_bf16_avx512.c

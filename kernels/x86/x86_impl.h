@@ -48,9 +48,10 @@ void mvq_act_init_avx512_simde(mvq_kernel_table *t);
 /* tiled quantized GEMMs (gemm_q_*.c) */
 void mvq_gemm_q_init_avx2(mvq_kernel_table *t);
 void mvq_gemm_q_init_avx512(mvq_kernel_table *t);
-/* the F16 GEMM (gemm_f16_avx512.c) */
-void mvq_gemm_f16_init_avx512(mvq_kernel_table *t);
-void mvq_gemm_f16_init_avx512_simde(mvq_kernel_table *t);
+/* the F16/BF16 GEMMs on f32 activations (gemm_half_*.c) */
+void mvq_gemm_half_init_avx2(mvq_kernel_table *t);
+void mvq_gemm_half_init_avx512(mvq_kernel_table *t);
+void mvq_gemm_half_init_avx512_simde(mvq_kernel_table *t);
 /* the BF16 GEMM (gemm_bf16_avx512.c): only where the CPU has AVX-512 BF16 */
 void mvq_gemm_bf16_init_avx512(mvq_kernel_table *t);
 void mvq_gemm_bf16_init_avx512_simde(mvq_kernel_table *t);
