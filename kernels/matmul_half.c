@@ -1,8 +1,8 @@
 /* F16 and BF16 weights by a batch of tokens on the table's half GEMMs:
  * for gemm_bf16 (vdpbf16ps) the activations are first split into bf16
- * terms (mvq_bf16_split); gemm_half takes them as they are.  Each thread claims chunks
- * of weight rows and sweeps them with tiles of tokens.  The weights are
- * read as stored: nothing is dequantized to memory.
+ * terms (mvq_bf16_split); gemm_half takes them as they are.  Each thread
+ * claims chunks of weight rows and sweeps them with tiles of tokens.  The
+ * weights are read as stored: nothing is dequantized to memory.
  *
  * Each output is one kernel accumulation over its whole row, so the result
  * is the same at any thread count and chunking. */
@@ -13,11 +13,12 @@
 #include <stdlib.h>
 
 /* bytes of weight rows swept per token tile, and of token rows per tile:
- * both stay in L2 while the kernel's 4 x 6 tiles go over them */
+ * both stay in L2 while the kernel's tiles go over them; both counts are
+ * multiples of every kernel's tile (AVX2 3 x 4, AVX-512 4 x 6) */
 #define ROW_TILE_BYTES (256 * 1024)
 #define TOK_TILE_BYTES (192 * 1024)
-#define KERNEL_ROWS 4
-#define KERNEL_TOKS 6
+#define KERNEL_ROWS 12
+#define KERNEL_TOKS 12
 #define ROW_ALIGN 16 /* chunks of rows: whole cache lines of y per thread */
 
 typedef struct half_job {
