@@ -124,9 +124,10 @@ MVQ_API void mvq_pool_run(mvq_pool *pool, void (*fn)(void *arg, int ith, int nth
  * weights take the table's GEMMs where it has them (AVX2, AVX-512): on
  * CPUs with AVX-512 BF16, BF16 weights take gemm_bf16, which rounds the
  * activations to bf16 as llama.cpp does for BF16 weights; otherwise
- * gemm_half, on f32 activations.  When built with oneDNN, F32 weights go through
- * its sgemm, and so do other batches (16 tokens or more; F16/BF16: 4) on
- * weight tiles dequantized once (f32 activations, no quantization).
+ * gemm_half on f32 activations (with oneDNN: below 256 tokens).  When
+ * built with oneDNN, F32 weights go through its sgemm, and so do other
+ * batches (16 tokens or more; F16/BF16: 4) on weight tiles dequantized
+ * once (f32 activations, no quantization).
  * pool may be NULL (the caller alone); small products run on the caller.
  * Errors: MVQ_ERR_ARG (bad shape, n_in not a multiple of the block size),
  * MVQ_ERR_UNSUPPORTED (no dot product for the type), MVQ_ERR_NOMEM. */

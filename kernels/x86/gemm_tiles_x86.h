@@ -1,5 +1,5 @@
 /* Internal to kernels/x86/: the tile grid of the half-precision GEMMs
- * (gemm_wide_*.c, gemm_bf16_avx512.c), written once for every vector width.
+ * (gemm_half_*.c, gemm_bf16_avx512.c), written once for every vector width.
  *
  * A tile is R weight rows x T tokens (R <= TR, T <= TT) with one
  * accumulator vector per (row, token); each step of STEP values loads every
