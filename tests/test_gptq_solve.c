@@ -70,8 +70,17 @@ static double output_error(mvq_type t, const float *w, const void *q, int64_t n_
     return e;
 }
 
+static void *gptq_rows_cached(mvq_type t, const float *w, int64_t n_out, int64_t n, const double *h,
+                              gptq_params prm, gptq_factor_cache *cache, int64_t layer, gptq_problem *out);
+
 static void *gptq_rows(mvq_type t, const float *w, int64_t n_out, int64_t n, const double *h, gptq_params prm,
                        gptq_problem *out)
+{
+    return gptq_rows_cached(t, w, n_out, n, h, prm, NULL, 0, out);
+}
+
+static void *gptq_rows_cached(mvq_type t, const float *w, int64_t n_out, int64_t n, const double *h,
+                              gptq_params prm, gptq_factor_cache *cache, int64_t layer, gptq_problem *out)
 {
     gptq_grid g;
     cr_assert(gptq_grid_init(&g, t), "%s has a grid", mvq_type_name(t));
@@ -82,7 +91,8 @@ static void *gptq_rows(mvq_type t, const float *w, int64_t n_out, int64_t n, con
     cr_assert(mvq_rtn_row_init(&f.k, t, n));
     void *dst = malloc(f.k.row_bytes * (size_t)n_out);
     gptq_problem p = {.grid = &g, .n_in = n, .n_out = n_out, .w = w, .hessian = h, .params = prm,
-                      .fit = fit_rtn, .fit_user = &f, .dst = dst};
+                      .fit = fit_rtn, .fit_user = &f, .dst = dst, .cache = cache, .cache_input = 0,
+                      .cache_layer = layer};
     mvq_error err;
     mvq_pool *pool = mvq_pool_create(2);
     cr_assert_eq(gptq_solve(&p, pool, &err), MVQ_OK, "%s", err.msg);
@@ -208,6 +218,38 @@ Test(gptq, slabs_of_rows_give_the_same_result)
     }
     free(w);
     free(h);
+}
+
+/* attn_k after attn_q: the factor kept from the first matrix gives the
+ * bytes of a fresh one; a new key (the next layer's Hessian, at the same
+ * address) is a miss and gives that Hessian's bytes, not the old factor's. */
+Test(gptq, cached_factor_gives_the_same_bytes)
+{
+    const int64_t n_out = 19, n = 256;
+    float *w = malloc(sizeof *w * (size_t)(2 * n_out * n));
+    rng_state = 29;
+    for (int64_t i = 0; i < 2 * n_out * n; i++)
+        w[i] = (float)gauss();
+    double *h = correlated_hessian(n, 512);
+    const gptq_params prm = {0.01, 64, true, true, 0};
+    const mvq_type t = MVQ_TYPE_Q4_K;
+    const size_t bytes = mvq_row_size(t, n) * (size_t)n_out;
+    gptq_factor_cache cache = {0};
+    gptq_problem p;
+    void *first = gptq_rows_cached(t, w, n_out, n, h, prm, &cache, 3, &p);
+    void *second = gptq_rows_cached(t, w + n_out * n, n_out, n, h, prm, &cache, 3, &p);
+    void *fresh = gptq_rows(t, w + n_out * n, n_out, n, h, prm, &p);
+    cr_expect_eq(cache.hits, 1, "the second matrix reused the factor (%d hits)", cache.hits);
+    cr_expect_eq(memcmp(second, fresh, bytes), 0, "the cached factor gives a fresh factor's bytes");
+    free(first), free(second), free(fresh);
+    double *h2 = correlated_hessian(n, 64);
+    memcpy(h, h2, sizeof *h * (size_t)(n * n)); /* the next layer's, where the last one was */
+    void *next = gptq_rows_cached(t, w, n_out, n, h, prm, &cache, 4, &p);
+    fresh = gptq_rows(t, w, n_out, n, h, prm, &p);
+    cr_expect_eq(cache.hits, 1, "a new layer is not a hit");
+    cr_expect_eq(memcmp(next, fresh, bytes), 0, "a new key is factored afresh");
+    gptq_factor_cache_clear(&cache);
+    free(next), free(fresh), free(w), free(h), free(h2);
 }
 
 /* The blocked factor against the left-looking reference, over sizes that

@@ -10,6 +10,7 @@
  * Options ("key=value", mvq_quantize_opts.method_opts): damp (0.01),
  * block (128), act_order (1), refit (1). */
 #include "config.h"
+#include "quant/calib/calib_internal.h"
 #include "quant/methods/gptq_internal.h"
 #include "quant/methods/methods_internal.h"
 
@@ -21,6 +22,7 @@
 typedef struct gptq_state {
     gptq_hessians *h;
     gptq_params params;
+    gptq_factor_cache factor; /* attn_q's for attn_k and attn_v, ffn_gate's for ffn_up */
 } gptq_state;
 
 static const gptq_params defaults = {.damp = 0.01, .block = 128, .act_order = true, .refit = true};
@@ -79,8 +81,10 @@ static void *gptq_begin(const mvq_model *m, const char *const *opts, mvq_pool *p
 static void gptq_end(void *state)
 {
     gptq_state *s = state;
-    if (s)
+    if (s) {
         gptq_hessians_free(s->h);
+        gptq_factor_cache_clear(&s->factor);
+    }
     free(s);
 }
 
@@ -149,9 +153,17 @@ static mvq_status gptq_quantize(mvq_method_tensor *t, mvq_pool *pool, mvq_error 
     for (int64_t j = 0; j < t->n_in; j++)
         importance[j] = (float)(H[j * t->n_in + j] / 2); /* mean x^2 */
     f.importance = importance;
+    /* the inputs two or three matrices share keep their factor for the next;
+     * the others drop whatever the cache holds (ffn_down's is the largest) */
+    int64_t layer;
+    const int input = mvq_calib_tensor_input(t->name, &layer);
+    const bool shared = input == MVQ_CALIB_ATTN_IN || input == MVQ_CALIB_FFN_IN;
+    if (!shared)
+        gptq_factor_cache_clear(&s->factor);
     gptq_problem p = {
         .grid = &grid, .n_in = t->n_in, .n_out = t->n_out, .w = t->rows, .hessian = H, .params = s->params,
         .fit = fit_row, .fit_user = &f, .dst = t->dst,
+        .cache = shared ? &s->factor : NULL, .cache_input = input, .cache_layer = layer,
     };
     mvq_status st = gptq_solve(&p, pool, err);
     free(importance);

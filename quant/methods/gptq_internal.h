@@ -64,6 +64,25 @@ typedef struct gptq_params {
     int64_t slab_rows; /* rows solved at a time (0: about 8 Mi weights' worth) */
 } gptq_params;
 
+/* The factor of one damped Hessian, kept for the next matrix with the same
+ * inputs (attn_q, attn_k and attn_v read one input, ffn_gate and ffn_up
+ * another): the n^3 part is then paid once per input, not per matrix.
+ * The key is the caller's (input, layer) with the Hessian's address and the
+ * parameters the factor depends on. */
+typedef struct gptq_factor_cache {
+    int input;
+    int64_t layer;
+    const double *hessian;
+    int64_t n;
+    double damp;
+    bool act_order;
+    double *u;       /* NULL: empty */
+    int64_t *perm;
+    uint8_t *dead;
+    int hits;        /* matrices that reused a factor (for the tests) */
+} gptq_factor_cache;
+void gptq_factor_cache_clear(gptq_factor_cache *c);
+
 typedef struct gptq_problem {
     const gptq_grid *grid;
     int64_t n_in, n_out;
@@ -73,6 +92,11 @@ typedef struct gptq_problem {
     gptq_fit_fn fit;
     void *fit_user;
     void *dst;              /* n_out rows of the type */
+    /* NULL, or where the factor is looked up and left, under the key
+     * (cache_input, cache_layer): a different key empties it first */
+    gptq_factor_cache *cache;
+    int cache_input;
+    int64_t cache_layer;
     /* out: tr(dW H dW^T) of each pass (second < 0 when not run), which was kept */
     double err[2];
     int kept;

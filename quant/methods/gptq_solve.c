@@ -256,14 +256,42 @@ static void solve_free(solve *s)
     free(s->d);
 }
 
+void gptq_factor_cache_clear(gptq_factor_cache *c)
+{
+    free(c->u);
+    free(c->perm);
+    free(c->dead);
+    c->u = NULL;
+    c->perm = NULL;
+    c->dead = NULL;
+}
+
+static bool cache_hit(const gptq_problem *p)
+{
+    const gptq_factor_cache *c = p->cache;
+    return c && c->u && c->input == p->cache_input && c->layer == p->cache_layer && c->hessian == p->hessian &&
+           c->n == p->n_in && c->damp == p->params.damp && c->act_order == p->params.act_order;
+}
+
 mvq_status gptq_solve(gptq_problem *p, mvq_pool *pool, mvq_error *err)
 {
     const int64_t n = p->n_in, n_out = p->n_out, block = p->params.block > 0 ? p->params.block : 128;
     const int64_t slab = slab_rows(p);
     const size_t nw = (size_t)(n * slab);
     solve s = {.p = p, .n = n, .row_bytes = mvq_row_size(p->grid->type, n)};
-    s.u = malloc(sizeof *s.u * (size_t)(n * n));
-    s.perm = malloc(sizeof *s.perm * (size_t)n);
+    const bool hit = cache_hit(p);
+    if (hit) { /* the cache's factor, borrowed: it is only read */
+        s.u = p->cache->u;
+        s.perm = p->cache->perm;
+        s.dead = p->cache->dead;
+        p->cache->hits++;
+    } else {
+        if (p->cache) /* another input's factor: not needed again */
+            gptq_factor_cache_clear(p->cache);
+        s.u = malloc(sizeof *s.u * (size_t)(n * n));
+        s.perm = malloc(sizeof *s.perm * (size_t)n);
+        s.dead = malloc((size_t)n);
+    }
     s.wp = malloc(sizeof *s.wp * nw);
     s.scale = malloc(sizeof *s.scale * nw);
     s.offset = malloc(sizeof *s.offset * nw);
@@ -271,7 +299,6 @@ mvq_status gptq_solve(gptq_problem *p, mvq_pool *pool, mvq_error *err)
     s.deq = malloc(sizeof *s.deq * nw);
     s.updated = malloc(sizeof *s.updated * nw);
     s.refit_from = p->params.refit ? malloc(sizeof *s.refit_from * nw) : NULL;
-    s.dead = malloc((size_t)n);
     s.e = malloc(sizeof *s.e * (size_t)(slab * block));
     s.ut = malloc(sizeof *s.ut * (size_t)(n * block));
     s.y = malloc(sizeof *s.y * nw);
@@ -289,7 +316,8 @@ mvq_status gptq_solve(gptq_problem *p, mvq_pool *pool, mvq_error *err)
     }
     /* H in float only after prepare has freed its double copy: the peak
      * for a wide input (ffn_down) is H, that copy and U */
-    st = prepare(&s, pool, err);
+    if (!hit)
+        st = prepare(&s, pool, err);
     if (st == MVQ_OK && !(s.hf = malloc(sizeof *s.hf * (size_t)(n * n))))
         st = mvq_error_set(err, MVQ_ERR_NOMEM, "gptq: out of memory for a Hessian of %lld", (long long)n);
     for (int64_t i = 0; st == MVQ_OK && i < n * n; i++)
@@ -314,6 +342,16 @@ mvq_status gptq_solve(gptq_problem *p, mvq_pool *pool, mvq_error *err)
         }
     }
 done:
+    if (p->cache && (hit || st == MVQ_OK)) { /* the factor stays in the cache, not freed here */
+        gptq_factor_cache *c = p->cache;
+        if (!hit)
+            *c = (gptq_factor_cache){.input = p->cache_input, .layer = p->cache_layer, .hessian = p->hessian,
+                                     .n = n, .damp = p->params.damp, .act_order = p->params.act_order,
+                                     .u = s.u, .perm = s.perm, .dead = s.dead, .hits = c->hits};
+        s.u = NULL;
+        s.perm = NULL;
+        s.dead = NULL;
+    }
     solve_free(&s);
     free(second);
     return st;
