@@ -24,9 +24,6 @@
 #define WEIGHT_TILE_BYTES (16 * 1024)
 #define TOKEN_TILE_BYTES (128 * 1024)
 #define GEMM_WEIGHT_TILE_BYTES (256 * 1024)
-/* output columns per chunk are a multiple of this: 16 floats = a cache line,
- * so two threads never write the same line of y */
-#define ROW_ALIGN 16
 
 typedef struct matmul_job {
     /* phase 1 */
@@ -126,12 +123,7 @@ static void plan_chunks(matmul_job *job, int nth)
         job->row_tile = clamp64(WEIGHT_TILE_BYTES / (int64_t)job->w_row, 1, 16);
         job->tok_tile = clamp64(TOKEN_TILE_BYTES / (int64_t)job->act_row, 1, 64);
     }
-    /* about 4 chunks per thread, for balance when a thread is preempted */
-    int64_t rows = (job->n_out + 4 * nth - 1) / (4 * nth);
-    rows = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-    job->chunk_rows = nth == 1 ? job->n_out : rows;
-    if (job->chunk_rows < 1)
-        job->chunk_rows = 1;
+    job->chunk_rows = mvq_matmul_chunk_rows(job->n_out, nth);
     job->n_chunks = (job->n_out + job->chunk_rows - 1) / job->chunk_rows;
     atomic_init(&job->next_chunk, 0);
 }

@@ -58,6 +58,18 @@ typedef enum mvq_matmul_path {
  * vec_dot. */
 mvq_matmul_path mvq_matmul_choose(const mvq_kernel_table *kt, mvq_type wtype, int64_t n_tok);
 
+/* Rows per chunk of a product split over nth threads by an atomic
+ * counter: about 4 chunks per thread, for balance when one is preempted,
+ * in multiples of 16 rows (16 floats, a cache line: two threads never
+ * write the same line of y); one chunk on one thread. */
+static inline int64_t mvq_matmul_chunk_rows(int64_t n_out, int nth)
+{
+    if (nth <= 1)
+        return n_out > 0 ? n_out : 1;
+    const int64_t rows = (n_out + 4 * nth - 1) / (4 * nth);
+    return (rows + 15) / 16 * 16;
+}
+
 /* mvq_matmul with the given table and path. */
 mvq_status mvq_matmul_table(const mvq_kernel_table *kt, mvq_matmul_path path, mvq_pool *pool,
                             mvq_type wtype, const void *w, int64_t n_out, int64_t n_in,

@@ -19,7 +19,6 @@
 #define TOK_TILE_BYTES (192 * 1024)
 #define KERNEL_ROWS 12
 #define KERNEL_TOKS 12
-#define ROW_ALIGN 16 /* chunks of rows: whole cache lines of y per thread */
 
 typedef struct half_job {
     mvq_gemm_bf16_fn gemm_bf16; /* one of the two */
@@ -108,10 +107,7 @@ mvq_status mvq_matmul_half(const mvq_kernel_table *kt, mvq_pool *pool, bool para
     job.row_tile = job.row_tile < KERNEL_ROWS ? KERNEL_ROWS : job.row_tile;
     job.tok_tile = clamp64(TOK_TILE_BYTES / (int64_t)job.a_row, 1, 16 * KERNEL_TOKS) / KERNEL_TOKS * KERNEL_TOKS;
     job.tok_tile = job.tok_tile < KERNEL_TOKS ? KERNEL_TOKS : job.tok_tile;
-    /* about 4 chunks per thread, for balance when one is preempted */
-    int64_t rows = (n_out + 4 * nth - 1) / (4 * nth);
-    rows = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-    job.chunk_rows = nth == 1 ? n_out : rows;
+    job.chunk_rows = mvq_matmul_chunk_rows(n_out, nth);
     job.n_chunks = (n_out + job.chunk_rows - 1) / job.chunk_rows;
     atomic_init(&job.next_chunk, 0);
 
