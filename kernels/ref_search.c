@@ -98,15 +98,15 @@ float mvq_search_symmetric_with(const mvq_search_evals *e, const mvq_levels *lv,
         }
     best_pass best = {0.0f, 0.0f, FLT_MAX};
     if (amax > 0.0f) {
-        const int anchors[2] = {g->values ? g->values[0] : g->lo,
-                                g->values ? g->values[g->n_levels - 1] : g->lo + g->n_levels - 1};
+        int anchors[2];
+        const int n_anchors = mvq_grid_anchors(g, anchors);
         const int K = half_steps(g), R = refits(g);
         /* chain c's pass r: scale seen[c][r]; live[] the chains still going */
         float seen_d[MAX_CHAINS][MAX_REFITS + 1], seen_err[MAX_CHAINS][MAX_REFITS + 1];
         int len[MAX_CHAINS], live[MAX_CHAINS], nc = 0;
         float d[MAX_CHAINS];
         mvq_sym_pass p[MAX_CHAINS];
-        for (int a = 0; a < 2; a++)
+        for (int a = 0; a < n_anchors; a++)
             for (int k = -K; k <= K; k++) {
                 d[nc] = round_fp16(max / ((float)anchors[a] * (1.0f + g->step * (float)k)));
                 live[nc] = nc;

@@ -90,6 +90,18 @@ void mvq_quantize_row_iq4_nl_with(const mvq_search_evals *e, const float *x, voi
 void mvq_quantize_row_iq4_xs_with(const mvq_search_evals *e, const float *x, void *y, int64_t n,
                                   const float *imatrix);
 
+/* Step 1's anchors, the extreme levels, in ref.h's order; the count.  On an
+ * integer grid symmetric about zero (Q8_0's -127..127) the second anchor's
+ * chains mirror the first's exactly (every scale, code and sum negated or
+ * kept, the errors equal), and the first wins ties, so they are skipped:
+ * the same bytes at half the cost. */
+static inline int mvq_grid_anchors(const mvq_grid *g, int anchors[2])
+{
+    anchors[0] = g->values ? g->values[0] : g->lo;
+    anchors[1] = g->values ? g->values[g->n_levels - 1] : g->lo + g->n_levels - 1;
+    return !g->values && anchors[1] == -anchors[0] ? 1 : 2;
+}
+
 /* The nearest code of t on a table grid (t = x/d): the number of midpoints
  * at or below t, looked up by floor(2t). */
 static inline int mvq_table_code(const mvq_levels *lv, float t)

@@ -22,7 +22,9 @@
  *   vf vf_select(vm m, vf t, vf f)   m ? t : f per lane,
  *   vf vf_round_fp16(vf)   mvq_round_fp16 in each lane,
  *   vf vf_bits_add(vf a, int k)   the float whose bits are a's plus k,
- *   vf vf_with_sign(vf m, vf s)   m (non-negative) with the sign bit of s. */
+ *   vf vf_with_sign(vf m, vf s)   m (non-negative) with the sign bit of s,
+ *   vf vf_gather(const float *p, const int *idx)   p[idx[l]] in lane l,
+ *   void vf_store_codes(uint8_t *p, vf c)   VF_LANES integers 0..255 as bytes. */
 #ifndef MVQ_SEARCH_LANES_SIMD_H
 #define MVQ_SEARCH_LANES_SIMD_H
 
@@ -44,9 +46,47 @@ typedef struct {
     vf err, sxv, svv;
 } lanes_sums;
 
-/* Passes at nv (1 or 2) scale vectors, overlapped: as sym_step. */
-MVQ_EVAL_INLINE void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d, int nv,
-                                lanes_sums *out)
+/* The blocks of x (weights w[b]) transposed into in; lanes past nb repeat
+ * the first block.  Gathered when the weights are the row's importance (one
+ * block after another) or one array shared by every block. */
+static void lanes_load(const float *x, const float *const *w, int nb, lanes_input *in)
+{
+    int idx[VF_LANES], widx[VF_LANES];
+    int gather = 1;
+    for (int l = 0; l < VF_LANES; l++) {
+        const int b = l < nb ? l : 0;
+        idx[l] = LANES_BLOCK * b;
+        widx[l] = (uintptr_t)w[b] == (uintptr_t)w[0] ? 0 : idx[l];
+        gather &= (uintptr_t)w[b] == (uintptr_t)w[0] + sizeof(float) * (uintptr_t)widx[l];
+    }
+    if (gather) {
+        for (int j = 0; j < LANES_BLOCK; j++) {
+            in->x[j] = vf_gather(x + j, idx);
+            in->w[j] = vf_gather(w[0] + j, widx);
+            in->wx[j] = vf_mul(in->w[j], in->x[j]);
+        }
+        return;
+    }
+    float tx[LANES_BLOCK][VF_LANES], tw[LANES_BLOCK][VF_LANES];
+    for (int l = 0; l < VF_LANES; l++) {
+        const int b = l < nb ? l : 0;
+        for (int j = 0; j < LANES_BLOCK; j++) {
+            tx[j][l] = x[LANES_BLOCK * b + j];
+            tw[j][l] = w[b][j];
+        }
+    }
+    for (int j = 0; j < LANES_BLOCK; j++) {
+        in->x[j] = vf_loadu(tx[j]);
+        in->w[j] = vf_loadu(tw[j]);
+        in->wx[j] = vf_mul(in->w[j], in->x[j]);
+    }
+}
+
+/* Passes at nv (1 or 2) scale vectors, overlapped: as sym_step; with sums
+ * 0 the error alone (the passes no refit follows).  nv and sums are
+ * constants where called (lanes_pass), so the sums stay in registers. */
+MVQ_EVAL_INLINE void lanes_pass_nv(const lanes_input *in, vf lo, vf hi, const vf *d, int nv,
+                                   int sums, lanes_sums *out)
 {
     vf id[2], err[2], sxv[2], svv[2];
     for (int k = 0; k < nv; k++) {
@@ -59,12 +99,43 @@ MVQ_EVAL_INLINE void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d
             const vf v = vf_round_even(vf_min(hi, vf_max(lo, vf_mul(xj, id[k]))));
             const vf diff = vf_sub(xj, vf_mul(v, d[k]));
             err[k] = vf_add(err[k], vf_mul(vf_mul(wj, diff), diff));
-            sxv[k] = vf_add(sxv[k], vf_mul(wx, v));
-            svv[k] = vf_add(svv[k], vf_mul(vf_mul(wj, v), v));
+            if (sums) {
+                sxv[k] = vf_add(sxv[k], vf_mul(wx, v));
+                svv[k] = vf_add(svv[k], vf_mul(vf_mul(wj, v), v));
+            }
         }
     }
     for (int k = 0; k < nv; k++)
         out[k] = (lanes_sums){err[k], sxv[k], svv[k]};
+}
+
+static void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d, int nv, int sums,
+                       lanes_sums *out)
+{
+    if (nv == 2 && sums)
+        lanes_pass_nv(in, lo, hi, d, 2, 1, out);
+    else if (nv == 2)
+        lanes_pass_nv(in, lo, hi, d, 2, 0, out);
+    else if (sums)
+        lanes_pass_nv(in, lo, hi, d, 1, 1, out);
+    else
+        lanes_pass_nv(in, lo, hi, d, 1, 0, out);
+}
+
+/* The codes of block b (lane b) at scales d (offset m), as assign_codes:
+ * the block's own values, not the transposed ones, so no transpose back. */
+static void lanes_codes(const float *x, int nb, vf d, vf m, vf lo, vf hi, uint8_t *codes)
+{
+    float id[VF_LANES], mm[VF_LANES];
+    vf_storeu(id, vf_inverse(d));
+    vf_storeu(mm, m);
+    for (int b = 0; b < nb; b++) {
+        const vf ib = vf_set1(id[b]), mb = vf_set1(mm[b]);
+        for (int j = 0; j < LANES_BLOCK; j += VF_LANES) {
+            const vf t = vf_mul(vf_sub(vf_loadu(x + LANES_BLOCK * b + j), mb), ib);
+            vf_store_codes(codes + LANES_BLOCK * b + j, vf_sub(vf_round_even(vf_min(hi, vf_max(lo, t))), lo));
+        }
+    }
 }
 
 /* fp16_neighbour of ref_search.c for fp16 values d: one fp16 step away
@@ -96,23 +167,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
 {
     const mvq_grid *g = lv->g;
     lanes_input in;
-    {
-        float tx[LANES_BLOCK][VF_LANES], tw[LANES_BLOCK][VF_LANES], twx[LANES_BLOCK][VF_LANES];
-        for (int l = 0; l < VF_LANES; l++) {
-            const int b = l < nb ? l : 0; /* missing lanes repeat the first */
-            const float *xb = x + LANES_BLOCK * b, *wb = w[b];
-            for (int j = 0; j < LANES_BLOCK; j++) {
-                tx[j][l] = xb[j];
-                tw[j][l] = wb[j];
-                twx[j][l] = wb[j] * xb[j];
-            }
-        }
-        for (int j = 0; j < LANES_BLOCK; j++) {
-            in.x[j] = vf_loadu(tx[j]);
-            in.w[j] = vf_loadu(tw[j]);
-            in.wx[j] = vf_loadu(twx[j]);
-        }
-    }
+    lanes_load(x, w, nb, &in);
     const vf zero = vf_set1(0.0f);
     vf amax = zero, max = zero;
     for (int j = 0; j < LANES_BLOCK; j++) {
@@ -122,7 +177,8 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
         max = vf_select(gt, in.x[j], max);
     }
     const vf lo = vf_set1(lv->lo), hi = vf_set1(lv->hi);
-    const int anchors[2] = {g->lo, g->lo + g->n_levels - 1};
+    int anchors[2];
+    const int n_anchors = mvq_grid_anchors(g, anchors);
     const int K = g->half_steps < LANES_MAX_HALF_STEPS ? g->half_steps : LANES_MAX_HALF_STEPS;
     const int R = g->refits < LANES_MAX_REFITS ? g->refits : LANES_MAX_REFITS;
     vf cur[LANES_MAX_CHAINS];
@@ -130,7 +186,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
     vf seen_d[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1], seen_err[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1];
     vm seen_live[LANES_MAX_CHAINS][LANES_MAX_REFITS + 1];
     int nc = 0;
-    for (int a = 0; a < 2; a++)
+    for (int a = 0; a < n_anchors; a++)
         for (int k = -K; k <= K; k++, nc++) {
             const float den = (float)anchors[a] * (1.0f + g->step * (float)k);
             cur[nc] = vf_round_fp16(vf_div(max, vf_set1(den)));
@@ -153,7 +209,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
             lanes_sums s[2];
             for (int k = 0; k < nv; k++)
                 dv[k] = cur[act[i + k]];
-            lanes_pass(&in, lo, hi, dv, nv, s);
+            lanes_pass(&in, lo, hi, dv, nv, r < R, s);
             for (int k = 0; k < nv; k++) {
                 const int c = act[i + k];
                 seen_d[c][r] = cur[c];
@@ -178,21 +234,15 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
         }
     vf nd[2] = {lanes_fp16_neighbour(best_d, -1), lanes_fp16_neighbour(best_d, 1)};
     lanes_sums s[2];
-    lanes_pass(&in, lo, hi, nd, 2, s);
+    lanes_pass(&in, lo, hi, nd, 2, 0, s);
     for (int k = 0; k < 2; k++)
         lanes_consider(&best_err, &best_d, vm_ones(), s[k].err, nd[k]);
     best_d = vf_select(vm_gt(amax, zero), best_d, zero);
-    /* the codes at the winner, as assign_codes */
-    const vf id = vf_inverse(best_d);
-    float tc[LANES_BLOCK][VF_LANES], td[VF_LANES];
-    for (int j = 0; j < LANES_BLOCK; j++)
-        vf_storeu(tc[j], vf_sub(vf_round_even(vf_min(hi, vf_max(lo, vf_mul(in.x[j], id)))), lo));
+    float td[VF_LANES];
     vf_storeu(td, best_d);
-    for (int b = 0; b < nb; b++) {
+    for (int b = 0; b < nb; b++)
         d_out[b] = td[b];
-        for (int j = 0; j < LANES_BLOCK; j++)
-            codes[LANES_BLOCK * b + j] = (uint8_t)(int)tc[j][b];
-    }
+    lanes_codes(x, nb, best_d, zero, lo, hi, codes);
 }
 
 #endif

@@ -76,6 +76,18 @@ static inline vf vf_with_sign(vf m, vf s)
     return _mm256_or_ps(m, _mm256_and_ps(s, _mm256_set1_ps(-0.0f)));
 }
 
+static inline vf vf_gather(const float *p, const int *idx)
+{
+    return _mm256_i32gather_ps(p, _mm256_loadu_si256((const __m256i *)idx), 4);
+}
+
+static inline void vf_store_codes(uint8_t *p, vf c)
+{
+    const __m256i i = _mm256_cvttps_epi32(c);
+    const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(h, h));
+}
+
 /* mvq_round_fp16 lane by lane (NaN passes the clamp as in the scalar code) */
 static inline vf vf_round_fp16(vf f)
 {

@@ -77,6 +77,16 @@ static inline vf vf_with_sign(vf m, vf s)
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), sign));
 }
 
+static inline vf vf_gather(const float *p, const int *idx)
+{
+    return _mm512_i32gather_ps(_mm512_loadu_si512(idx), p, 4);
+}
+
+static inline void vf_store_codes(uint8_t *p, vf c)
+{
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(c)));
+}
+
 /* mvq_round_fp16 lane by lane (min/max return their second operand for
  * NaN, so NaN passes the clamp as in the scalar code). */
 static inline vf vf_round_fp16(vf f)

@@ -89,6 +89,17 @@ static inline __m512 mvq_mm512_i32gather_ps(__m512i index, const float *base, in
     return _mm512_loadu_ps(out);
 }
 
+static inline __m128i mvq_mm512_cvtepi32_epi8(__m512i a)
+{
+    int32_t in[16];
+    int8_t out[16];
+    _mm512_storeu_si512(in, a);
+    for (int i = 0; i < 16; i++)
+        out[i] = (int8_t)in[i]; /* truncation, as vpmovdb */
+    return _mm_loadu_si128((const __m128i *)out);
+}
+
+#define _mm512_cvtepi32_epi8 mvq_mm512_cvtepi32_epi8
 #define _mm512_cvttps_epi32 mvq_mm512_cvttps_epi32
 #define _mm512_i32gather_ps mvq_mm512_i32gather_ps
 #define _mm512_cvtps_epi32 mvq_mm512_cvtps_epi32
