@@ -18,6 +18,7 @@ libmvq_core_la_SOURCES += \
 	kernels/search_eval_ref.c \
 	kernels/search_eval_simd.h \
 	kernels/search_lanes_simd.h \
+	kernels/search_lanes_affine_simd.h \
 	kernels/ref_search.c \
 	kernels/ref_quant_legacy.c \
 	kernels/ref_dot.c \

@@ -98,21 +98,25 @@ static void quantize_blocks(const mvq_search_evals *e, const float *x, void *vy,
                             const float *imatrix, const mvq_grid *g, bool affine,
                             size_t block_bytes, pack_fn pack)
 {
-    uint8_t *y = vy, codes[32 * MVQ_SYM_BLOCKS_MAX];
+    uint8_t *y = vy, codes[32 * MVQ_BLOCKS_LANES_MAX];
     mvq_levels lv;
     mvq_levels_init(&lv, g);
     int64_t i = 0;
-    if (!affine && !g->values && e->sym_blocks) {
-        const int L = e->sym_blocks_lanes;
+    const bool lanes = g->values ? false : affine ? e->aff_blocks != NULL : e->sym_blocks != NULL;
+    if (lanes) {
+        const int L = e->blocks_lanes;
         for (; i < n / 32; i += L) {
             const int nb = n / 32 - i < L ? (int)(n / 32 - i) : L;
-            const float *w[MVQ_SYM_BLOCKS_MAX];
-            float d[MVQ_SYM_BLOCKS_MAX];
+            const float *w[MVQ_BLOCKS_LANES_MAX];
+            float d[MVQ_BLOCKS_LANES_MAX], m[MVQ_BLOCKS_LANES_MAX] = {0};
             for (int b = 0; b < nb; b++)
                 w[b] = block_weights(imatrix, i + b);
-            e->sym_blocks(&lv, x + 32 * i, w, nb, d, codes);
+            if (affine)
+                e->aff_blocks(&lv, x + 32 * i, w, nb, d, m, codes);
+            else
+                e->sym_blocks(&lv, x + 32 * i, w, nb, d, codes);
             for (int b = 0; b < nb; b++)
-                pack(y + block_bytes * (size_t)(i + b), d[b], 0.0f, codes + 32 * b);
+                pack(y + block_bytes * (size_t)(i + b), d[b], m[b], codes + 32 * b);
         }
     }
     for (; i < n / 32; i++) {

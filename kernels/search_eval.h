@@ -49,16 +49,22 @@ typedef void (*mvq_aff_eval_fn)(const float *x, const float *w, int n, const mvq
 
 /* The whole symmetric search on an integer grid for nb consecutive blocks
  * of 32 at x (weights w[b]): d[b] and codes[32 b ..], as
- * mvq_search_symmetric_with on each; nb at most MVQ_SYM_BLOCKS_MAX. */
-#define MVQ_SYM_BLOCKS_MAX 16
+ * mvq_search_symmetric_with on each; nb at most MVQ_BLOCKS_LANES_MAX. */
+#define MVQ_BLOCKS_LANES_MAX 16
 typedef void (*mvq_sym_blocks_fn)(const mvq_levels *lv, const float *x, const float *const *w,
                                   int nb, float *d, uint8_t *codes);
+
+/* The whole affine search on 0..lv->hi for nb blocks: d[b], m[b] and
+ * codes, as mvq_search_affine_with on each. */
+typedef void (*mvq_aff_blocks_fn)(const mvq_levels *lv, const float *x, const float *const *w,
+                                  int nb, float *d, float *m, uint8_t *codes);
 
 typedef struct mvq_search_evals {
     mvq_sym_eval_fn sym;
     mvq_aff_eval_fn aff;
     mvq_sym_blocks_fn sym_blocks; /* NULL: block by block with sym; else its lanes */
-    int sym_blocks_lanes;
+    mvq_aff_blocks_fn aff_blocks; /* NULL: block by block with aff; else its lanes */
+    int blocks_lanes;             /* blocks per sym_blocks / aff_blocks call */
 } mvq_search_evals;
 
 extern const mvq_search_evals mvq_search_evals_ref;

@@ -109,4 +109,4 @@ static void aff_eval_ref(const float *x, const float *w, int n, const mvq_levels
                        out + c);
 }
 
-const mvq_search_evals mvq_search_evals_ref = {sym_eval_ref, aff_eval_ref, NULL, 0};
+const mvq_search_evals mvq_search_evals_ref = {.sym = sym_eval_ref, .aff = aff_eval_ref};

@@ -187,9 +187,15 @@ static void aff_eval_simd(const float *x, const float *w, int n, const mvq_level
 #ifdef VF_SYM_BLOCKS /* the includer's whole-search lanes, defined after this header */
 static void VF_SYM_BLOCKS(const mvq_levels *lv, const float *x, const float *const *w, int nb,
                           float *d, uint8_t *codes);
-static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, VF_SYM_BLOCKS, VF_LANES};
+static void VF_AFF_BLOCKS(const mvq_levels *lv, const float *x, const float *const *w, int nb,
+                          float *d, float *m, uint8_t *codes);
+static const mvq_search_evals simd_evals = {.sym = sym_eval_simd,
+                                            .aff = aff_eval_simd,
+                                            .sym_blocks = VF_SYM_BLOCKS,
+                                            .aff_blocks = VF_AFF_BLOCKS,
+                                            .blocks_lanes = VF_LANES};
 #else
-static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, NULL, 0};
+static const mvq_search_evals simd_evals = {.sym = sym_eval_simd, .aff = aff_eval_simd};
 #endif
 
 #define SIMD_LEGACY_ROW(T)                                                                    \
@@ -198,25 +204,25 @@ static const mvq_search_evals simd_evals = {sym_eval_simd, aff_eval_simd, NULL, 
         mvq_quantize_row_##T##_with(&simd_evals, x, y, n, imatrix);                           \
     }
 SIMD_LEGACY_ROW(q4_0)
-SIMD_LEGACY_ROW(q5_0)
-SIMD_LEGACY_ROW(iq4_nl)
-#ifndef VF_NARROW_ROWS_FASTER
 SIMD_LEGACY_ROW(q4_1)
+SIMD_LEGACY_ROW(q5_0)
 SIMD_LEGACY_ROW(q5_1)
+SIMD_LEGACY_ROW(iq4_nl)
+#ifndef VF_KEEP_IQ4_XS
 SIMD_LEGACY_ROW(iq4_xs)
 #endif
 
-/* An includer defines VF_NARROW_ROWS_FASTER where its lanes are too wide
- * for the affine search (Q4_1, Q5_1) and IQ4_XS: its table then keeps the
- * entries of the set it starts from for those. */
+/* An includer defines VF_KEEP_IQ4_XS where its lanes are too wide for
+ * IQ4_XS's sub-block search: its table then keeps the IQ4_XS entry of the
+ * set it starts from. */
 static void fill_legacy_quantizers(mvq_kernel_table *t)
 {
     t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0_simd;
-    t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
-    t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
-#ifndef VF_NARROW_ROWS_FASTER
     t->from_float[MVQ_TYPE_Q4_1] = quantize_row_q4_1_simd;
+    t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
     t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
+    t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
+#ifndef VF_KEEP_IQ4_XS
     t->from_float[MVQ_TYPE_IQ4_XS] = quantize_row_iq4_xs_simd;
 #endif
 }

@@ -54,7 +54,7 @@ static inline vf vf_table_level(const vf_table *tab, vf t)
 
 #include "kernels/search_eval_simd.h"
 
-const mvq_search_evals mvq_search_evals_neon = {sym_eval_simd, aff_eval_simd, NULL, 0};
+const mvq_search_evals mvq_search_evals_neon = {.sym = sym_eval_simd, .aff = aff_eval_simd};
 
 void mvq_quant_init_neon(mvq_kernel_table *t)
 {

@@ -1,7 +1,7 @@
 /* AVX2 weight quantizers of the legacy types and IQ4_NL: the reference
  * search (kernels/ref_search.c) with its candidates evaluated eight to a
- * vector (the symmetric integer grids: eight blocks searched in lanes,
- * kernels/search_lanes_simd.h), bit-exact with the scalar reference. */
+ * vector (the integer grids: eight blocks searched in lanes,
+ * kernels/search_lanes*_simd.h), bit-exact with the scalar reference. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_x86.h"
@@ -60,6 +60,7 @@ static inline vm vm_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 static inline vm vm_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
 static inline vm vm_ne(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
 static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
+static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 static inline vm vm_andnot(vm a, vm b) { return _mm256_andnot_ps(a, b); }
 static inline vm vm_ones(void) { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
 static inline vm vm_none(void) { return _mm256_setzero_ps(); }
@@ -106,11 +107,16 @@ static inline vf vf_round_fp16(vf f)
 }
 
 #define VF_SYM_BLOCKS lanes_search_symmetric
+#define VF_AFF_BLOCKS lanes_search_affine
 #include "kernels/search_eval_simd.h"
 #include "kernels/search_lanes_simd.h"
+#include "kernels/search_lanes_affine_simd.h"
 
-const mvq_search_evals mvq_search_evals_avx2 = {sym_eval_simd, aff_eval_simd, lanes_search_symmetric,
-                                                VF_LANES};
+const mvq_search_evals mvq_search_evals_avx2 = {.sym = sym_eval_simd,
+                                                .aff = aff_eval_simd,
+                                                .sym_blocks = lanes_search_symmetric,
+                                                .aff_blocks = lanes_search_affine,
+                                                .blocks_lanes = VF_LANES};
 
 void mvq_quant_init_avx2(mvq_kernel_table *t)
 {

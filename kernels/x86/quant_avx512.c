@@ -1,7 +1,7 @@
-/* AVX-512 weight quantizers of Q4_0, Q5_0 and IQ4_NL: the reference
+/* AVX-512 weight quantizers of the legacy types and IQ4_NL: the reference
  * search (kernels/ref_search.c) with its candidates evaluated sixteen to a
- * vector (the symmetric integer grids: sixteen blocks searched in lanes,
- * kernels/search_lanes_simd.h), bit-exact with the scalar reference.  Also built over SIMDe. */
+ * vector (the integer grids: sixteen blocks searched in lanes,
+ * kernels/search_lanes*_simd.h), bit-exact with the scalar reference.  Also built over SIMDe. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_avx512.h"
@@ -60,6 +60,7 @@ static inline vm vm_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)
 static inline vm vm_le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
 static inline vm vm_ne(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
 static inline vm vm_and(vm a, vm b) { return (vm)(a & b); }
+static inline vm vm_or(vm a, vm b) { return (vm)(a | b); }
 static inline vm vm_andnot(vm a, vm b) { return (vm)(~a & b); }
 static inline vm vm_ones(void) { return (vm)0xFFFF; }
 static inline vm vm_none(void) { return (vm)0; }
@@ -106,16 +107,20 @@ static inline vf vf_round_fp16(vf f)
 }
 
 #define VF_SYM_BLOCKS lanes_search_symmetric
-/* Sixteen candidates to a vector fill too few lanes in the affine search
- * and IQ4_XS's: measured on Zen 4 (bench quantize, one thread, M weights/s,
- * AVX-512 against AVX2's eight lanes; the same bytes) q4_1 14-15 vs 20-23,
- * q5_1 15 vs 23, iq4_xs 5.8 vs 10.2.  This table keeps AVX2's for them. */
-#define VF_NARROW_ROWS_FASTER
+#define VF_AFF_BLOCKS lanes_search_affine
+/* Sixteen candidates to a vector fill too few lanes in IQ4_XS's sub-block
+ * search: measured on Zen 4 (bench quantize, one thread, the same bytes)
+ * 5.8 M weights/s against AVX2's 10.2.  This table keeps AVX2's for it. */
+#define VF_KEEP_IQ4_XS
 #include "kernels/search_eval_simd.h"
 #include "kernels/search_lanes_simd.h"
+#include "kernels/search_lanes_affine_simd.h"
 
-const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {sym_eval_simd, aff_eval_simd,
-                                                              lanes_search_symmetric, VF_LANES};
+const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {.sym = sym_eval_simd,
+                                                              .aff = aff_eval_simd,
+                                                              .sym_blocks = lanes_search_symmetric,
+                                                              .aff_blocks = lanes_search_affine,
+                                                              .blocks_lanes = VF_LANES};
 
 void MVQ_X86_FN(mvq_quant_init_avx512)(mvq_kernel_table *t)
 {
