@@ -183,8 +183,12 @@ static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, 
         fits[k] = (kq_fit){scale[k], min[k], err[k]};
 }
 #include "kernels/kquant_rows.h"
+#include "kernels/x86/kquant_sym16_avx512.h"
 
 void MVQ_X86_FN(mvq_kquant_init_avx512)(mvq_kernel_table *t)
 {
     fill_kquant_quantizers(t);
+    /* the symmetric types: sub-blocks in lanes (kquant_sym16_avx512.h) */
+    t->from_float[MVQ_TYPE_Q3_K] = quantize_row_q3_K_lanes;
+    t->from_float[MVQ_TYPE_Q6_K] = quantize_row_q6_K_lanes;
 }
