@@ -31,10 +31,14 @@ static const float *block_weights(const float *imatrix, int64_t i)
     return ones;
 }
 
+/* Packers build their bytes in locals, then copy: with no aliasing to
+ * fear, the compiler vectorizes the loops. */
 static void pack_nibbles(const uint8_t codes[32], uint8_t qs[16])
 {
+    uint8_t p[16];
     for (int j = 0; j < 16; j++)
-        qs[j] = (uint8_t)((codes[j] & 0xF) | ((codes[j + 16] & 0xF) << 4));
+        p[j] = (uint8_t)((codes[j] & 0xF) | ((codes[j + 16] & 0xF) << 4));
+    memcpy(qs, p, sizeof p);
 }
 
 static void pack_fifth_bits(const uint8_t codes[32], uint8_t qh[4])
@@ -69,8 +73,10 @@ static void pack_q8_0(void *vb, float d, float m, const uint8_t codes[32])
     mvq_block_q8_0 *b = vb;
     (void)m;
     b->d = mvq_fp32_to_fp16(d);
+    int8_t q[32];
     for (int j = 0; j < 32; j++)
-        b->qs[j] = (int8_t)(codes[j] - 127);
+        q[j] = (int8_t)(codes[j] - 127);
+    memcpy(b->qs, q, sizeof q);
 }
 
 static void pack_q4_1(void *vb, float d, float m, const uint8_t codes[32])

@@ -23,7 +23,8 @@
  *   vf vf_round_fp16(vf)   mvq_round_fp16 in each lane,
  *   vf vf_bits_add(vf a, int k)   the float whose bits are a's plus k,
  *   vf vf_with_sign(vf m, vf s)   m (non-negative) with the sign bit of s,
- *   vf vf_gather(const float *p, const int *idx)   p[idx[l]] in lane l,
+ *   void vf_transpose(vf r[VF_LANES])   r as a VF_LANES x VF_LANES matrix,
+ *                             transposed in place (lane l of r[k] <- lane k of r[l]),
  *   void vf_store_codes(uint8_t *p, vf c)   VF_LANES integers 0..255 as bytes. */
 #ifndef MVQ_SEARCH_LANES_SIMD_H
 #define MVQ_SEARCH_LANES_SIMD_H
@@ -46,38 +47,45 @@ typedef struct {
     vf err, sxv, svv;
 } lanes_sums;
 
+/* Rows of 32 at p + off[l] (lane l), transposed: out[j] holds position j. */
+MVQ_EVAL_INLINE void lanes_transpose_rows(const float *p, const size_t *off, vf *out)
+{
+    for (int h = 0; h < LANES_BLOCK; h += VF_LANES) {
+        vf r[VF_LANES];
+        for (int l = 0; l < VF_LANES; l++)
+            r[l] = vf_loadu(p + off[l] + h);
+        vf_transpose(r);
+        for (int k = 0; k < VF_LANES; k++)
+            out[h + k] = r[k];
+    }
+}
+
 /* The blocks of x (weights w[b]) transposed into in; lanes past nb repeat
- * the first block.  Gathered when the weights are the row's importance (one
- * block after another) or one array shared by every block. */
+ * the first block.  The weights are the row's importance (one block after
+ * another, as x), one array shared by every block, or a mix (some blocks'
+ * importance is all zero): the last gathered lane by lane. */
 static void lanes_load(const float *x, const float *const *w, int nb, lanes_input *in)
 {
-    int idx[VF_LANES], widx[VF_LANES];
-    int gather = 1;
+    size_t off[VF_LANES];
+    int along = 1, shared = 1;
     for (int l = 0; l < VF_LANES; l++) {
         const int b = l < nb ? l : 0;
-        idx[l] = LANES_BLOCK * b;
-        widx[l] = (uintptr_t)w[b] == (uintptr_t)w[0] ? 0 : idx[l];
-        gather &= (uintptr_t)w[b] == (uintptr_t)w[0] + sizeof(float) * (uintptr_t)widx[l];
+        off[l] = (size_t)LANES_BLOCK * (size_t)b;
+        along &= (uintptr_t)w[b] == (uintptr_t)w[0] + sizeof(float) * off[l];
+        shared &= w[b] == w[0];
     }
-    if (gather) {
-        for (int j = 0; j < LANES_BLOCK; j++) {
-            in->x[j] = vf_gather(x + j, idx);
-            in->w[j] = vf_gather(w[0] + j, widx);
-            in->wx[j] = vf_mul(in->w[j], in->x[j]);
-        }
-        return;
-    }
-    float tx[LANES_BLOCK][VF_LANES], tw[LANES_BLOCK][VF_LANES];
-    for (int l = 0; l < VF_LANES; l++) {
-        const int b = l < nb ? l : 0;
-        for (int j = 0; j < LANES_BLOCK; j++) {
-            tx[j][l] = x[LANES_BLOCK * b + j];
-            tw[j][l] = w[b][j];
-        }
-    }
+    lanes_transpose_rows(x, off, in->x);
+    if (along)
+        lanes_transpose_rows(w[0], off, in->w);
     for (int j = 0; j < LANES_BLOCK; j++) {
-        in->x[j] = vf_loadu(tx[j]);
-        in->w[j] = vf_loadu(tw[j]);
+        if (shared) {
+            in->w[j] = vf_set1(w[0][j]);
+        } else if (!along) {
+            float t[VF_LANES];
+            for (int l = 0; l < VF_LANES; l++)
+                t[l] = w[l < nb ? l : 0][j];
+            in->w[j] = vf_loadu(t);
+        }
         in->wx[j] = vf_mul(in->w[j], in->x[j]);
     }
 }

@@ -77,9 +77,25 @@ static inline vf vf_with_sign(vf m, vf s)
     return _mm256_or_ps(m, _mm256_and_ps(s, _mm256_set1_ps(-0.0f)));
 }
 
-static inline vf vf_gather(const float *p, const int *idx)
+/* 8 x 8: pairs of rows interleaved by 32 then 64 bits, then halves swapped */
+static inline void vf_transpose(vf r[8])
 {
-    return _mm256_i32gather_ps(p, _mm256_loadu_si256((const __m256i *)idx), 4);
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    __m256 u[8];
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
 }
 
 static inline void vf_store_codes(uint8_t *p, vf c)

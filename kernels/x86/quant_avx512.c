@@ -78,9 +78,40 @@ static inline vf vf_with_sign(vf m, vf s)
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), sign));
 }
 
-static inline vf vf_gather(const float *p, const int *idx)
+/* quarters of a and b picked by imm (shuffle_i32x4: SIMDe has no f32x4) */
+#define QUARTERS(a, b, imm) \
+    _mm512_castsi512_ps(_mm512_shuffle_i32x4(_mm512_castps_si512(a), _mm512_castps_si512(b), imm))
+
+/* 16 x 16: pairs of rows interleaved by 32 then 64 bits, then 128-bit
+ * quarters recombined twice */
+static inline void vf_transpose(vf r[16])
 {
-    return _mm512_i32gather_ps(_mm512_loadu_si512(idx), p, 4);
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* r[4q + k]: quarter s of it holds rows 4q..4q+3 of column 4s + k */
+    for (int k = 0; k < 4; k++) {
+        t[k] = QUARTERS(r[k], r[4 + k], 0x88);
+        t[4 + k] = QUARTERS(r[k], r[4 + k], 0xDD);
+        t[8 + k] = QUARTERS(r[8 + k], r[12 + k], 0x88);
+        t[12 + k] = QUARTERS(r[8 + k], r[12 + k], 0xDD);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = QUARTERS(t[k], t[8 + k], 0x88);
+        r[8 + k] = QUARTERS(t[k], t[8 + k], 0xDD);
+        r[4 + k] = QUARTERS(t[4 + k], t[12 + k], 0x88);
+        r[12 + k] = QUARTERS(t[4 + k], t[12 + k], 0xDD);
+    }
 }
 
 static inline void vf_store_codes(uint8_t *p, vf c)
