@@ -16,7 +16,6 @@
 
 #include "kernels/ref.h"
 
-#include <stdlib.h>
 
 void mvq_unpack_tq2_0(const mvq_block_tq2_0 *b, int8_t q[256])
 {
@@ -54,31 +53,54 @@ void mvq_vec_dot_tq2_0_q8_K_ref(int64_t n, float *s, const void *vx, const void 
     *s = sum;
 }
 
-typedef struct tq_key {
-    float a; /* |x| */
-    int j;
-} tq_key;
-
-/* descending |x|, ties by index: the order (and so the bytes) is fixed */
-static int by_magnitude(const void *pa, const void *pb)
+/* The block's indices by descending |x| (non-finite: 0), ties by index:
+ * the order, and so the bytes, is fixed.  A stable LSD radix sort on the
+ * magnitudes' bits (monotone for non-negative floats), inverted so that
+ * ascending is descending: 256 keys sort far faster than with qsort. */
+static void sort_by_magnitude(const float *x, float *a_sorted, int *j_sorted)
 {
-    const tq_key *a = pa, *b = pb;
-    if (a->a != b->a)
-        return a->a < b->a ? 1 : -1;
-    return a->j - b->j;
+    uint32_t key[2][MVQ_QK_K];
+    uint16_t idx[2][MVQ_QK_K];
+    for (int j = 0; j < MVQ_QK_K; j++) {
+        const float a = isfinite(x[j]) ? fabsf(x[j]) : 0.0f;
+        uint32_t u;
+        memcpy(&u, &a, sizeof u);
+        key[0][j] = ~u;
+        idx[0][j] = (uint16_t)j;
+    }
+    int cur = 0;
+    for (int shift = 0; shift < 32; shift += 8) {
+        int count[257] = {0};
+        for (int j = 0; j < MVQ_QK_K; j++)
+            count[((key[cur][j] >> shift) & 0xFF) + 1]++;
+        if (count[((key[cur][0] >> shift) & 0xFF) + 1] == MVQ_QK_K)
+            continue; /* one digit for all: the order stands */
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (int j = 0; j < MVQ_QK_K; j++) {
+            const int pos = count[(key[cur][j] >> shift) & 0xFF]++;
+            key[!cur][pos] = key[cur][j];
+            idx[!cur][pos] = idx[cur][j];
+        }
+        cur = !cur;
+    }
+    for (int k = 0; k < MVQ_QK_K; k++) {
+        const uint32_t u = ~key[cur][k];
+        memcpy(&a_sorted[k], &u, sizeof u);
+        j_sorted[k] = idx[cur][k];
+    }
 }
 
 static void quantize_block(const float *x, const float *w, mvq_block_tq2_0 *b)
 {
-    tq_key key[MVQ_QK_K];
-    for (int j = 0; j < MVQ_QK_K; j++)
-        key[j] = (tq_key){ isfinite(x[j]) ? fabsf(x[j]) : 0.0f, j };
-    qsort(key, MVQ_QK_K, sizeof key[0], by_magnitude);
+    float a[MVQ_QK_K];
+    int order[MVQ_QK_K];
+    sort_by_magnitude(x, a, order);
     /* maximise (sum w|x|)^2 / sum w over the prefixes (k = 0 keeps none) */
     double swa = 0, sw = 0, best = 0, best_d = 0;
     for (int k = 1; k <= MVQ_QK_K; k++) {
-        const double wk = w ? w[key[k - 1].j] : 1.0;
-        swa += wk * key[k - 1].a;
+        const double wk = w ? w[order[k - 1]] : 1.0;
+        swa += wk * a[k - 1];
         sw += wk;
         if (sw > 0 && swa * swa / sw > best) {
             best = swa * swa / sw;
