@@ -16,17 +16,70 @@ typedef struct {
     bool nomem;
 } share;
 
+/* Four partial sums (term j into sum j % 4), added (0+1)+(2+3):
+ * independent chains, not one add's latency per weight (a single chain ran
+ * as long as the quantizer on a 7B job).  Kept in named variables: arrays
+ * stay in memory. */
+typedef struct {
+    double s0, s1, s2, s3;
+} sum4;
+
+static inline double sum4_total(sum4 s)
+{
+    return (s.s0 + s.s1) + (s.s2 + s.s3);
+}
+
+static inline void sum4_add(sum4 *s, int l, double v)
+{
+    switch (l) {
+    case 0: s->s0 += v; break;
+    case 1: s->s1 += v; break;
+    case 2: s->s2 += v; break;
+    default: s->s3 += v; break;
+    }
+}
+
+static inline double err_term(const float *a, const float *b, const float *imp, int64_t j, double *ref)
+{
+    const double w = imp ? imp[j] : 1.0, d = (double)a[j] - b[j];
+    *ref = w * (double)a[j] * a[j];
+    return w * d * d;
+}
+
 /* sum_j I_j (a_j - b_j)^2 and sum_j I_j a_j^2 */
 void mvq_weighted_error(const float *a, const float *b, const float *imp, int64_t n, double *err, double *ref)
 {
-    double e = 0, r = 0;
-    for (int64_t j = 0; j < n; j++) {
-        double w = imp ? imp[j] : 1.0, d = (double)a[j] - b[j];
-        e += w * d * d;
-        r += w * (double)a[j] * a[j];
+    sum4 e = {0, 0, 0, 0}, r = {0, 0, 0, 0};
+    double t;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        e.s0 += err_term(a, b, imp, j, &t), r.s0 += t;
+        e.s1 += err_term(a, b, imp, j + 1, &t), r.s1 += t;
+        e.s2 += err_term(a, b, imp, j + 2, &t), r.s2 += t;
+        e.s3 += err_term(a, b, imp, j + 3, &t), r.s3 += t;
     }
-    *err = e;
-    *ref = r;
+    for (int l = 0; j < n; j++, l++) {
+        sum4_add(&e, l, err_term(a, b, imp, j, &t));
+        sum4_add(&r, l, t);
+    }
+    *err = sum4_total(e);
+    *ref = sum4_total(r);
+}
+
+/* sum_j x_j^2 in double (each square exact), summed as mvq_weighted_error */
+static double sum_squares(const float *x, int64_t n)
+{
+    sum4 s = {0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        s.s0 += (double)x[j] * x[j];
+        s.s1 += (double)x[j + 1] * x[j + 1];
+        s.s2 += (double)x[j + 2] * x[j + 2];
+        s.s3 += (double)x[j + 3] * x[j + 3];
+    }
+    for (int l = 0; j < n; j++, l++)
+        sum4_add(&s, l, (double)x[j] * x[j]);
+    return sum4_total(s);
 }
 
 /* For the 32-weight block types, weight the importance by the weight's own
@@ -42,10 +95,7 @@ static bool sharpens_importance(mvq_type t)
 
 static const float *sharpened(const float *imp, const float *x, int64_t n, float *out)
 {
-    double ms = 0;
-    for (int64_t j = 0; j < n; j++)
-        ms += (double)x[j] * x[j];
-    ms /= n;
+    const double ms = sum_squares(x, n) / (double)n;
     for (int64_t j = 0; j < n; j++)
         out[j] = imp[j] * (float)sqrt(ms + (double)x[j] * x[j]);
     return out;
@@ -63,10 +113,7 @@ static void quantize_carefully(const mvq_rtn_row *k, const float *x, void *dst, 
         if (variant == 1)
             use = NULL;
         else if (variant == 2) {
-            double ms = 0;
-            for (int64_t j = 0; j < n; j++)
-                ms += (double)x[j] * x[j];
-            ms = ms / n + 1e-30;
+            const double ms = sum_squares(x, n) / (double)n + 1e-30;
             for (int64_t j = 0; j < n; j++)
                 alt_imp[j] = (imp ? imp[j] : 1.0f) * (float)(1.0 + x[j] * x[j] / ms);
             use = alt_imp;
