@@ -96,6 +96,8 @@ static bool sharpens_importance(mvq_type t)
 static const float *sharpened(const float *imp, const float *x, int64_t n, float *out)
 {
     const double ms = sum_squares(x, n) / (double)n;
+    /* the job's costliest loop outside the quantizer: sqrt two or more at a time */
+#pragma omp simd
     for (int64_t j = 0; j < n; j++)
         out[j] = imp[j] * (float)sqrt(ms + (double)x[j] * x[j]);
     return out;
