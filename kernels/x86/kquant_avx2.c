@@ -104,7 +104,64 @@ static inline void kq_sub_quantize(int n, const float *restrict x, const float *
 #include "kernels/kquant_search_impl.h"
 #include "kernels/kquant_rows.h"
 
+/* the operations of kquant_sym16_x86.h: pairs of vectors, lane masks */
+typedef struct {
+    __m256 a, b;
+} V16;
+typedef V16 M16;
+#define V16_OP1(name, expr)                                                                   \
+    static inline V16 name(V16 x) { return (V16){expr(x.a), expr(x.b)}; }
+#define V16_OP2(name, fn)                                                                     \
+    static inline V16 name(V16 x, V16 y) { return (V16){fn(x.a, y.a), fn(x.b, y.b)}; }
+#define V16_CMP(name, pred)                                                                   \
+    static inline M16 name(V16 x, V16 y) { return (M16){_mm256_cmp_ps(x.a, y.a, pred), _mm256_cmp_ps(x.b, y.b, pred)}; }
+static inline __m256 abs_256(__m256 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+static inline __m256 round_256(__m256 a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline __m256 not_256(__m256 a) { return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))); }
+static inline V16 v_set1(float f) { return (V16){_mm256_set1_ps(f), _mm256_set1_ps(f)}; }
+static inline V16 v_zero(void) { return (V16){_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+static inline V16 v_loadu(const float *p) { return (V16){_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+static inline void v_storeu(float *p, V16 v) { _mm256_storeu_ps(p, v.a), _mm256_storeu_ps(p + 8, v.b); }
+static inline V16 v_from_i32(const int32_t *p)
+{
+    return (V16){_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)p)),
+                 _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(p + 8)))};
+}
+static inline V16 v_column(const float *p)
+{
+    const __m256i i = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    return (V16){_mm256_i32gather_ps(p, i, 4), _mm256_i32gather_ps(p + 128, i, 4)};
+}
+V16_OP2(v_add, _mm256_add_ps)
+V16_OP2(v_sub, _mm256_sub_ps)
+V16_OP2(v_mul, _mm256_mul_ps)
+V16_OP2(v_div, _mm256_div_ps)
+V16_OP2(v_min, _mm256_min_ps)
+V16_OP2(v_max, _mm256_max_ps)
+V16_OP1(v_abs, abs_256)
+V16_OP1(v_round, round_256)
+V16_CMP(m_gt, _CMP_GT_OQ)
+V16_CMP(m_lt, _CMP_LT_OQ)
+V16_CMP(m_le, _CMP_LE_OQ)
+V16_CMP(m_ge, _CMP_GE_OQ)
+V16_CMP(m_ne, _CMP_NEQ_UQ)
+V16_OP2(m_and, _mm256_and_ps)
+V16_OP2(m_or, _mm256_or_ps)
+V16_OP1(m_not, not_256)
+static inline M16 m_all(void) { return (M16){_mm256_castsi256_ps(_mm256_set1_epi32(-1)), _mm256_castsi256_ps(_mm256_set1_epi32(-1))}; }
+static inline M16 m_none(void) { return v_zero(); }
+static inline int m_any(M16 m) { return _mm256_movemask_ps(_mm256_or_ps(m.a, m.b)) != 0; }
+static inline V16 v_blend(M16 m, V16 f, V16 t) { return (V16){_mm256_blendv_ps(f.a, t.a, m.a), _mm256_blendv_ps(f.b, t.b, m.b)}; }
+static inline V16 v_maskz(M16 m, V16 v) { return (V16){_mm256_and_ps(m.a, v.a), _mm256_and_ps(m.b, v.b)}; }
+#undef V16_OP1
+#undef V16_OP2
+#undef V16_CMP
+#include "kernels/x86/kquant_sym16_x86.h"
+
 void mvq_kquant_init_avx2(mvq_kernel_table *t)
 {
     fill_kquant_quantizers(t);
+    /* the symmetric types: sub-blocks in lanes (kquant_sym16_x86.h) */
+    t->from_float[MVQ_TYPE_Q3_K] = quantize_row_q3_K_lanes;
+    t->from_float[MVQ_TYPE_Q6_K] = quantize_row_q6_K_lanes;
 }

@@ -183,12 +183,46 @@ static void kq_fit_affine_all(const kq_moments *mo, int count, const float *sq, 
         fits[k] = (kq_fit){scale[k], min[k], err[k]};
 }
 #include "kernels/kquant_rows.h"
-#include "kernels/x86/kquant_sym16_avx512.h"
+/* the operations of kquant_sym16_x86.h: one vector, mask registers */
+typedef __m512 V16;
+typedef __mmask16 M16;
+MVQ_INLINE V16 v_set1(float a) { return _mm512_set1_ps(a); }
+MVQ_INLINE V16 v_zero(void) { return _mm512_setzero_ps(); }
+MVQ_INLINE V16 v_loadu(const float *p) { return _mm512_loadu_ps(p); }
+MVQ_INLINE void v_storeu(float *p, V16 a) { _mm512_storeu_ps(p, a); }
+MVQ_INLINE V16 v_from_i32(const int32_t *p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
+MVQ_INLINE V16 v_column(const float *p)
+{
+    return _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                                  _mm512_set1_epi32(16)), p, 4);
+}
+MVQ_INLINE V16 v_add(V16 a, V16 b) { return _mm512_add_ps(a, b); }
+MVQ_INLINE V16 v_sub(V16 a, V16 b) { return _mm512_sub_ps(a, b); }
+MVQ_INLINE V16 v_mul(V16 a, V16 b) { return _mm512_mul_ps(a, b); }
+MVQ_INLINE V16 v_div(V16 a, V16 b) { return _mm512_div_ps(a, b); }
+MVQ_INLINE V16 v_min(V16 a, V16 b) { return _mm512_min_ps(a, b); }
+MVQ_INLINE V16 v_max(V16 a, V16 b) { return _mm512_max_ps(a, b); }
+MVQ_INLINE V16 v_abs(V16 a) { return _mm512_abs_ps(a); }
+MVQ_INLINE V16 v_round(V16 a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT); }
+MVQ_INLINE M16 m_gt(V16 a, V16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+MVQ_INLINE M16 m_lt(V16 a, V16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+MVQ_INLINE M16 m_le(V16 a, V16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+MVQ_INLINE M16 m_ge(V16 a, V16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+MVQ_INLINE M16 m_ne(V16 a, V16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
+MVQ_INLINE M16 m_and(M16 a, M16 b) { return (M16)(a & b); }
+MVQ_INLINE M16 m_or(M16 a, M16 b) { return (M16)(a | b); }
+MVQ_INLINE M16 m_not(M16 a) { return (M16)~a; }
+MVQ_INLINE M16 m_all(void) { return (M16)0xFFFF; }
+MVQ_INLINE M16 m_none(void) { return (M16)0; }
+MVQ_INLINE int m_any(M16 m) { return m != 0; }
+MVQ_INLINE V16 v_blend(M16 m, V16 f, V16 t) { return _mm512_mask_blend_ps(m, f, t); }
+MVQ_INLINE V16 v_maskz(M16 m, V16 v) { return _mm512_maskz_mov_ps(m, v); }
+#include "kernels/x86/kquant_sym16_x86.h"
 
 void MVQ_X86_FN(mvq_kquant_init_avx512)(mvq_kernel_table *t)
 {
     fill_kquant_quantizers(t);
-    /* the symmetric types: sub-blocks in lanes (kquant_sym16_avx512.h) */
+    /* the symmetric types: sub-blocks in lanes (kquant_sym16_x86.h) */
     t->from_float[MVQ_TYPE_Q3_K] = quantize_row_q3_K_lanes;
     t->from_float[MVQ_TYPE_Q6_K] = quantize_row_q6_K_lanes;
 }

@@ -1,82 +1,90 @@
-/* Internal to kernels/x86/kquant_avx512.c: the symmetric K-quant search
+/* Internal to kernels/x86/kquant_avx*.c: the symmetric K-quant search
  * (Q3_K, Q6_K: sixteen sub-blocks of 16) with the sub-blocks of one
- * super-block in the sixteen lanes.  The hot loops of kquant_avx512.c
- * vectorize one sub-block at a time and reduce across lanes at every call
- * (five to a dozen calls per sub-block); here each step of
- * kquant_search_impl.h's search_symmetric runs for every sub-block at once:
- * every sum keeps the reference's eight partial sums (lane l: weights
- * i % 8 == l, in order) and adds them as ((0+1)+(2+3))+((4+5)+(6+7)), each
- * lane's arithmetic that of the reference, so the bytes are the
- * reference's.  The steps that span sub-blocks (the largest scale, the
- * error total, the super-block refit) stay scalar, as the reference's.
- * Included after kquant_search_impl.h, whose state and refit it uses. */
-#ifndef MVQ_KQUANT_SYM16_AVX512_H
-#define MVQ_KQUANT_SYM16_AVX512_H
+ * super-block in sixteen lanes.  The hot loops of kquant_avx*.c vectorize
+ * one sub-block at a time and reduce across lanes at every call (five to a
+ * dozen calls per sub-block); here each step of kquant_search_impl.h's
+ * search_symmetric runs for every sub-block at once: every sum keeps the
+ * reference's eight partial sums (lane l: weights i % 8 == l, in order)
+ * and adds them as ((0+1)+(2+3))+((4+5)+(6+7)), each lane's arithmetic that
+ * of the reference, so the bytes are the reference's.  The steps that span
+ * sub-blocks (the largest scale, the error total, the super-block refit)
+ * stay scalar, as the reference's.  Included after kquant_search_impl.h,
+ * whose state and refit it uses.
+ *
+ * The includer defines a vector V16 of sixteen floats (one __m512, or two
+ * __m256) and a mask M16 of as many lanes, and
+ *   V16 v_set1(float), v_zero(void), v_loadu(const float *p),
+ *   void v_storeu(float *, V16), V16 v_from_i32(const int32_t *p),
+ *   V16 v_column(const float *p)      p[16 l] in lane l,
+ *   v_add, v_sub, v_mul, v_div, v_min, v_max (the _ps semantics), v_abs,
+ *   V16 v_round(V16)                 nearest integer, ties to even,
+ *   M16 m_gt, m_lt, m_le, m_ge (ordered), m_ne (unordered: true with NaN),
+ *   M16 m_and, m_or, m_not, m_all(void), m_none(void), int m_any(M16),
+ *   V16 v_blend(M16 m, V16 f, V16 t)  m ? t : f,  V16 v_maskz(M16 m, V16 v)  m ? v : 0. */
+#ifndef MVQ_KQUANT_SYM16_X86_H
+#define MVQ_KQUANT_SYM16_X86_H
 
 #define S16 16 /* weights per sub-block = sub-blocks per super-block = lanes */
 
 /* One super-block, transposed: x[i] holds weight i of every sub-block. */
 typedef struct {
     const kq_shape *sh;
-    __m512 x[S16], w[S16];
-    __m512 lo, hi; /* the quant range */
+    V16 x[S16], w[S16];
+    V16 lo, hi; /* the quant range */
     kq_problem kp; /* the moments, for refit_super_scales */
 } s16_problem;
 
 typedef struct {
     float d, err;
-    __m512 sc;    /* the sub-block scales (integers) */
-    __m512 q[S16];
-    __m512 sq, sqq, sqx, e;
-    __mmask16 stable;
+    V16 sc;    /* the sub-block scales (integers) */
+    V16 q[S16];
+    V16 sq, sqq, sqx, e;
+    M16 stable;
 } s16_state;
 
 /* ((a0+a1)+(a2+a3))+((a4+a5)+(a6+a7)) */
-MVQ_INLINE __m512 s16_tree(const __m512 *a)
+MVQ_INLINE V16 s16_tree(const V16 *a)
 {
-    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
-                         _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
+    return v_add(v_add(v_add(a[0], a[1]), v_add(a[2], a[3])),
+                         v_add(v_add(a[4], a[5]), v_add(a[6], a[7])));
 }
 
 /* the reference's partial sum l after term i: (0 + t_l) + t_{l+8} */
-MVQ_INLINE void s16_acc(__m512 *a, int i, __m512 t)
+MVQ_INLINE void s16_acc(V16 *a, int i, V16 t)
 {
-    a[i & 7] = _mm512_add_ps(i < 8 ? _mm512_setzero_ps() : a[i & 7], t);
+    a[i & 7] = v_add(i < 8 ? v_zero() : a[i & 7], t);
 }
 
-MVQ_INLINE __m512 s16_round(__m512 v, __m512 lo, __m512 hi)
+MVQ_INLINE V16 s16_round(V16 v, V16 lo, V16 hi)
 {
-    return _mm512_roundscale_ps(_mm512_min_ps(hi, _mm512_max_ps(lo, v)), _MM_FROUND_TO_NEAREST_INT);
+    return v_round(v_min(hi, v_max(lo, v)));
 }
 
 /* 1/dl, 0 where dl is 0 (NaN: 1/NaN, as the reference's dl != 0) */
-MVQ_INLINE __m512 s16_inverse(__m512 dl)
+MVQ_INLINE V16 s16_inverse(V16 dl)
 {
-    const __mmask16 nz = _mm512_cmp_ps_mask(dl, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    return _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.f), dl);
+    return v_maskz(m_ne(dl, v_zero()), v_div(v_set1(1.f), dl));
 }
 
 static void s16_load(s16_problem *p, const kq_shape *sh, const float *x, const float *w)
 {
-    static const int32_t idx[S16] = {0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240};
-    const __m512i vi = _mm512_loadu_si512(idx);
     p->sh = sh;
-    p->lo = _mm512_set1_ps((float)sh->qmin);
-    p->hi = _mm512_set1_ps((float)sh->qmax);
-    __m512 sw = _mm512_setzero_ps(), sx = sw, sxx = sw;
+    p->lo = v_set1((float)sh->qmin);
+    p->hi = v_set1((float)sh->qmax);
+    V16 sw = v_zero(), sx = sw, sxx = sw;
     for (int i = 0; i < S16; i++) {
-        p->x[i] = _mm512_i32gather_ps(vi, x + i, 4);
-        p->w[i] = w ? _mm512_i32gather_ps(vi, w + i, 4) : _mm512_set1_ps(1.f);
+        p->x[i] = v_column(x + i);
+        p->w[i] = w ? v_column(w + i) : v_set1(1.f);
         /* moments(): plain sums in order */
-        const __m512 wx = _mm512_mul_ps(p->w[i], p->x[i]);
-        sw = _mm512_add_ps(sw, p->w[i]);
-        sx = _mm512_add_ps(sx, wx);
-        sxx = _mm512_add_ps(sxx, _mm512_mul_ps(wx, p->x[i]));
+        const V16 wx = v_mul(p->w[i], p->x[i]);
+        sw = v_add(sw, p->w[i]);
+        sx = v_add(sx, wx);
+        sxx = v_add(sxx, v_mul(wx, p->x[i]));
     }
     float tsw[S16], tsx[S16], tsxx[S16];
-    _mm512_storeu_ps(tsw, sw);
-    _mm512_storeu_ps(tsx, sx);
-    _mm512_storeu_ps(tsxx, sxx);
+    v_storeu(tsw, sw);
+    v_storeu(tsx, sx);
+    v_storeu(tsxx, sxx);
     p->kp.sh = sh;
     p->kp.nsub = S16;
     p->kp.x = x;
@@ -86,81 +94,77 @@ static void s16_load(s16_problem *p, const kq_shape *sh, const float *x, const f
 }
 
 /* fit_symmetric_sub of every sub-block (one side, one step): the scales */
-static __m512 s16_fit(const s16_problem *p)
+static V16 s16_fit(const s16_problem *p)
 {
     const kq_shape *sh = p->sh;
-    const __m512 zero = _mm512_setzero_ps();
-    __m512 xm = zero;
+    const V16 zero = v_zero();
+    V16 xm = zero;
     for (int i = 0; i < S16; i++) {
-        const __mmask16 gt = _mm512_cmp_ps_mask(_mm512_abs_ps(p->x[i]), _mm512_abs_ps(xm), _CMP_GT_OQ);
-        xm = _mm512_mask_blend_ps(gt, xm, p->x[i]);
+        xm = v_blend(m_gt(v_abs(p->x[i]), v_abs(xm)), xm, p->x[i]);
     }
     const float top = -(float)sh->qmin, sign = -1.f;
-    const __m512 iscale = _mm512_div_ps(_mm512_set1_ps(sign * (top + 0.f)), xm);
-    __m512 a[8], b[8];
+    const V16 iscale = v_div(v_set1(sign * (top + 0.f)), xm);
+    V16 a[8], b[8];
     for (int i = 0; i < S16; i++) {
-        const __m512 q = s16_round(_mm512_mul_ps(iscale, p->x[i]), p->lo, p->hi);
-        const __m512 wq = _mm512_mul_ps(p->w[i], q);
-        s16_acc(a, i, _mm512_mul_ps(wq, q));
-        s16_acc(b, i, _mm512_mul_ps(wq, p->x[i]));
+        const V16 q = s16_round(v_mul(iscale, p->x[i]), p->lo, p->hi);
+        const V16 wq = v_mul(p->w[i], q);
+        s16_acc(a, i, v_mul(wq, q));
+        s16_acc(b, i, v_mul(wq, p->x[i]));
     }
-    const __m512 sqq = s16_tree(a), sxq = s16_tree(b);
+    const V16 sqq = s16_tree(a), sxq = s16_tree(b);
     float tsxx[S16];
     for (int j = 0; j < S16; j++)
         tsxx[j] = p->kp.mo[j].sxx;
-    const __m512 s = _mm512_div_ps(sxq, sqq);
-    const __m512 err = _mm512_sub_ps(_mm512_loadu_ps(tsxx), _mm512_mul_ps(sxq, s));
-    const __mmask16 ok = _mm512_cmp_ps_mask(xm, zero, _CMP_NEQ_UQ) &
-                         _mm512_cmp_ps_mask(sqq, zero, _CMP_GT_OQ) &
-                         _mm512_cmp_ps_mask(err, _mm512_loadu_ps(tsxx), _CMP_LT_OQ);
-    return _mm512_maskz_mov_ps(ok, s);
+    const V16 s = v_div(sxq, sqq);
+    const V16 err = v_sub(v_loadu(tsxx), v_mul(sxq, s));
+    const M16 ok = m_and(m_ne(xm, zero), m_and(m_gt(sqq, zero), m_lt(err, v_loadu(tsxx))));
+    return v_maskz(ok, s);
 }
 
 /* kq_sub_quantize of the lanes in m at dl = d*sc, into st */
-static void s16_settle(const s16_problem *p, s16_state *st, __mmask16 m)
+static void s16_settle(const s16_problem *p, s16_state *st, M16 m)
 {
-    const __m512 dl = _mm512_mul_ps(_mm512_set1_ps(st->d), st->sc), inv = s16_inverse(dl);
-    const __m512 ml = _mm512_setzero_ps(); /* dmin*m: 0 in the symmetric types */
-    __m512 a[8], b[8], c[8], e[8];
+    const V16 dl = v_mul(v_set1(st->d), st->sc), inv = s16_inverse(dl);
+    const V16 ml = v_zero(); /* dmin*m: 0 in the symmetric types */
+    V16 a[8], b[8], c[8], e[8];
     for (int i = 0; i < S16; i++) {
-        const __m512 x = p->x[i], w = p->w[i];
-        const __m512 v = s16_round(_mm512_mul_ps(_mm512_add_ps(x, ml), inv), p->lo, p->hi);
-        const __m512 diff = _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(dl, v), ml), x);
-        const __m512 wq = _mm512_mul_ps(w, v);
-        st->q[i] = _mm512_mask_mov_ps(st->q[i], m, v);
+        const V16 x = p->x[i], w = p->w[i];
+        const V16 v = s16_round(v_mul(v_add(x, ml), inv), p->lo, p->hi);
+        const V16 diff = v_sub(v_sub(v_mul(dl, v), ml), x);
+        const V16 wq = v_mul(w, v);
+        st->q[i] = v_blend(m, st->q[i], v);
         s16_acc(a, i, wq);
-        s16_acc(b, i, _mm512_mul_ps(wq, v));
-        s16_acc(c, i, _mm512_mul_ps(wq, x));
-        s16_acc(e, i, _mm512_mul_ps(_mm512_mul_ps(w, diff), diff));
+        s16_acc(b, i, v_mul(wq, v));
+        s16_acc(c, i, v_mul(wq, x));
+        s16_acc(e, i, v_mul(v_mul(w, diff), diff));
     }
-    st->sq = _mm512_mask_mov_ps(st->sq, m, s16_tree(a));
-    st->sqq = _mm512_mask_mov_ps(st->sqq, m, s16_tree(b));
-    st->sqx = _mm512_mask_mov_ps(st->sqx, m, s16_tree(c));
-    st->e = _mm512_mask_mov_ps(st->e, m, s16_tree(e));
+    st->sq = v_blend(m, st->sq, s16_tree(a));
+    st->sqq = v_blend(m, st->sqq, s16_tree(b));
+    st->sqx = v_blend(m, st->sqx, s16_tree(c));
+    st->e = v_blend(m, st->e, s16_tree(e));
 }
 
 /* kq_sub_error at scales sc (INFINITY outside the format's range) */
-static __m512 s16_error(const s16_problem *p, float d, __m512 sc)
+static V16 s16_error(const s16_problem *p, float d, V16 sc)
 {
-    const __m512 dl = _mm512_mul_ps(_mm512_set1_ps(d), sc), inv = s16_inverse(dl);
-    const __m512 ml = _mm512_setzero_ps();
-    __m512 a[8];
+    const V16 dl = v_mul(v_set1(d), sc), inv = s16_inverse(dl);
+    const V16 ml = v_zero();
+    V16 a[8];
     for (int i = 0; i < S16; i++) {
-        const __m512 x = p->x[i];
-        const __m512 v = s16_round(_mm512_mul_ps(_mm512_add_ps(x, ml), inv), p->lo, p->hi);
-        const __m512 diff = _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(dl, v), ml), x);
-        s16_acc(a, i, _mm512_mul_ps(_mm512_mul_ps(p->w[i], diff), diff));
+        const V16 x = p->x[i];
+        const V16 v = s16_round(v_mul(v_add(x, ml), inv), p->lo, p->hi);
+        const V16 diff = v_sub(v_sub(v_mul(dl, v), ml), x);
+        s16_acc(a, i, v_mul(v_mul(p->w[i], diff), diff));
     }
-    const __mmask16 in = _mm512_cmp_ps_mask(sc, _mm512_set1_ps((float)p->sh->scmin), _CMP_GE_OQ) &
-                         _mm512_cmp_ps_mask(sc, _mm512_set1_ps((float)p->sh->scmax), _CMP_LE_OQ);
-    return _mm512_mask_blend_ps(in, _mm512_set1_ps(INFINITY), s16_tree(a));
+    const M16 in = m_and(m_ge(sc, v_set1((float)p->sh->scmin)), m_le(sc, v_set1((float)p->sh->scmax)));
+    return v_blend(in, v_set1(INFINITY), s16_tree(a));
 }
 
 /* sum_errors: in sub-block order */
 static void s16_sum_errors(s16_state *st)
 {
     float e[S16];
-    _mm512_storeu_ps(e, st->e);
+    v_storeu(e, st->e);
     st->err = 0;
     for (int j = 0; j < S16; j++)
         st->err += e[j];
@@ -171,23 +175,23 @@ static void s16_sum_errors(s16_state *st)
 static void s16_choose(const s16_problem *p, s16_state *st, int settled)
 {
     if (!settled)
-        s16_settle(p, st, 0xFFFF);
-    const __mmask16 todo = settled ? (__mmask16)~st->stable : (__mmask16)0xFFFF;
-    if (todo) {
-        const __m512 one = _mm512_set1_ps(1.f), sc0 = st->sc;
-        const __m512 lower = s16_error(p, st->d, _mm512_sub_ps(sc0, one));
-        const __m512 upper = s16_error(p, st->d, _mm512_add_ps(sc0, one));
-        __m512 best = st->e, sc = sc0;
-        const __mmask16 lo_wins = _mm512_cmp_ps_mask(lower, best, _CMP_LT_OQ);
-        best = _mm512_mask_blend_ps(lo_wins, best, lower);
-        sc = _mm512_mask_blend_ps(lo_wins, sc, _mm512_sub_ps(sc0, one));
-        const __mmask16 up_wins = _mm512_cmp_ps_mask(upper, best, _CMP_LT_OQ);
-        sc = _mm512_mask_blend_ps(up_wins, sc, _mm512_add_ps(sc0, one));
-        const __mmask16 changed = todo & (lo_wins | up_wins);
-        st->sc = _mm512_mask_blend_ps(todo, st->sc, sc);
-        if (changed)
+        s16_settle(p, st, m_all());
+    const M16 todo = settled ? m_not(st->stable) : m_all();
+    if (m_any(todo)) {
+        const V16 one = v_set1(1.f), sc0 = st->sc;
+        const V16 lower = s16_error(p, st->d, v_sub(sc0, one));
+        const V16 upper = s16_error(p, st->d, v_add(sc0, one));
+        V16 best = st->e, sc = sc0;
+        const M16 lo_wins = m_lt(lower, best);
+        best = v_blend(lo_wins, best, lower);
+        sc = v_blend(lo_wins, sc, v_sub(sc0, one));
+        const M16 up_wins = m_lt(upper, best);
+        sc = v_blend(up_wins, sc, v_add(sc0, one));
+        const M16 changed = m_and(todo, m_or(lo_wins, up_wins));
+        st->sc = v_blend(todo, st->sc, sc);
+        if (m_any(changed))
             s16_settle(p, st, changed);
-        st->stable = (__mmask16)~changed;
+        st->stable = m_not(changed);
     }
     s16_sum_errors(st);
 }
@@ -197,10 +201,10 @@ static float s16_refit(const s16_problem *p, const s16_state *st)
 {
     kq_state k;
     float sc[S16];
-    _mm512_storeu_ps(sc, st->sc);
-    _mm512_storeu_ps(k.sq, st->sq);
-    _mm512_storeu_ps(k.sqq, st->sqq);
-    _mm512_storeu_ps(k.sqx, st->sqx);
+    v_storeu(sc, st->sc);
+    v_storeu(k.sq, st->sq);
+    v_storeu(k.sqq, st->sqq);
+    v_storeu(k.sqx, st->sqx);
     for (int j = 0; j < S16; j++) {
         k.sc[j] = (int)sc[j];
         k.m[j] = 0;
@@ -221,7 +225,7 @@ static void s16_search_from(const s16_problem *p, const float *s, float d, s16_s
     int sc[S16];
     for (int j = 0; j < S16; j++)
         sc[j] = best->d != 0 ? (int)kq_round(kq_clampf(s[j] / best->d, (float)sh->scmin, (float)sh->scmax)) : 0;
-    best->sc = _mm512_cvtepi32_ps(_mm512_loadu_si512(sc));
+    best->sc = v_from_i32(sc);
     s16_choose(p, best, 0);
     s16_state trial;
     for (int iter = 0; iter < KQ_REFITS; ++iter) {
@@ -229,8 +233,8 @@ static void s16_search_from(const s16_problem *p, const float *s, float d, s16_s
         trial.d = s16_refit(p, best);
         if (trial.d == best->d)
             break;
-        s16_settle(p, &trial, 0xFFFF);
-        trial.stable = 0;
+        s16_settle(p, &trial, m_all());
+        trial.stable = m_none();
         s16_sum_errors(&trial);
         if (!(trial.err < best->err))
             break;
@@ -250,7 +254,7 @@ static void s16_search(const kq_shape *sh, const float *x, const float *w, kq_su
     s16_problem p;
     s16_load(&p, sh, x, w);
     float s[S16], smax = 0;
-    _mm512_storeu_ps(s, s16_fit(&p));
+    v_storeu(s, s16_fit(&p));
     for (int j = 0; j < S16; ++j)
         smax = fabsf(s[j]) > fabsf(smax) ? s[j] : smax;
     const float d = smax / (float)sh->scmin;
@@ -267,9 +271,9 @@ static void s16_search(const kq_shape *sh, const float *x, const float *w, kq_su
     out->d = best->d;
     out->dmin = 0;
     float sc[S16], q[S16][S16];
-    _mm512_storeu_ps(sc, best->sc);
+    v_storeu(sc, best->sc);
     for (int i = 0; i < S16; i++)
-        _mm512_storeu_ps(q[i], best->q[i]);
+        v_storeu(q[i], best->q[i]);
     for (int j = 0; j < S16; ++j) {
         out->sc[j] = (int16_t)sc[j];
         for (int i = 0; i < S16; i++)

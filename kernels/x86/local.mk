@@ -6,6 +6,7 @@ X86_AVX2_SOURCES = \
 	kernels/x86/simd_x86.h \
 	kernels/x86/gemm_tiles_x86.h \
 	kernels/x86/kscales_avx2.h \
+	kernels/x86/kquant_sym16_x86.h \
 	kernels/x86/act_avx2.c \
 	kernels/x86/dequant_avx2.c \
 	kernels/x86/dequant_x86.h \
@@ -24,7 +25,6 @@ X86_AVX512_SOURCES = \
 	kernels/x86/gemm_tiles_x86.h \
 	kernels/x86/simd_avx512.h \
 	kernels/x86/simde_shims.h \
-	kernels/x86/kquant_sym16_avx512.h \
 	kernels/x86/dequant_x86.h \
 	kernels/x86/act_avx512.c \
 	kernels/x86/dequant_avx512.c \
