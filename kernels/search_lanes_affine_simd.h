@@ -189,7 +189,7 @@ static void lanes_search_affine(const mvq_levels *lv, const float *x, const floa
                 lanes_aff_consider(&best, spread, s[k].err, nd[k], nm[k]);
         }
     }
-    float td[VF_LANES], tm[VF_LANES];
+    VF_TMP float td[VF_LANES], tm[VF_LANES];
     vf_storeu(td, best.d);
     vf_storeu(tm, best.m);
     for (int b = 0; b < nb; b++) {

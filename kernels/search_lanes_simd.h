@@ -34,6 +34,11 @@
 #include "kernels/search_eval.h"
 
 #define LANES_BLOCK 32
+/* Local arrays that vectors are stored to, aligned as vf by type: GCC may
+ * align a plain float array to the vector on its own and store to it with
+ * an aligned move, which AddressSanitizer's fake stack (use after return)
+ * does not honour; an array aligned by type is realigned as a vf is. */
+#define VF_TMP _Alignas(sizeof(vf))
 #define LANES_MAX_HALF_STEPS 15
 #define LANES_MAX_CHAINS (2 * (2 * LANES_MAX_HALF_STEPS + 1))
 #define LANES_MAX_REFITS 4
@@ -81,7 +86,7 @@ static void lanes_load(const float *x, const float *const *w, int nb, lanes_inpu
         if (shared) {
             in->w[j] = vf_set1(w[0][j]);
         } else if (!along) {
-            float t[VF_LANES];
+            VF_TMP float t[VF_LANES];
             for (int l = 0; l < VF_LANES; l++)
                 t[l] = w[l < nb ? l : 0][j];
             in->w[j] = vf_loadu(t);
@@ -134,7 +139,7 @@ static void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d, int nv,
  * the block's own values, not the transposed ones, so no transpose back. */
 static void lanes_codes(const float *x, int nb, vf d, vf m, vf lo, vf hi, uint8_t *codes)
 {
-    float id[VF_LANES], mm[VF_LANES];
+    VF_TMP float id[VF_LANES], mm[VF_LANES];
     vf_storeu(id, vf_inverse(d));
     vf_storeu(mm, m);
     for (int b = 0; b < nb; b++) {
@@ -246,7 +251,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
     for (int k = 0; k < 2; k++)
         lanes_consider(&best_err, &best_d, vm_ones(), s[k].err, nd[k]);
     best_d = vf_select(vm_gt(amax, zero), best_d, zero);
-    float td[VF_LANES];
+    VF_TMP float td[VF_LANES];
     vf_storeu(td, best_d);
     for (int b = 0; b < nb; b++)
         d_out[b] = td[b];

@@ -25,6 +25,8 @@
 #define MVQ_KQUANT_SYM16_X86_H
 
 #define S16 16 /* weights per sub-block = sub-blocks per super-block = lanes */
+/* local arrays that vectors are stored to (see VF_TMP, search_lanes_simd.h) */
+#define S16_TMP _Alignas(64)
 
 /* One super-block, transposed: x[i] holds weight i of every sub-block. */
 typedef struct {
@@ -81,7 +83,7 @@ static void s16_load(s16_problem *p, const kq_shape *sh, const float *x, const f
         sx = v_add(sx, wx);
         sxx = v_add(sxx, v_mul(wx, p->x[i]));
     }
-    float tsw[S16], tsx[S16], tsxx[S16];
+    S16_TMP float tsw[S16], tsx[S16], tsxx[S16];
     v_storeu(tsw, sw);
     v_storeu(tsx, sx);
     v_storeu(tsxx, sxx);
@@ -112,7 +114,7 @@ static V16 s16_fit(const s16_problem *p)
         s16_acc(b, i, v_mul(wq, p->x[i]));
     }
     const V16 sqq = s16_tree(a), sxq = s16_tree(b);
-    float tsxx[S16];
+    S16_TMP float tsxx[S16];
     for (int j = 0; j < S16; j++)
         tsxx[j] = p->kp.mo[j].sxx;
     const V16 s = v_div(sxq, sqq);
@@ -163,7 +165,7 @@ static V16 s16_error(const s16_problem *p, float d, V16 sc)
 /* sum_errors: in sub-block order */
 static void s16_sum_errors(s16_state *st)
 {
-    float e[S16];
+    S16_TMP float e[S16];
     v_storeu(e, st->e);
     st->err = 0;
     for (int j = 0; j < S16; j++)
@@ -199,8 +201,8 @@ static void s16_choose(const s16_problem *p, s16_state *st, int settled)
 /* refit_super_scales of the reference on st's sums */
 static float s16_refit(const s16_problem *p, const s16_state *st)
 {
-    kq_state k;
-    float sc[S16];
+    S16_TMP kq_state k;
+    S16_TMP float sc[S16];
     v_storeu(sc, st->sc);
     v_storeu(k.sq, st->sq);
     v_storeu(k.sqq, st->sqq);
@@ -222,7 +224,7 @@ static void s16_search_from(const s16_problem *p, const float *s, float d, s16_s
     const kq_shape *sh = p->sh;
     memset(best, 0, sizeof *best);
     best->d = kq_round_fp16(d);
-    int sc[S16];
+    S16_TMP int sc[S16];
     for (int j = 0; j < S16; j++)
         sc[j] = best->d != 0 ? (int)kq_round(kq_clampf(s[j] / best->d, (float)sh->scmin, (float)sh->scmax)) : 0;
     best->sc = v_from_i32(sc);
@@ -253,7 +255,8 @@ static void s16_search(const kq_shape *sh, const float *x, const float *w, kq_su
 {
     s16_problem p;
     s16_load(&p, sh, x, w);
-    float s[S16], smax = 0;
+    S16_TMP float s[S16];
+    float smax = 0;
     v_storeu(s, s16_fit(&p));
     for (int j = 0; j < S16; ++j)
         smax = fabsf(s[j]) > fabsf(smax) ? s[j] : smax;
@@ -270,7 +273,7 @@ static void s16_search(const kq_shape *sh, const float *x, const float *w, kq_su
     memset(out, 0, sizeof *out);
     out->d = best->d;
     out->dmin = 0;
-    float sc[S16], q[S16][S16];
+    S16_TMP float sc[S16], q[S16][S16];
     v_storeu(sc, best->sc);
     for (int i = 0; i < S16; i++)
         v_storeu(q[i], best->q[i]);
@@ -296,5 +299,6 @@ S16_ROW(q6_K)
 
 #undef S16_ROW
 #undef S16
+#undef S16_TMP
 
 #endif
