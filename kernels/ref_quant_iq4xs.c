@@ -13,9 +13,10 @@
  * Errors are weighted by the importance of each column when given (a
  * sub-block whose importance is all zero searches its scale unweighted).
  * Every error and sum comes from a search evaluator (search_eval.h), so the
- * SIMD tables run this same search with theirs and give the same bytes;
- * stage 2 evaluates a sub-block's three integers as one batch and assigns
- * codes only to the winning encoding. */
+ * SIMD tables run this same search with theirs and give the same bytes:
+ * stage 1 runs the row's sub-blocks through their whole-search lanes
+ * (two super-blocks at a time), stage 2 evaluates a sub-block's three
+ * integers as one batch and assigns codes only to the winning encoding. */
 #include "config.h"
 
 #include <float.h>
@@ -140,19 +141,33 @@ static void pack(const xs_problem *p, const xs_state *st, mvq_block_iq4_xs *b)
     }
 }
 
-static void quantize_superblock(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
-                                const float *imp, mvq_block_iq4_xs *b)
+/* Stage 1 for nsub consecutive sub-blocks at x: the scale of each, in the
+ * evaluators' lanes where they have a whole search (e->sym_blocks), else
+ * one sub-block after another.  w[j]: sub-block j's weights (ones where
+ * its importance is all zero). */
+static void sub_scales(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
+                       const float *const *w, int nsub, float *s)
 {
-    float ones[256];
-    for (int i = 0; i < 256; i++)
-        ones[i] = 1.0f;
-    xs_problem p = {e, lv, x, imp && any_positive(imp, 256) ? imp : ones, {0}};
-    uint8_t codes[32];
+    uint8_t codes[32 * MVQ_BLOCKS_LANES_MAX]; /* stage 1's codes are not kept */
+    int j = 0;
+    if (e->sym_blocks)
+        for (; j < nsub; j += e->blocks_lanes) {
+            const int nb = nsub - j < e->blocks_lanes ? nsub - j : e->blocks_lanes;
+            e->sym_blocks(lv, x + 32 * j, w + j, nb, s + j, codes);
+        }
+    for (; j < nsub; j++)
+        s[j] = mvq_search_symmetric_with(e, lv, x + 32 * j, w[j], 32, codes);
+}
+
+/* Stages 2 and 3 of one super-block, from its sub-block scales s. */
+static void quantize_superblock(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
+                                const float *w, const float s[8], mvq_block_iq4_xs *b)
+{
+    xs_problem p = {e, lv, x, w, {0}};
     float smax = 0.0f;
     for (int j = 0; j < 8; j++) {
-        const float *w = p.w + 32 * j;
-        p.s[j] = mvq_search_symmetric_with(e, lv, x + 32 * j, any_positive(w, 32) ? w : ones, 32, codes);
-        smax = fabsf(p.s[j]) > fabsf(smax) ? p.s[j] : smax;
+        p.s[j] = s[j];
+        smax = fabsf(s[j]) > fabsf(smax) ? s[j] : smax;
     }
     xs_state best, trial;
     settle(&p, 0.0f, &best); /* all zero */
@@ -172,14 +187,34 @@ static void quantize_superblock(const mvq_search_evals *e, const mvq_levels *lv,
     pack(&p, &best, b);
 }
 
+/* Super-blocks per round of stage 1: enough sub-blocks to fill the widest lanes. */
+#define XS_ROUND (MVQ_BLOCKS_LANES_MAX / 8)
+
 void mvq_quantize_row_iq4_xs_with(const mvq_search_evals *e, const float *x, void *vy, int64_t n,
                                   const float *imatrix)
 {
+    float ones[256];
+    for (int k = 0; k < 256; k++)
+        ones[k] = 1.0f;
     mvq_block_iq4_xs *y = vy;
     mvq_levels lv;
     mvq_levels_init(&lv, &sub_grid);
-    for (int64_t i = 0; i < n / MVQ_QK_K; i++)
-        quantize_superblock(e, &lv, x + MVQ_QK_K * i, imatrix ? imatrix + MVQ_QK_K * i : NULL, &y[i]);
+    const int64_t nsb = n / MVQ_QK_K;
+    for (int64_t i = 0; i < nsb; i += XS_ROUND) {
+        const int nr = nsb - i < XS_ROUND ? (int)(nsb - i) : XS_ROUND;
+        const float *sw[XS_ROUND], *w[8 * XS_ROUND];
+        float s[8 * XS_ROUND];
+        for (int r = 0; r < nr; r++) {
+            /* a super-block whose importance is all zero is unweighted */
+            const float *imp = imatrix ? imatrix + MVQ_QK_K * (i + r) : NULL;
+            sw[r] = imp && any_positive(imp, 256) ? imp : ones;
+            for (int j = 0; j < 8; j++)
+                w[8 * r + j] = any_positive(sw[r] + 32 * j, 32) ? sw[r] + 32 * j : ones;
+        }
+        sub_scales(e, &lv, x + MVQ_QK_K * i, w, 8 * nr, s);
+        for (int r = 0; r < nr; r++)
+            quantize_superblock(e, &lv, x + MVQ_QK_K * (i + r), sw[r], s + 8 * r, &y[i + r]);
+    }
 }
 
 void mvq_quantize_row_iq4_xs_ref(const float *x, void *vy, int64_t n, const float *imatrix)

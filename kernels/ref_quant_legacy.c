@@ -108,7 +108,7 @@ static void quantize_blocks(const mvq_search_evals *e, const float *x, void *vy,
     mvq_levels lv;
     mvq_levels_init(&lv, g);
     int64_t i = 0;
-    const bool lanes = g->values ? false : affine ? e->aff_blocks != NULL : e->sym_blocks != NULL;
+    const bool lanes = affine ? e->aff_blocks != NULL : e->sym_blocks != NULL;
     if (lanes) {
         const int L = e->blocks_lanes;
         for (; i < n / 32; i += L) {

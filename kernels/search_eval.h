@@ -11,7 +11,8 @@
 
 #include "kernels/ref.h"
 
-/* Table grids (IQ4_NL) have at most this many levels. */
+/* Table grids (IQ4_NL) have at most this many levels (the x86 lookups of
+ * kernels/x86/quant_avx*.c exactly this many). */
 #define MVQ_TABLE_LEVELS 16
 /* The nearest table level of t by floor(2t), t clamped to [-128, 128]:
  * every midpoint between int8 levels is a multiple of 1/2 in that range. */
@@ -47,9 +48,9 @@ typedef void (*mvq_sym_eval_fn)(const float *x, const float *w, int n, const mvq
 typedef void (*mvq_aff_eval_fn)(const float *x, const float *w, int n, const mvq_levels *lv,
                                 const float *d, const float *m, int nc, mvq_aff_pass *out);
 
-/* The whole symmetric search on an integer grid for nb consecutive blocks
- * of 32 at x (weights w[b]): d[b] and codes[32 b ..], as
- * mvq_search_symmetric_with on each; nb at most MVQ_BLOCKS_LANES_MAX. */
+/* The whole symmetric search on an integer grid or a table (IQ4_NL) for
+ * nb consecutive blocks of 32 at x (weights w[b]): d[b] and codes[32 b ..],
+ * as mvq_search_symmetric_with on each; nb at most MVQ_BLOCKS_LANES_MAX. */
 #define MVQ_BLOCKS_LANES_MAX 16
 typedef void (*mvq_sym_blocks_fn)(const mvq_levels *lv, const float *x, const float *const *w,
                                   int nb, float *d, uint8_t *codes);

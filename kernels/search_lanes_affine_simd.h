@@ -45,9 +45,10 @@ MVQ_EVAL_INLINE void lanes_aff_pass_nv(const lanes_input *in, vf hi, const vf *d
         out[k] = (lanes_aff_sums){err[k], sv[k], svv[k], sxv[k]};
 }
 
-static void lanes_aff_pass(const lanes_input *in, vf hi, const vf *d, const vf *m, int nv, int sums,
-                           lanes_aff_sums *out)
+static void lanes_aff_pass(const lanes_input *in, const vf *hi_p, const vf *d, const vf *m, int nv,
+                           int sums, lanes_aff_sums *out)
 {
+    const vf hi = *hi_p;
     if (nv == 2 && sums)
         lanes_aff_pass_nv(in, hi, d, m, 2, 1, out);
     else if (nv == 2)
@@ -74,9 +75,10 @@ MVQ_EVAL_INLINE void lanes_aff_consider(lanes_aff_best *b, vm live, vf err, vf d
 /* affine_chains of ref_search.c: nc chains from (d[c], m[c]) where live[c],
  * refitted by least squares until R refits, a singular system or no change;
  * every pass considered chain by chain, round by round. */
-static void lanes_aff_chains(const lanes_input *in, vf hi, vf sw, vf sx, int R, vf *cur_d,
-                             vf *cur_m, vm *live, int nc, lanes_aff_best *best)
+static void lanes_aff_chains(const lanes_input *in, const vf *hi, const vf *sw_p, const vf *sx_p, int R,
+                             vf *cur_d, vf *cur_m, vm *live, int nc, lanes_aff_best *best)
 {
+    const vf sw = *sw_p, sx = *sx_p;
     enum { MAXC = 2 * LANES_MAX_HALF_STEPS + 1 };
     vf seen_d[MAXC][LANES_MAX_REFITS + 1], seen_m[MAXC][LANES_MAX_REFITS + 1];
     vf seen_err[MAXC][LANES_MAX_REFITS + 1];
@@ -153,7 +155,7 @@ static void lanes_search_affine(const mvq_levels *lv, const float *x, const floa
     const vf m0 = vf_round_fp16(min);
     lanes_aff_best best = {vf_set1(FLT_MAX), zero, m0};
     lanes_aff_sums s[2];
-    lanes_aff_pass(&in, hi, &zero, &m0, 1, 0, s);
+    lanes_aff_pass(&in, &hi, &zero, &m0, 1, 0, s);
     lanes_aff_consider(&best, vm_ones(), s[0].err, zero, m0);
     const vm spread = vm_gt(max, min);
     if (vm_any(spread)) {
@@ -169,7 +171,7 @@ static void lanes_search_affine(const mvq_levels *lv, const float *x, const floa
             cm[nc] = m0;
             live[nc] = spread;
         }
-        lanes_aff_chains(&in, hi, sw, sx, R, cd, cm, live, nc, &best);
+        lanes_aff_chains(&in, &hi, &sw, &sx, R, cd, cm, live, nc, &best);
         /* the winner's levels shifted by quarter steps (ref_search.c) */
         static const int shifts[3] = {-1, 1, 2};
         const vf d1 = best.d, m1 = best.m;
@@ -178,13 +180,13 @@ static void lanes_search_affine(const mvq_levels *lv, const float *x, const floa
             cm[i] = vf_round_fp16(vf_add(m1, vf_mul(vf_mul(d1, vf_set1(0.25f)), vf_set1((float)shifts[i]))));
             live[i] = spread;
         }
-        lanes_aff_chains(&in, hi, sw, sx, R, cd, cm, live, 3, &best);
+        lanes_aff_chains(&in, &hi, &sw, &sx, R, cd, cm, live, 3, &best);
         /* the fp16 neighbours of d, then of m, toward zero then away */
         const vf d2 = best.d, m2 = best.m;
         for (int dir = -1; dir <= 1; dir += 2) {
             const vf nd[2] = {lanes_fp16_neighbour(d2, dir), d2};
             const vf nm[2] = {m2, lanes_fp16_neighbour(m2, dir)};
-            lanes_aff_pass(&in, hi, nd, nm, 2, 0, s);
+            lanes_aff_pass(&in, &hi, nd, nm, 2, 0, s);
             for (int k = 0; k < 2; k++)
                 lanes_aff_consider(&best, spread, s[k].err, nd[k], nm[k]);
         }
@@ -196,7 +198,8 @@ static void lanes_search_affine(const mvq_levels *lv, const float *x, const floa
         d_out[b] = td[b];
         m_out[b] = tm[b];
     }
-    lanes_codes(x, nb, best.d, best.m, zero, hi, codes);
+    const lanes_grid lg = {.lo = zero, .hi = hi};
+    lanes_codes(x, nb, &best.d, &best.m, &lg, codes);
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* Internal to kernels/: the whole symmetric scale search of ref.h on
- * integer grids (Q4_0, Q5_0, Q8_0) for VF_LANES blocks at once, one block
- * per lane.  The evaluators of search_eval_simd.h put one block's
+ * integer grids (Q4_0, Q5_0, Q8_0) and IQ4_NL's table for VF_LANES blocks
+ * at once, one block per lane.  The evaluators of search_eval_simd.h put one block's
  * candidates in lanes and leave the bookkeeping (refits, convergence, the
  * winner, fp16 rounding) scalar and branchy: that was a third of the time,
  * and most passes filled few lanes.  Here every step of ref_search.c is a
@@ -25,7 +25,10 @@
  *   vf vf_with_sign(vf m, vf s)   m (non-negative) with the sign bit of s,
  *   void vf_transpose(vf r[VF_LANES])   r as a VF_LANES x VF_LANES matrix,
  *                             transposed in place (lane l of r[k] <- lane k of r[l]),
- *   void vf_store_codes(uint8_t *p, vf c)   VF_LANES integers 0..255 as bytes. */
+ *   void vf_store_codes(uint8_t *p, vf c)   VF_LANES integers 0..255 as bytes,
+ *   vf vf_table_code(const vf_table *, vf t)   the code of vf_table_level's
+ *                             level, as a float (table grids have
+ *                             MVQ_TABLE_LEVELS levels). */
 #ifndef MVQ_SEARCH_LANES_SIMD_H
 #define MVQ_SEARCH_LANES_SIMD_H
 
@@ -39,6 +42,11 @@
  * an aligned move, which AddressSanitizer's fake stack (use after return)
  * does not honour; an array aligned by type is realigned as a vf is. */
 #define VF_TMP _Alignas(sizeof(vf))
+/* Functions that are not inlined take vectors by pointer, never by value:
+ * GCC 12 gives a local function with vector arguments no vzeroupper at
+ * its return, and its caller, taking the call to have cleaned up, returns
+ * to baseline code with the upper halves dirty, which slowed the SSE code
+ * after it six-fold (tests/upper_state.h checks every entry). */
 #define LANES_MAX_HALF_STEPS 15
 #define LANES_MAX_CHAINS (2 * (2 * LANES_MAX_HALF_STEPS + 1))
 #define LANES_MAX_REFITS 4
@@ -95,11 +103,23 @@ static void lanes_load(const float *x, const float *const *w, int nb, lanes_inpu
     }
 }
 
+/* The grid as the passes see it: integers lo..hi, or a table. */
+typedef struct {
+    vf lo, hi;
+    vf_table tab;
+    int table;
+} lanes_grid;
+
+MVQ_EVAL_INLINE vf lanes_level(const lanes_grid *g, vf t, int table)
+{
+    return table ? vf_table_level(&g->tab, t) : vf_round_even(vf_min(g->hi, vf_max(g->lo, t)));
+}
+
 /* Passes at nv (1 or 2) scale vectors, overlapped: as sym_step; with sums
- * 0 the error alone (the passes no refit follows).  nv and sums are
+ * 0 the error alone (the passes no refit follows).  nv, sums and table are
  * constants where called (lanes_pass), so the sums stay in registers. */
-MVQ_EVAL_INLINE void lanes_pass_nv(const lanes_input *in, vf lo, vf hi, const vf *d, int nv,
-                                   int sums, lanes_sums *out)
+MVQ_EVAL_INLINE void lanes_pass_nv(const lanes_input *in, const lanes_grid *g, const vf *d, int nv,
+                                   int sums, int table, lanes_sums *out)
 {
     vf id[2], err[2], sxv[2], svv[2];
     for (int k = 0; k < nv; k++) {
@@ -109,7 +129,7 @@ MVQ_EVAL_INLINE void lanes_pass_nv(const lanes_input *in, vf lo, vf hi, const vf
     for (int j = 0; j < LANES_BLOCK; j++) {
         const vf xj = in->x[j], wj = in->w[j], wx = in->wx[j];
         for (int k = 0; k < nv; k++) {
-            const vf v = vf_round_even(vf_min(hi, vf_max(lo, vf_mul(xj, id[k]))));
+            const vf v = lanes_level(g, vf_mul(xj, id[k]), table);
             const vf diff = vf_sub(xj, vf_mul(v, d[k]));
             err[k] = vf_add(err[k], vf_mul(vf_mul(wj, diff), diff));
             if (sums) {
@@ -122,31 +142,40 @@ MVQ_EVAL_INLINE void lanes_pass_nv(const lanes_input *in, vf lo, vf hi, const vf
         out[k] = (lanes_sums){err[k], sxv[k], svv[k]};
 }
 
-static void lanes_pass(const lanes_input *in, vf lo, vf hi, const vf *d, int nv, int sums,
+#define LANES_PASS_CASES(table)                                       \
+    if (nv == 2 && sums)                                              \
+        lanes_pass_nv(in, g, d, 2, 1, table, out);                    \
+    else if (nv == 2)                                                 \
+        lanes_pass_nv(in, g, d, 2, 0, table, out);                    \
+    else if (sums)                                                    \
+        lanes_pass_nv(in, g, d, 1, 1, table, out);                    \
+    else                                                              \
+        lanes_pass_nv(in, g, d, 1, 0, table, out);
+
+static void lanes_pass(const lanes_input *in, const lanes_grid *g, const vf *d, int nv, int sums,
                        lanes_sums *out)
 {
-    if (nv == 2 && sums)
-        lanes_pass_nv(in, lo, hi, d, 2, 1, out);
-    else if (nv == 2)
-        lanes_pass_nv(in, lo, hi, d, 2, 0, out);
-    else if (sums)
-        lanes_pass_nv(in, lo, hi, d, 1, 1, out);
-    else
-        lanes_pass_nv(in, lo, hi, d, 1, 0, out);
+    if (g->table) {
+        LANES_PASS_CASES(1)
+    } else {
+        LANES_PASS_CASES(0)
+    }
 }
 
 /* The codes of block b (lane b) at scales d (offset m), as assign_codes:
  * the block's own values, not the transposed ones, so no transpose back. */
-static void lanes_codes(const float *x, int nb, vf d, vf m, vf lo, vf hi, uint8_t *codes)
+static void lanes_codes(const float *x, int nb, const vf *d, const vf *m, const lanes_grid *g,
+                        uint8_t *codes)
 {
     VF_TMP float id[VF_LANES], mm[VF_LANES];
-    vf_storeu(id, vf_inverse(d));
-    vf_storeu(mm, m);
+    vf_storeu(id, vf_inverse(*d));
+    vf_storeu(mm, *m);
     for (int b = 0; b < nb; b++) {
         const vf ib = vf_set1(id[b]), mb = vf_set1(mm[b]);
         for (int j = 0; j < LANES_BLOCK; j += VF_LANES) {
             const vf t = vf_mul(vf_sub(vf_loadu(x + LANES_BLOCK * b + j), mb), ib);
-            vf_store_codes(codes + LANES_BLOCK * b + j, vf_sub(vf_round_even(vf_min(hi, vf_max(lo, t))), lo));
+            const vf c = g->table ? vf_table_code(&g->tab, t) : vf_sub(lanes_level(g, t, 0), g->lo);
+            vf_store_codes(codes + LANES_BLOCK * b + j, c);
         }
     }
 }
@@ -189,7 +218,9 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
         amax = vf_select(gt, a, amax);
         max = vf_select(gt, in.x[j], max);
     }
-    const vf lo = vf_set1(lv->lo), hi = vf_set1(lv->hi);
+    lanes_grid lg = {.lo = vf_set1(lv->lo), .hi = vf_set1(lv->hi), .table = g->values != NULL};
+    if (lg.table)
+        vf_table_init(&lg.tab, lv);
     int anchors[2];
     const int n_anchors = mvq_grid_anchors(g, anchors);
     const int K = g->half_steps < LANES_MAX_HALF_STEPS ? g->half_steps : LANES_MAX_HALF_STEPS;
@@ -222,7 +253,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
             lanes_sums s[2];
             for (int k = 0; k < nv; k++)
                 dv[k] = cur[act[i + k]];
-            lanes_pass(&in, lo, hi, dv, nv, r < R, s);
+            lanes_pass(&in, &lg, dv, nv, r < R, s);
             for (int k = 0; k < nv; k++) {
                 const int c = act[i + k];
                 seen_d[c][r] = cur[c];
@@ -247,7 +278,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
         }
     vf nd[2] = {lanes_fp16_neighbour(best_d, -1), lanes_fp16_neighbour(best_d, 1)};
     lanes_sums s[2];
-    lanes_pass(&in, lo, hi, nd, 2, 0, s);
+    lanes_pass(&in, &lg, nd, 2, 0, s);
     for (int k = 0; k < 2; k++)
         lanes_consider(&best_err, &best_d, vm_ones(), s[k].err, nd[k]);
     best_d = vf_select(vm_gt(amax, zero), best_d, zero);
@@ -255,7 +286,7 @@ static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const f
     vf_storeu(td, best_d);
     for (int b = 0; b < nb; b++)
         d_out[b] = td[b];
-    lanes_codes(x, nb, best_d, zero, lo, hi, codes);
+    lanes_codes(x, nb, &best_d, &zero, &lg, codes);
 }
 
 #endif

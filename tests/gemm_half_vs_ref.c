@@ -21,6 +21,7 @@
 #include "kernels/ref.h"
 #include "tests/rng.h"
 #include "tests/tap.h"
+#include "tests/upper_state.h"
 
 #ifdef MVQ_TEST_SIMDE
 #include "kernels/x86/x86_impl.h"
@@ -117,6 +118,12 @@ static int check_bf16_kernel(mvq_gemm_bf16_fn gemm, int parts, char *why, size_t
                 for (int64_t k = 0; k < nt * ldy; k++)
                     y[k] = want[k] = SENTINEL;
                 gemm(n, nr, nt, w, w_row, a, a_row, parts, y, ldy);
+                if (upper_state_dirty() == 1) {
+                    snprintf(why, wn, "n=%lld rows %lld tokens %lld: %s", (long long)n, (long long)nr,
+                             (long long)nt, UPPER_STATE_WHY);
+                    ok = 0;
+                    break;
+                }
                 mvq_gemm_bf16_ref(n, nr, nt, w, w_row, a, a_row, parts, want, ldy);
                 for (int64_t t = 0; t < nt; t++)
                     for (int64_t r = 0; r < nr; r++)
@@ -150,6 +157,12 @@ static int check_half_kernel(mvq_gemm_half_fn gemm, mvq_type ty, char *why, size
                 for (int64_t k = 0; k < nt * ldy; k++)
                     y[k] = want[k] = SENTINEL;
                 gemm(n, nr, nt, w, w_row, x, x_row, y, ldy);
+                if (upper_state_dirty() == 1) {
+                    snprintf(why, wn, "n=%lld rows %lld tokens %lld: %s", (long long)n, (long long)nr,
+                             (long long)nt, UPPER_STATE_WHY);
+                    ok = 0;
+                    break;
+                }
                 mvq_gemm_half_ref(ty, n, nr, nt, w, w_row, x, x_row, want, ldy);
                 for (int64_t t = 0; t < nt; t++)
                     for (int64_t r = 0; r < nr; r++)

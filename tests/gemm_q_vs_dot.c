@@ -16,6 +16,7 @@
 #include "kernels/matmul.h"
 #include "tests/rng.h"
 #include "tests/tap.h"
+#include "tests/upper_state.h"
 
 #ifdef MVQ_TEST_SIMDE
 #include "kernels/x86/x86_impl.h"
@@ -68,6 +69,11 @@ static int check_kernel(const mvq_kernel_table *kt, mvq_type t, char *why, size_
                 for (int64_t i = 0; i < nt * ldy; i++)
                     y[i] = -12345.0f;
                 kt->gemm_q[t](n, nr, nt, w, w_row, a, a_row, y, ldy);
+                if (upper_state_dirty() == 1) {
+                    snprintf(why, wn, "n=%lld rows %lld tokens %lld: %s", (long long)n, (long long)nr,
+                             (long long)nt, UPPER_STATE_WHY);
+                    ok = 0;
+                }
                 for (int64_t tk = 0; tk < nt && ok; tk++)
                     for (int64_t r = 0; r < ldy && ok; r++) {
                         float want = -12345.0f;

@@ -3,7 +3,7 @@
 # AVX-512 kernels are also checked through its emulation, on any x86 CPU.
 check_PROGRAMS += tests/simd_vs_ref
 TESTS += tests/simd_vs_ref
-tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c tests/rng.h
+tests_simd_vs_ref_SOURCES = tests/simd_vs_ref.c tests/rng.h tests/upper_state.h
 if HAVE_SIMDE
 tests_simd_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_simd_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS)
@@ -27,7 +27,7 @@ endif
 # the pool at several thread counts (plain TAP).
 check_PROGRAMS += tests/gemm_half_vs_ref
 TESTS += tests/gemm_half_vs_ref
-tests_gemm_half_vs_ref_SOURCES = tests/gemm_half_vs_ref.c tests/rng.h
+tests_gemm_half_vs_ref_SOURCES = tests/gemm_half_vs_ref.c tests/rng.h tests/upper_state.h
 if HAVE_SIMDE
 tests_gemm_half_vs_ref_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_gemm_half_vs_ref_LDADD = libmvq_avx512_simde.la $(TEST_LIBS) -lm
@@ -39,7 +39,7 @@ endif
 # pair, and through the pool at several thread counts (plain TAP).
 check_PROGRAMS += tests/gemm_q_vs_dot
 TESTS += tests/gemm_q_vs_dot
-tests_gemm_q_vs_dot_SOURCES = tests/gemm_q_vs_dot.c tests/rng.h
+tests_gemm_q_vs_dot_SOURCES = tests/gemm_q_vs_dot.c tests/rng.h tests/upper_state.h
 if HAVE_SIMDE
 tests_gemm_q_vs_dot_CPPFLAGS = $(TEST_CPPFLAGS) -DMVQ_TEST_SIMDE
 tests_gemm_q_vs_dot_LDADD = libmvq_avx512_simde.la $(TEST_LIBS) -lm

@@ -11,6 +11,8 @@
  *   to_float    bit-exact (the same float operations per value)
  *   vec_dot     |s - s_ref| <= 1e-5 * sum |x_i * y_i| (only the order of the
  *               float accumulation may differ; integer sums are exact)
+ *   every entry returns with the vector registers' upper halves clean
+ *               (tests/upper_state.h), where the CPU can tell
  * A table the CPU cannot run is reported as skipped, never as passed. */
 #include <math.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 
 #include "tests/rng.h"
 #include "tests/tap.h"
+#include "tests/upper_state.h"
 
 #define DOT_REL_BOUND 1e-5
 
@@ -195,6 +198,11 @@ static int check_from_float(const table_case *c, const mvq_kernel_table *ref, mv
                 const float *imatrix = with_imatrix ? b->yf : NULL;
                 ref->from_float[t](b->xf, b->q_ref, n, imatrix);
                 c->t->from_float[t](b->xf, b->q, n, imatrix);
+                if (upper_state_dirty() == 1) {
+                    snprintf(why, wn, "n=%lld variant %d%s: %s", (long long)n, v,
+                             imatrix ? " with importance" : "", UPPER_STATE_WHY);
+                    return 0;
+                }
                 if (memcmp(b->q_ref, b->q, bytes) != 0) {
                     size_t at = 0;
                     while (((uint8_t *)b->q_ref)[at] == ((uint8_t *)b->q)[at])
@@ -219,6 +227,10 @@ static int check_to_float(const table_case *c, const mvq_kernel_table *ref, mvq_
             random_row(ref, t, n, b->xq, b->tmp, v, 0);
             ref->to_float[t](b->xq, b->out_ref, n);
             c->t->to_float[t](b->xq, b->out, n);
+            if (upper_state_dirty() == 1) {
+                snprintf(why, wn, "n=%lld variant %d: %s", (long long)n, v, UPPER_STATE_WHY);
+                return 0;
+            }
             for (int64_t i = 0; i < n; i++)
                 if (memcmp(&b->out_ref[i], &b->out[i], sizeof(float)) != 0) {
                     snprintf(why, wn, "n=%lld variant %d: value %lld is %.9g, reference %.9g", (long long)n,
@@ -259,6 +271,10 @@ static int check_vec_dot(const table_case *c, const mvq_kernel_table *ref, mvq_t
             float s_ref = 0.0f, s = 0.0f;
             ref->vec_dot[t](n, &s_ref, b->xq, b->yq);
             c->t->vec_dot[t](n, &s, b->xq, b->yq);
+            if (upper_state_dirty() == 1) {
+                snprintf(why, wn, "n=%lld variant %d: %s", (long long)n, v, UPPER_STATE_WHY);
+                return 0;
+            }
             const double terms = abs_terms(c, ref, t, ty, n, b);
             const double bound = DOT_REL_BOUND * (isnan(terms) ? fabs((double)s_ref) : terms) + 1e-30;
             if (!(fabs((double)s - (double)s_ref) <= bound)) {
@@ -290,6 +306,10 @@ static int check_i8_dot(const table_case *c, const mvq_kernel_table *ref, char *
             for (int64_t i = 0; i < n; i++)
                 sum += w[i];
             const int32_t want = ref->i8_dot(n, x, w, sum), got = c->t->i8_dot(n, x, w, sum);
+            if (upper_state_dirty() == 1) {
+                snprintf(why, wn, "n=%lld variant %d: %s", (long long)n, v, UPPER_STATE_WHY);
+                return 0;
+            }
             if (want != got) {
                 snprintf(why, wn, "n=%lld variant %d: %d, reference %d", (long long)n, v, got, want);
                 return 0;

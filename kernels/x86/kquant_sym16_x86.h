@@ -147,8 +147,9 @@ static void s16_settle(const s16_problem *p, s16_state *st, M16 m)
 }
 
 /* kq_sub_error at scales sc (INFINITY outside the format's range) */
-static V16 s16_error(const s16_problem *p, float d, V16 sc)
+static V16 s16_error(const s16_problem *p, float d, const V16 *sc_p)
 {
+    const V16 sc = *sc_p;
     const V16 dl = v_mul(v_set1(d), sc), inv = s16_inverse(dl);
     const V16 ml = v_zero();
     V16 a[8];
@@ -181,8 +182,9 @@ static void s16_choose(const s16_problem *p, s16_state *st, int settled)
     const M16 todo = settled ? m_not(st->stable) : m_all();
     if (m_any(todo)) {
         const V16 one = v_set1(1.f), sc0 = st->sc;
-        const V16 lower = s16_error(p, st->d, v_sub(sc0, one));
-        const V16 upper = s16_error(p, st->d, v_add(sc0, one));
+        const V16 below = v_sub(sc0, one), above = v_add(sc0, one);
+        const V16 lower = s16_error(p, st->d, &below);
+        const V16 upper = s16_error(p, st->d, &above);
         V16 best = st->e, sc = sc0;
         const M16 lo_wins = m_lt(lower, best);
         best = v_blend(lo_wins, best, lower);

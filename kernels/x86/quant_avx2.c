@@ -1,7 +1,7 @@
-/* AVX2 weight quantizers of the legacy types and IQ4_NL: the reference
- * search (kernels/ref_search.c) with its candidates evaluated eight to a
- * vector (the integer grids: eight blocks searched in lanes,
- * kernels/search_lanes*_simd.h), bit-exact with the scalar reference. */
+/* AVX2 weight quantizers of the legacy types, IQ4_NL and IQ4_XS: the
+ * reference search (kernels/ref_search.c) with its candidates evaluated
+ * eight to a vector, and eight blocks searched in lanes
+ * (kernels/search_lanes*_simd.h), bit-exact with the scalar reference. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_x86.h"
@@ -30,24 +30,61 @@ static inline vf vf_inverse(vf d)
     return _mm256_and_ps(_mm256_cmp_ps(mag, _mm256_set1_ps(INFINITY), _CMP_LT_OQ), id);
 }
 
-/* IQ4_NL: the level of t looked up by floor(2t), as mvq_table_code
- * (max_ps gives its second operand for NaN: the lowest bucket). */
+/* IQ4_NL: the nearest of sixteen table levels, as mvq_table_code: the
+ * number of midpoints at or below t (a midpoint of two int8 levels is a
+ * multiple of 1/2, so t >= mid exactly when floor(2t) >= 2 mid), found by
+ * a binary search of four steps, each a compare against midpoints picked
+ * in registers (blend, then permutes of eight), not a gather.  NaN
+ * compares false everywhere: code 0, the first level. */
 typedef struct {
-    const float *bucket_level;
+    __m256 mid7, mid3, mid11;
+    __m256 mid_odd;  /* mid[2h + 1] at h: step 3's, indexed by code / 2 */
+    __m256 mid_even; /* mid[2h] at h: step 4's */
+    __m256 level_lo, level_hi;
 } vf_table;
 
 static inline void vf_table_init(vf_table *tab, const mvq_levels *lv)
 {
-    tab->bucket_level = lv->bucket_level;
+    float odd[8], even[8];
+    for (int h = 0; h < 8; h++) {
+        odd[h] = h < 7 ? lv->mid[2 * h + 1] : INFINITY;
+        even[h] = lv->mid[2 * h];
+    }
+    tab->mid7 = _mm256_set1_ps(lv->mid[7]);
+    tab->mid3 = _mm256_set1_ps(lv->mid[3]);
+    tab->mid11 = _mm256_set1_ps(lv->mid[11]);
+    tab->mid_odd = _mm256_loadu_ps(odd);
+    tab->mid_even = _mm256_loadu_ps(even);
+    tab->level_lo = _mm256_loadu_ps(lv->level);
+    tab->level_hi = _mm256_loadu_ps(lv->level + 8);
+}
+
+static inline __m256i vf_table_index(const vf_table *tab, vf t)
+{
+    const __m256 ge8 = _mm256_cmp_ps(t, tab->mid7, _CMP_GE_OQ);
+    __m256i c = _mm256_and_si256(_mm256_castps_si256(ge8), _mm256_set1_epi32(8));
+    const __m256 ge4 = _mm256_cmp_ps(t, _mm256_blendv_ps(tab->mid3, tab->mid11, ge8), _CMP_GE_OQ);
+    c = _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(ge4), _mm256_set1_epi32(4)));
+    const __m256 m2 = _mm256_permutevar8x32_ps(tab->mid_odd, _mm256_srli_epi32(c, 1));
+    const __m256 ge2 = _mm256_cmp_ps(t, m2, _CMP_GE_OQ);
+    c = _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(ge2), _mm256_set1_epi32(2)));
+    const __m256 m1 = _mm256_permutevar8x32_ps(tab->mid_even, _mm256_srli_epi32(c, 1));
+    const __m256 ge1 = _mm256_cmp_ps(t, m1, _CMP_GE_OQ);
+    return _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(ge1), _mm256_set1_epi32(1)));
 }
 
 static inline vf vf_table_level(const vf_table *tab, vf t)
 {
-    const vf r = _mm256_set1_ps((float)(MVQ_BUCKET_HALF / 2));
-    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), r)), r);
-    const vf t2 = _mm256_floor_ps(_mm256_add_ps(t, t));
-    const __m256i i = _mm256_add_epi32(_mm256_cvttps_epi32(t2), _mm256_set1_epi32(MVQ_BUCKET_HALF));
-    return _mm256_i32gather_ps(tab->bucket_level, i, 4);
+    const __m256i c = vf_table_index(tab, t);
+    const __m256 lo = _mm256_permutevar8x32_ps(tab->level_lo, c);
+    const __m256 hi = _mm256_permutevar8x32_ps(tab->level_hi, c);
+    return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
+}
+
+/* the code as a float (vf_store_codes writes it) */
+static inline vf vf_table_code(const vf_table *tab, vf t)
+{
+    return _mm256_cvtepi32_ps(vf_table_index(tab, t));
 }
 
 /* the masks (all-ones lanes) and bit operations of search_lanes_simd.h */
