@@ -143,14 +143,9 @@ typedef struct mvq_grid {
 /* Returns d (exactly representable in fp16); codes[n]. */
 float mvq_search_symmetric(const float *x, const float *w, int n, const mvq_grid *g,
                            uint8_t *codes);
-/* Step 2's pass at one scale d alone: nearest codes[n] and the weighted
- * error, sum w x v and sum w v^2 over the block (for callers that choose d
- * themselves, as IQ4_XS does for its sub-blocks). */
-typedef struct mvq_sym_fit {
-    float err, sxv, svv;
-} mvq_sym_fit;
-/* mvq_assign_symmetric(lv, ...) is declared in search_eval.h: it takes the
- * grid prepared once per row. */
+/* mvq_assign_symmetric(lv, ...), the codes at a scale chosen otherwise (as
+ * IQ4_XS chooses its sub-blocks'), is declared in search_eval.h: it takes
+ * the grid prepared once per row. */
 /* Integer levels 0..nmax; *d and *m exactly representable in fp16. */
 void mvq_search_affine(const float *x, const float *w, int n, const mvq_grid *g, uint8_t *codes,
                        float *d, float *m);

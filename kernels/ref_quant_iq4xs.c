@@ -15,8 +15,10 @@
  * Every error and sum comes from a search evaluator (search_eval.h), so the
  * SIMD tables run this same search with theirs and give the same bytes:
  * stage 1 runs the row's sub-blocks through their whole-search lanes
- * (two super-blocks at a time), stage 2 evaluates a sub-block's three
- * integers as one batch and assigns codes only to the winning encoding. */
+ * (two super-blocks at a time); stage 2 evaluates a sub-block's three
+ * integers as one batch, or, where the evaluators hold blocks in lanes,
+ * all eight sub-blocks' in three passes; codes are assigned only to the
+ * winning encoding. */
 #include "config.h"
 
 #include <float.h>
@@ -49,30 +51,58 @@ typedef struct {
     const mvq_levels *lv; /* sub_grid, prepared once per row */
     const float *x, *w;   /* 256 weights, 256 importance weights */
     float s[8];         /* stage 1's scale of each sub-block */
+    const mvq_blocks_input *held; /* the sub-blocks in the evaluator's lanes, or NULL */
 } xs_problem;
 
-/* Stage 2 at super-block scale d: each sub-block's best integer. */
+/* The integer nearest (scale / d), within -31..30 (its neighbours are tried). */
+static int start_integer(float s, float d)
+{
+    int l0 = 0;
+    if (d != 0.0f) {
+        const float r = s / d;
+        l0 = mvq_nearest_int(r < -40.0f ? -40.0f : r > 40.0f ? 40.0f : r);
+    }
+    return l0 < -31 ? -31 : l0 > 30 ? 30 : l0;
+}
+
+/* Stage 2 at super-block scale d: each sub-block's best of three integers,
+ * f[c][j] the pass of sub-block j at d * (l0[j] - 1 + c). */
 static void settle(const xs_problem *p, float d, xs_state *st)
 {
+    int l0[8];
+    mvq_sym_pass f[3][8];
+    for (int j = 0; j < 8; j++)
+        l0[j] = start_integer(p->s[j], d);
+    if (p->held) { /* all 24 passes in three passes of the lanes */
+        const int L = p->e->blocks_lanes;
+        float cand[3 * MVQ_BLOCKS_LANES_MAX];
+        mvq_sym_pass out[3 * MVQ_BLOCKS_LANES_MAX];
+        for (int c = 0; c < 3; c++)
+            for (int b = 0; b < L; b++)
+                cand[c * L + b] = d * (float)(l0[b < 8 ? b : 0] - 1 + c);
+        p->e->blocks_sym(p->held, p->lv, cand, 3, out);
+        for (int c = 0; c < 3; c++)
+            for (int j = 0; j < 8; j++)
+                f[c][j] = out[c * L + j];
+    } else {
+        for (int j = 0; j < 8; j++) {
+            const float cand[3] = {d * (float)(l0[j] - 1), d * (float)l0[j], d * (float)(l0[j] + 1)};
+            mvq_sym_pass fj[3];
+            p->e->sym(p->x + 32 * j, p->w + 32 * j, 32, p->lv, cand, 3, fj);
+            for (int c = 0; c < 3; c++)
+                f[c][j] = fj[c];
+        }
+    }
     st->d = d;
     st->err = 0.0f;
     for (int j = 0; j < 8; j++) {
-        int l0 = 0;
-        if (d != 0.0f) {
-            const float r = p->s[j] / d;
-            l0 = mvq_nearest_int(r < -40.0f ? -40.0f : r > 40.0f ? 40.0f : r);
-        }
-        l0 = l0 < -31 ? -31 : l0 > 30 ? 30 : l0;
-        const float cand[3] = {d * (float)(l0 - 1), d * (float)l0, d * (float)(l0 + 1)};
-        mvq_sym_pass f[3];
-        p->e->sym(p->x + 32 * j, p->w + 32 * j, 32, p->lv, cand, 3, f);
         int b = 0;
         for (int c = 1; c < 3; c++)
-            if (f[c].err < f[b].err)
+            if (f[c][j].err < f[b][j].err)
                 b = c;
-        st->l[j] = l0 - 1 + b;
-        st->fit[j] = f[b];
-        st->err += f[b].err;
+        st->l[j] = l0[j] - 1 + b;
+        st->fit[j] = f[b][j];
+        st->err += f[b][j].err;
     }
 }
 
@@ -127,7 +157,7 @@ static void pack(const xs_problem *p, const xs_state *st, mvq_block_iq4_xs *b)
 {
     uint8_t codes[256];
     for (int j = 0; j < 8; j++)
-        mvq_assign_symmetric(p->lv, p->x + 32 * j, p->w + 32 * j, 32, st->d * (float)st->l[j], codes + 32 * j);
+        mvq_assign_symmetric(p->lv, p->x + 32 * j, 32, st->d * (float)st->l[j], codes + 32 * j);
     b->d = mvq_fp32_to_fp16(st->d);
     b->scales_h = 0;
     memset(b->scales_l, 0, sizeof b->scales_l);
@@ -163,7 +193,15 @@ static void sub_scales(const mvq_search_evals *e, const mvq_levels *lv, const fl
 static void quantize_superblock(const mvq_search_evals *e, const mvq_levels *lv, const float *x,
                                 const float *w, const float s[8], mvq_block_iq4_xs *b)
 {
-    xs_problem p = {e, lv, x, w, {0}};
+    xs_problem p = {e, lv, x, w, {0}, NULL};
+    mvq_blocks_input held;
+    if (e->blocks_load && e->blocks_lanes >= 8) {
+        const float *wj[8];
+        for (int j = 0; j < 8; j++)
+            wj[j] = w + 32 * j;
+        e->blocks_load(x, wj, 8, &held);
+        p.held = &held;
+    }
     float smax = 0.0f;
     for (int j = 0; j < 8; j++) {
         p.s[j] = s[j];

@@ -75,15 +75,9 @@ static void consider(best_pass *b, float err, float d, float m)
 
 /* ---- symmetric: y = level * d ---- */
 
-/* One symmetric pass at a given scale (IQ4_XS fits its sub-block scales with
- * it): the codes and the sums of ref.h's step 2, by the reference evaluator. */
-mvq_sym_fit mvq_assign_symmetric(const mvq_levels *lv, const float *x, const float *w, int n, float d,
-                                 uint8_t *codes)
+void mvq_assign_symmetric(const mvq_levels *lv, const float *x, int n, float d, uint8_t *codes)
 {
-    mvq_sym_pass p;
-    mvq_search_evals_ref.sym(x, w, n, lv, &d, 1, &p);
     assign_codes(lv, x, n, d, 0.0f, codes);
-    return (mvq_sym_fit){p.err, p.sxv, p.svv};
 }
 
 float mvq_search_symmetric_with(const mvq_search_evals *e, const mvq_levels *lv, const float *x,

@@ -60,19 +60,39 @@ typedef void (*mvq_sym_blocks_fn)(const mvq_levels *lv, const float *x, const fl
 typedef void (*mvq_aff_blocks_fn)(const mvq_levels *lv, const float *x, const float *const *w,
                                   int nb, float *d, float *m, uint8_t *codes);
 
+/* Blocks of 32 held in lanes for repeated passes (IQ4_XS's stage 2 runs a
+ * super-block's eight sub-blocks through some eight rounds of candidates):
+ * position j of every block's values, weights and their products, as the
+ * evaluator lays them out. */
+typedef struct {
+    _Alignas(64) unsigned char bytes[3 * 32 * MVQ_BLOCKS_LANES_MAX * sizeof(float)];
+} mvq_blocks_input;
+
+/* nb blocks at x (weights w[b]) into in; lanes past nb repeat the first. */
+typedef void (*mvq_blocks_load_fn)(const float *x, const float *const *w, int nb,
+                                   mvq_blocks_input *in);
+
+/* nc symmetric passes over the loaded blocks: pass c of block b at scale
+ * d[c * blocks_lanes + b], its sums at out[c * blocks_lanes + b], as sym
+ * gives them for that block and scale alone. */
+typedef void (*mvq_blocks_sym_fn)(const mvq_blocks_input *in, const mvq_levels *lv, const float *d,
+                                  int nc, mvq_sym_pass *out);
+
 typedef struct mvq_search_evals {
     mvq_sym_eval_fn sym;
     mvq_aff_eval_fn aff;
     mvq_sym_blocks_fn sym_blocks; /* NULL: block by block with sym; else its lanes */
     mvq_aff_blocks_fn aff_blocks; /* NULL: block by block with aff; else its lanes */
-    int blocks_lanes;             /* blocks per sym_blocks / aff_blocks call */
+    mvq_blocks_load_fn blocks_load; /* NULL, or with blocks_sym: passes over held blocks */
+    mvq_blocks_sym_fn blocks_sym;
+    int blocks_lanes;             /* blocks per call of the four above */
 } mvq_search_evals;
 
 extern const mvq_search_evals mvq_search_evals_ref;
 
-/* ref.h's one symmetric pass at scale d (mvq_sym_fit) over a prepared grid. */
-mvq_sym_fit mvq_assign_symmetric(const mvq_levels *lv, const float *x, const float *w, int n, float d,
-                                 uint8_t *codes);
+/* The nearest codes[n] of a block at scale d (no search), as the searches
+ * assign them to their winner. */
+void mvq_assign_symmetric(const mvq_levels *lv, const float *x, int n, float d, uint8_t *codes);
 
 /* The searches of ref.h over a prepared grid, with the given evaluators. */
 float mvq_search_symmetric_with(const mvq_search_evals *e, const mvq_levels *lv, const float *x,

@@ -189,10 +189,15 @@ static void VF_SYM_BLOCKS(const mvq_levels *lv, const float *x, const float *con
                           float *d, uint8_t *codes);
 static void VF_AFF_BLOCKS(const mvq_levels *lv, const float *x, const float *const *w, int nb,
                           float *d, float *m, uint8_t *codes);
+static void lanes_blocks_load(const float *x, const float *const *w, int nb, mvq_blocks_input *held);
+static void lanes_blocks_sym(const mvq_blocks_input *held, const mvq_levels *lv, const float *d,
+                             int nc, mvq_sym_pass *out);
 static const mvq_search_evals simd_evals = {.sym = sym_eval_simd,
                                             .aff = aff_eval_simd,
                                             .sym_blocks = VF_SYM_BLOCKS,
                                             .aff_blocks = VF_AFF_BLOCKS,
+                                            .blocks_load = lanes_blocks_load,
+                                            .blocks_sym = lanes_blocks_sym,
                                             .blocks_lanes = VF_LANES};
 #else
 static const mvq_search_evals simd_evals = {.sym = sym_eval_simd, .aff = aff_eval_simd};
@@ -208,13 +213,8 @@ SIMD_LEGACY_ROW(q4_1)
 SIMD_LEGACY_ROW(q5_0)
 SIMD_LEGACY_ROW(q5_1)
 SIMD_LEGACY_ROW(iq4_nl)
-#ifndef VF_KEEP_IQ4_XS
 SIMD_LEGACY_ROW(iq4_xs)
-#endif
 
-/* An includer defines VF_KEEP_IQ4_XS where its lanes are too wide for
- * IQ4_XS's sub-block search: its table then keeps the IQ4_XS entry of the
- * set it starts from. */
 static void fill_legacy_quantizers(mvq_kernel_table *t)
 {
     t->from_float[MVQ_TYPE_Q4_0] = quantize_row_q4_0_simd;
@@ -222,9 +222,7 @@ static void fill_legacy_quantizers(mvq_kernel_table *t)
     t->from_float[MVQ_TYPE_Q5_0] = quantize_row_q5_0_simd;
     t->from_float[MVQ_TYPE_Q5_1] = quantize_row_q5_1_simd;
     t->from_float[MVQ_TYPE_IQ4_NL] = quantize_row_iq4_nl_simd;
-#ifndef VF_KEEP_IQ4_XS
     t->from_float[MVQ_TYPE_IQ4_XS] = quantize_row_iq4_xs_simd;
-#endif
 }
 
 #endif

@@ -202,6 +202,40 @@ MVQ_EVAL_INLINE void lanes_consider(vf *best_err, vf *best_d, vm live, vf err, v
     *best_d = vf_select(better, d, *best_d);
 }
 
+/* ---- passes over held blocks (mvq_blocks_load_fn, mvq_blocks_sym_fn) ---- */
+
+_Static_assert(sizeof(lanes_input) <= sizeof(mvq_blocks_input), "held blocks fit the storage");
+
+static void lanes_blocks_load(const float *x, const float *const *w, int nb, mvq_blocks_input *held)
+{
+    lanes_load(x, w, nb, (lanes_input *)(void *)held->bytes);
+}
+
+static void lanes_blocks_sym(const mvq_blocks_input *held, const mvq_levels *lv, const float *d,
+                             int nc, mvq_sym_pass *out)
+{
+    const lanes_input *in = (const lanes_input *)(const void *)held->bytes;
+    lanes_grid lg = {.lo = vf_set1(lv->lo), .hi = vf_set1(lv->hi), .table = lv->g->values != NULL};
+    if (lg.table)
+        vf_table_init(&lg.tab, lv);
+    for (int c = 0; c < nc; c += 2) {
+        const int nv = nc - c < 2 ? 1 : 2;
+        vf dv[2];
+        lanes_sums s[2];
+        for (int k = 0; k < nv; k++)
+            dv[k] = vf_loadu(d + (c + k) * VF_LANES);
+        lanes_pass(in, &lg, dv, nv, 1, s);
+        for (int k = 0; k < nv; k++) {
+            VF_TMP float e[VF_LANES], sx[VF_LANES], sv[VF_LANES];
+            vf_storeu(e, s[k].err);
+            vf_storeu(sx, s[k].sxv);
+            vf_storeu(sv, s[k].svv);
+            for (int b = 0; b < VF_LANES; b++)
+                out[(c + k) * VF_LANES + b] = (mvq_sym_pass){e[b], sx[b], sv[b]};
+        }
+    }
+}
+
 /* nb (1..VF_LANES) consecutive blocks of 32 at x, weights w[b]: scales d[b]
  * and codes[32 b + j], as mvq_search_symmetric_with on each. */
 static void lanes_search_symmetric(const mvq_levels *lv, const float *x, const float *const *w,

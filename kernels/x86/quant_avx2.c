@@ -169,6 +169,8 @@ const mvq_search_evals mvq_search_evals_avx2 = {.sym = sym_eval_simd,
                                                 .aff = aff_eval_simd,
                                                 .sym_blocks = lanes_search_symmetric,
                                                 .aff_blocks = lanes_search_affine,
+                                                .blocks_load = lanes_blocks_load,
+                                                .blocks_sym = lanes_blocks_sym,
                                                 .blocks_lanes = VF_LANES};
 
 void mvq_quant_init_avx2(mvq_kernel_table *t)

@@ -1,7 +1,8 @@
-/* AVX-512 weight quantizers of the legacy types and IQ4_NL: the reference
- * search (kernels/ref_search.c) with its candidates evaluated sixteen to a
- * vector, and sixteen blocks searched in lanes (kernels/search_lanes*_simd.h),
- * bit-exact with the scalar reference.  Also built over SIMDe. */
+/* AVX-512 weight quantizers of the legacy types, IQ4_NL and IQ4_XS: the
+ * reference search (kernels/ref_search.c) with its candidates evaluated
+ * sixteen to a vector, and sixteen blocks searched in lanes
+ * (kernels/search_lanes*_simd.h), bit-exact with the scalar reference.
+ * Also built over SIMDe. */
 #include "config.h"
 #include "kernels/search_eval.h"
 #include "kernels/x86/simd_avx512.h"
@@ -160,11 +161,6 @@ static inline vf vf_round_fp16(vf f)
 
 #define VF_SYM_BLOCKS lanes_search_symmetric
 #define VF_AFF_BLOCKS lanes_search_affine
-/* Sixteen candidates to a vector fill too few lanes in IQ4_XS's stage 2
- * (three per sub-block): measured on Zen 4 (bench quantize, one thread, the
- * same bytes) 12.4 M weights/s against AVX2's 13.7, stage 1 in lanes in
- * both.  This table keeps AVX2's for it. */
-#define VF_KEEP_IQ4_XS
 #include "kernels/search_eval_simd.h"
 #include "kernels/search_lanes_simd.h"
 #include "kernels/search_lanes_affine_simd.h"
@@ -173,6 +169,8 @@ const mvq_search_evals MVQ_X86_FN(mvq_search_evals_avx512) = {.sym = sym_eval_si
                                                               .aff = aff_eval_simd,
                                                               .sym_blocks = lanes_search_symmetric,
                                                               .aff_blocks = lanes_search_affine,
+                                                              .blocks_load = lanes_blocks_load,
+                                                              .blocks_sym = lanes_blocks_sym,
                                                               .blocks_lanes = VF_LANES};
 
 void MVQ_X86_FN(mvq_quant_init_avx512)(mvq_kernel_table *t)
