@@ -8,11 +8,15 @@
 # extrapolation to 32 layers: the whole job for the 7B model on 16k
 # calibration tokens, as a time.
 #
-# The default run is short (256 calibration tokens; the per-token cost of
-# calibration does not depend on the count, so the extrapolation holds);
-# BENCH_7B_TOKENS=16384 runs the real calibration (tens of minutes).
+# The default run is short: each job runs twice, on 256 and on 2048
+# calibration tokens, and the extrapolation takes calibration's cost per
+# token from the difference (the first window also pays for touching every
+# weight page once, a cost of the model's size that one run divided by
+# its few tokens would multiply 64-fold at 16k tokens);
+# BENCH_7B_TOKENS=16384 runs the real calibration once (several minutes).
 # Usage: bench_7b.sh MVQUANT [WORKDIR]
-#   BENCH_7B_TOKENS   calibration tokens (256), BENCH_7B_CTX their sequence length (256)
+#   BENCH_7B_TOKENS   calibration tokens of the one run (default: the two
+#                     runs of 256 and 2048), BENCH_7B_CTX their sequence length (256)
 #   BENCH_7B_METHODS  quantization methods ("rtn"; e.g. "rtn gptq awq" where they exist)
 #   BENCH_7B_TYPE     target type (q4_k_m), BENCH_7B_THREADS threads (default: all cores)
 #   BENCH_7B_MODELS   which shapes ("llama2-7b llama3-8b")
@@ -20,6 +24,9 @@ set -eu
 MVQ=$1
 work=${2:-${TMPDIR:-/tmp}/mvq-bench-7b}
 tokens=${BENCH_7B_TOKENS:-256}
+# the second run, whose difference from the first gives the cost per token
+tokens2=${BENCH_7B_TOKENS:+$BENCH_7B_TOKENS}
+tokens2=${tokens2:-2048}
 ctx=${BENCH_7B_CTX:-256}
 methods=${BENCH_7B_METHODS:-rtn}
 type=${BENCH_7B_TYPE:-q4_k_m}
@@ -39,7 +46,7 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 # calibration text: long enough for any token count (the synthetic vocabulary is byte-level)
 printf 'Once upon a time there was a little model that wanted to be small, and it asked the wise old quantizer how. ' >"$work/calib.txt"
-while [ "$(wc -c <"$work/calib.txt")" -lt $((tokens * 2 + 4096)) ]; do
+while [ "$(wc -c <"$work/calib.txt")" -lt $((tokens2 * 2 + 4096)) ]; do
     cat "$work/calib.txt" "$work/calib.txt" >"$work/calib2.txt"
     mv "$work/calib2.txt" "$work/calib.txt"
 done
@@ -52,7 +59,9 @@ shape_of() {
     esac
 }
 
-echo "bench_7b: $layers-layer BF16 models, vocabulary 32000; $tokens calibration tokens at ctx $ctx, type $type," \
+runs=$tokens
+[ "$tokens2" = "$tokens" ] || runs="$tokens and $tokens2"
+echo "bench_7b: $layers-layer BF16 models, vocabulary 32000; $runs calibration tokens at ctx $ctx, type $type," \
     "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-5s %9s %9s %10s %9s %8s | %-28s\n' model method "calib t/s" "s/layer" "quant s/L" "peak MiB" \
     "file MiB" "32 layers, $full_tokens tokens: job"
@@ -66,30 +75,45 @@ for name in $models; do
         awk -F, '{ n = 1; for (i = 1; i <= NF; i++) n *= $i; s += n } END { printf "%.0f", s }')
     for method in $methods; do
         out=$work/$name-$type.gguf
-        /usr/bin/time -v "$MVQ" -q quantize --json --no-cache --method "$method" --type "$type" $threads \
-            --calib "$work/calib.txt" --calib-tokens "$tokens" --ctx "$ctx" "$model" "$out" \
-            >"$work/report.json" 2>"$work/time" || { cat "$work/time" >&2; exit 1; }
-        rss=$(($(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time") * 1024))
-        wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): *//p' "$work/time" | awk -F: \
-            '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-        calib_s=$(json_num calibration_seconds "$work/report.json")
-        quant_s=$(json_num seconds "$work/report.json")
-        n_tok=$(json_num calibration_tokens "$work/report.json")
-        # the forward pass of calibration skips the output matrix: all its time is in the layers
-        calib_layer=$(calc "%.6f" "$calib_s / $layers / $n_tok")
+        # run N: the job on N calibration tokens; sets calib_s, quant_s, n_tok, rss, wall
+        run() {
+            /usr/bin/time -v "$MVQ" -q quantize --json --no-cache --method "$method" --type "$type" $threads \
+                --calib "$work/calib.txt" --calib-tokens "$1" --ctx "$ctx" "$model" "$out" \
+                >"$work/report.json" 2>"$work/time" || { cat "$work/time" >&2; exit 1; }
+            rss=$(($(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time") * 1024))
+            wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): *//p' "$work/time" | awk -F: \
+                '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+            calib_s=$(json_num calibration_seconds "$work/report.json")
+            quant_s=$(json_num seconds "$work/report.json")
+            n_tok=$(json_num calibration_tokens "$work/report.json")
+        }
+        run "$tokens"
+        calib1=$calib_s tok1=$n_tok
+        if [ "$tokens2" != "$tokens" ]; then
+            run "$tokens2"
+        fi
+        # calibration seconds per token and layer: from the two runs' difference, or the one run's mean
+        if [ "$n_tok" -gt "$tok1" ]; then
+            per_tok=$(calc "%.9f" "($calib_s - $calib1) / ($n_tok - $tok1) / $layers")
+        else
+            per_tok=$(calc "%.9f" "$calib_s / $n_tok / $layers")
+        fi
+        # what is left of the run's calibration: once per layer (its weights' first touch)
+        fixed_layer=$(calc "%.6f" "($calib_s - $per_tok * $n_tok * $layers) / $layers")
         # quantization (and writing) scales with the weights: the blocks' share of them per layer
         quant_layer=$(calc "%.3f" "$quant_s * $layer_w / $all_w")
         other_s=$(calc "%.3f" "$wall - $calib_s - $quant_s")
-        full=$(calc "%.0f" "$calib_layer * $full_layers * $full_tokens + $quant_s * ($all_w + ($full_layers - $layers) * $layer_w) / $all_w + $other_s")
+        full_calib=$(calc "%.0f" "($per_tok * $full_tokens + $fixed_layer) * $full_layers")
+        full=$(calc "%.0f" "$full_calib + $quant_s * ($all_w + ($full_layers - $layers) * $layer_w) / $all_w + $other_s")
         printf '%-10s %-5s %9.1f %9.2f %10.2f %9s %8s | %5.0f s = %.1f min (calib %.0f s)\n' "$name" "$method" \
-            "$(calc "%.3f" "$n_tok / $calib_s")" "$(calc "%.3f" "$calib_s / $layers")" "$quant_layer" "$(mib "$rss")" \
-            "$(mib "$(wc -c <"$out")")" "$full" "$(calc "%.3f" "$full / 60")" \
-            "$(calc "%.0f" "$calib_layer * $full_layers * $full_tokens")"
+            "$(calc "%.3f" "1 / ($per_tok * $layers)")" "$(calc "%.3f" "$calib_s / $layers")" "$quant_layer" "$(mib "$rss")" \
+            "$(mib "$(wc -c <"$out")")" "$full" "$(calc "%.3f" "$full / 60")" "$full_calib"
         rm -f "$out"
     done
     rm -f "$model"
 done
-echo "s/layer: calibration seconds per layer for the $tokens tokens; quant s/L: quantize and write seconds per layer" \
+echo "calib t/s: calibration tokens per second through the $layers layers (from the runs' difference);" \
+    "s/layer: calibration seconds per layer of the last run; quant s/L: quantize and write seconds per layer" \
     "(the job's quantization time times the blocks' share of one layer in the weights);" \
-    "job: calibration per token and layer x $full_tokens tokens x $full_layers layers + quantization scaled to" \
-    "$full_layers layers + the rest of the wall time (reading, planning)."
+    "job: (calibration per token and layer x $full_tokens tokens + its once-per-layer rest) x $full_layers layers" \
+    "+ quantization scaled to $full_layers layers + the rest of the wall time (reading, planning)."
