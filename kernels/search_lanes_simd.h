@@ -1,11 +1,11 @@
 /* Internal to kernels/: the whole symmetric scale search of ref.h on
  * integer grids (Q4_0, Q5_0, Q8_0) and IQ4_NL's table for VF_LANES blocks
- * at once, one block per lane.  The evaluators of search_eval_simd.h put one block's
- * candidates in lanes and leave the bookkeeping (refits, convergence, the
- * winner, fp16 rounding) scalar and branchy: that was a third of the time,
- * and most passes filled few lanes.  Here every step of ref_search.c is a
- * lane-wise float operation in the reference's order, so each lane gives
- * the scalar reference's bytes:
+ * at once, one block per lane.  The evaluators of search_eval_simd.h put
+ * one block's candidates in lanes and leave the bookkeeping (refits,
+ * convergence, the winner, fp16 rounding) scalar and branchy: that was a
+ * third of the time, and most passes filled few lanes.  Here every step
+ * of ref_search.c is a lane-wise float operation in the reference's order,
+ * so each lane gives the scalar reference's bytes:
  *   - chains advance in rounds, a lane's chain stopping where the
  *     reference's would (mask), and passes no lane needs are skipped;
  *   - the winner is chosen by scanning the passes in ref.h's order with a
