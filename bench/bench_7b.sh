@@ -25,8 +25,7 @@ MVQ=$1
 work=${2:-${TMPDIR:-/tmp}/mvq-bench-7b}
 tokens=${BENCH_7B_TOKENS:-256}
 # the second run, whose difference from the first gives the cost per token
-tokens2=${BENCH_7B_TOKENS:+$BENCH_7B_TOKENS}
-tokens2=${tokens2:-2048}
+tokens2=${BENCH_7B_TOKENS:-2048}
 ctx=${BENCH_7B_CTX:-256}
 methods=${BENCH_7B_METHODS:-rtn}
 type=${BENCH_7B_TYPE:-q4_k_m}
@@ -65,6 +64,19 @@ echo "bench_7b: $layers-layer BF16 models, vocabulary 32000; $runs calibration t
     "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-5s %9s %9s %10s %9s %8s | %-28s\n' model method "calib t/s" "s/layer" "quant s/L" "peak MiB" \
     "file MiB" "32 layers, $full_tokens tokens: job"
+# run N: the job on N calibration tokens (model, method, out: the loops');
+# sets calib_s, quant_s, n_tok, rss and wall
+run() {
+    /usr/bin/time -v "$MVQ" -q quantize --json --no-cache --method "$method" --type "$type" $threads \
+        --calib "$work/calib.txt" --calib-tokens "$1" --ctx "$ctx" "$model" "$out" \
+        >"$work/report.json" 2>"$work/time" || { cat "$work/time" >&2; exit 1; }
+    rss=$(($(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time") * 1024))
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): *//p' "$work/time" | awk -F: \
+        '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+    calib_s=$(json_num calibration_seconds "$work/report.json")
+    quant_s=$(json_num seconds "$work/report.json")
+    n_tok=$(json_num calibration_tokens "$work/report.json")
+}
 for name in $models; do
     model=$work/$name-bf16.gguf
     "$MVQ" -q synth "$model" $(shape_of "$name") --layers $layers --vocab 32000 --ctx 4096 --type bf16
@@ -75,18 +87,6 @@ for name in $models; do
         awk -F, '{ n = 1; for (i = 1; i <= NF; i++) n *= $i; s += n } END { printf "%.0f", s }')
     for method in $methods; do
         out=$work/$name-$type.gguf
-        # run N: the job on N calibration tokens; sets calib_s, quant_s, n_tok, rss, wall
-        run() {
-            /usr/bin/time -v "$MVQ" -q quantize --json --no-cache --method "$method" --type "$type" $threads \
-                --calib "$work/calib.txt" --calib-tokens "$1" --ctx "$ctx" "$model" "$out" \
-                >"$work/report.json" 2>"$work/time" || { cat "$work/time" >&2; exit 1; }
-            rss=$(($(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time") * 1024))
-            wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): *//p' "$work/time" | awk -F: \
-                '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-            calib_s=$(json_num calibration_seconds "$work/report.json")
-            quant_s=$(json_num seconds "$work/report.json")
-            n_tok=$(json_num calibration_tokens "$work/report.json")
-        }
         run "$tokens"
         calib1=$calib_s tok1=$n_tok
         if [ "$tokens2" != "$tokens" ]; then
